@@ -1,0 +1,75 @@
+"""Settings, read once from `IWM_*` environment variables (and a `.env` file)."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", ""}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IWM_", env_file=".env", extra="ignore")
+
+    env: str = "development"
+    database_url: str = "sqlite+aiosqlite:///./iwm.db"
+    redis_url: str | None = None
+    storage_url: str = "file://./photos"
+    s3_endpoint_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "no-reply@iwm.local"
+    # Signs local photo URLs; generated and kept in `.iwm-secret` when unset.
+    secret_key: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    session_ttl_seconds: int = 8 * 3600
+    login_attempts_per_minute: int = 10
+
+    supported_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["en", "fr", "es", "de", "it", "he", "ru", "ar", "pt", "uk"]
+    )
+    code_ttl_hours: int = 24
+    code_error_window_minutes: int = 30
+    redeem_failures_allowed: int = 5
+    redeem_failure_window_seconds: int = 600
+    online_window_seconds: int = 120
+    new_orders_unprinted_hours: int = 3
+    new_orders_printed_minutes: int = 15
+    orders_history_days: int = 30
+
+    order_retention_days: int = 30
+    code_retention_days: int = 60
+    kiosk_error_retention_days: int = 60
+    orphan_photo_grace_minutes: int = 60
+    cleanup_batch_size: int = 1000
+    cleanup_hour_utc: int = 3
+    scheduler_enabled: bool = True
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    db_pool_size: int = 10
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("supported_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("IWM_SECRET_KEY must be a real secret, not a placeholder")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,125 @@
+"""The one error format of every surface, and the handlers that produce it."""
+
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
+
+
+class DomainError(Exception):
+    """An expected failure: rendered in the error format, not logged as a crash."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "VALIDATION_ERROR"
+    message: ClassVar[str] = "Invalid request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        details: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail_message = message or self.message
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.detail_message)
+
+
+class ValidationFailed(DomainError):
+    status_code, code, message = 400, "VALIDATION_ERROR", "Invalid request"
+
+
+class Unauthorized(DomainError):
+    status_code, code, message = 401, "UNAUTHORIZED", "Missing, invalid or expired access token"
+
+
+class Forbidden(DomainError):
+    status_code, code, message = 403, "FORBIDDEN", "Insufficient permissions"
+
+
+class NotFound(DomainError):
+    status_code, code, message = 404, "NOT_FOUND", "Resource not found"
+
+
+class RateLimited(DomainError):
+    status_code, code, message = 429, "RATE_LIMITED", "Too many requests, try again later"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"success": False, "error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route, from the domain errors it may raise."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status_code, {"description": ""})
+        entry["description"] = " | ".join(filter(None, [entry["description"], err.code]))
+    return out
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or str(loc[-1] if loc else "request")
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)  # noqa: S101
+    return JSONResponse(
+        error_body(exc.code, exc.detail_message, exc.details),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    details: dict[str, list[str]] = {}
+    for err in exc.errors():
+        details.setdefault(_field_name(tuple(err.get("loc", ()))), []).append(str(err["msg"]))
+    return JSONResponse(
+        error_body("VALIDATION_ERROR", "Request validation failed", details), status_code=400
+    )
+
+
+_HTTP_CODES = {
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    code = _HTTP_CODES.get(exc.status_code, "VALIDATION_ERROR" if exc.status_code < 500 else "ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    return JSONResponse(
+        error_body(code, message), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    log.exception("request.crashed", exc_info=exc, path=request.url.path)
+    return JSONResponse(
+        error_body("INTERNAL_ERROR", "Internal server error", {"requestId": [str(request_id)]}),
+        status_code=500,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

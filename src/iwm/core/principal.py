@@ -1,0 +1,24 @@
+"""Who is calling: an authenticated user session."""
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    USER = "USER"
+    PARTNER = "PARTNER"
+    ADMIN = "ADMIN"
+    SUPER_ADMIN = "SUPER_ADMIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    email: str
+    roles: frozenset[Role]
+    token_hash: str
+    ip: str | None = None
+
+    def has_any(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))

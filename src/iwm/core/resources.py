@@ -1,0 +1,66 @@
+"""The process-wide resources one app instance owns, built from its settings."""
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from iwm.core.config import Settings
+from iwm.core.db import make_engine, make_sessionmaker
+from iwm.core.ratelimit import RateLimiter
+from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
+from iwm.core.storage import PhotoStorage, make_storage
+
+SECRET_FILE = Path(".iwm-secret")
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The configured secret; in development, one generated once and kept in a file."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    if settings.env == "production":
+        raise RuntimeError("IWM_SECRET_KEY must be set in production")
+    if not SECRET_FILE.exists():
+        try:
+            with SECRET_FILE.open("x") as fh:
+                fh.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass  # another process made it first
+    return SECRET_FILE.read_text().strip().encode()
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis | None
+    sessions: SessionStore
+    limiter: RateLimiter
+    storage: PhotoStorage
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Resources":
+        engine = make_engine(settings)
+        maker = make_sessionmaker(engine)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        sessions: SessionStore = (
+            RedisSessionStore(redis) if redis is not None else SqlSessionStore(maker)
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=maker,
+            redis=redis,
+            sessions=sessions,
+            limiter=RateLimiter(settings.redis_url),
+            storage=make_storage(settings, signing_secret(settings)),
+        )
+
+    async def close(self) -> None:
+        await self.storage.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,63 @@
+"""Shared schema pieces: camelCase JSON, UTC timestamps with `Z`, the admin envelope."""
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str)]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True
+    )
+
+
+class StrictBody(CamelModel):
+    """A request body: unknown fields are refused rather than silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class PaginationMeta(CamelModel):
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+    has_next: bool
+    has_previous: bool
+
+    @classmethod
+    def build(cls, total: int, page: int, page_size: int) -> "PaginationMeta":
+        pages = math.ceil(total / page_size) if page_size else 0
+        return cls(
+            total=total,
+            page=page,
+            page_size=page_size,
+            total_pages=pages,
+            has_next=page < pages,
+            has_previous=page > 1,
+        )
+
+
+class Envelope(CamelModel, Generic[T]):
+    """The admin surface's success body: `{success, data, meta}`."""
+
+    success: bool = True
+    data: T
+    meta: dict[str, Any] | None = Field(default=None)
+
+
+def ok(data: T, **meta: Any) -> Envelope[T]:
+    return Envelope[T](data=data, meta=meta or None)

@@ -1,0 +1,139 @@
+"""Session stores: Redis in production, a SQL table in the embedded default.
+
+Both keep only the SHA-256 of the token, with an expiry and a per-user index so that
+all of a user's sessions can be counted and revoked at once.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import ForeignKey, String, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from iwm.core import clock
+from iwm.core.db import Base
+
+
+class SessionRow(Base):
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    user_id: uuid.UUID
+    expires_at: datetime
+
+
+class SessionStore(Protocol):
+    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime: ...
+    async def get(self, token_hash: str) -> StoredSession | None: ...
+    async def delete(self, token_hash: str) -> None: ...
+    async def revoke_user(self, user_id: uuid.UUID) -> int: ...
+    async def count_user(self, user_id: uuid.UUID) -> int: ...
+
+
+class RedisSessionStore:
+    def __init__(self, redis: Redis, prefix: str = "iwm") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, token_hash: str) -> str:
+        return f"{self._prefix}:session:{token_hash}"
+
+    def _user_key(self, user_id: uuid.UUID) -> str:
+        return f"{self._prefix}:user-sessions:{user_id}"
+
+    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
+        expires_at = clock.now() + ttl
+        seconds = int(ttl.total_seconds())
+        payload = json.dumps({"u": str(user_id), "e": expires_at.timestamp()})
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(token_hash), payload, ex=seconds)
+            pipe.zadd(self._user_key(user_id), {token_hash: expires_at.timestamp()})
+            pipe.expire(self._user_key(user_id), seconds)
+            await pipe.execute()
+        return expires_at
+
+    async def get(self, token_hash: str) -> StoredSession | None:
+        raw = await self._redis.get(self._key(token_hash))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        expires_at = datetime.fromtimestamp(data["e"], tz=clock.now().tzinfo)
+        if expires_at <= clock.now():
+            return None
+        return StoredSession(user_id=uuid.UUID(data["u"]), expires_at=expires_at)
+
+    async def delete(self, token_hash: str) -> None:
+        raw = await self._redis.getdel(self._key(token_hash))
+        if raw is not None:
+            await self._redis.zrem(self._user_key(uuid.UUID(json.loads(raw)["u"])), token_hash)
+
+    async def revoke_user(self, user_id: uuid.UUID) -> int:
+        user_key = self._user_key(user_id)
+        await self._redis.zremrangebyscore(user_key, "-inf", clock.now().timestamp())
+        hashes = await self._redis.zrange(user_key, 0, -1)
+        if not hashes:
+            return 0
+        keys = [self._key(h.decode() if isinstance(h, bytes) else h) for h in hashes]
+        removed = int(await self._redis.delete(*keys))
+        await self._redis.delete(user_key)
+        return removed
+
+    async def count_user(self, user_id: uuid.UUID) -> int:
+        user_key = self._user_key(user_id)
+        return int(await self._redis.zcount(user_key, f"({clock.now().timestamp()}", "+inf"))
+
+
+class SqlSessionStore:
+    """Each call runs in its own short transaction, apart from the request's."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self._maker = maker
+
+    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
+        now = clock.now()
+        async with self._maker.begin() as db:
+            db.add(SessionRow(token_hash=token_hash, user_id=user_id, created_at=now,
+                              expires_at=now + ttl))
+        return now + ttl
+
+    async def get(self, token_hash: str) -> StoredSession | None:
+        async with self._maker() as db:
+            row = await db.get(SessionRow, token_hash)
+        if row is None or row.expires_at <= clock.now():
+            return None
+        return StoredSession(user_id=row.user_id, expires_at=row.expires_at)
+
+    async def delete(self, token_hash: str) -> None:
+        async with self._maker.begin() as db:
+            await db.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
+
+    async def revoke_user(self, user_id: uuid.UUID) -> int:
+        async with self._maker.begin() as db:
+            live = await self._count(db, user_id)
+            await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        return live
+
+    async def count_user(self, user_id: uuid.UUID) -> int:
+        async with self._maker() as db:
+            return await self._count(db, user_id)
+
+    @staticmethod
+    async def _count(db: AsyncSession, user_id: uuid.UUID) -> int:
+        stmt = select(func.count()).where(
+            SessionRow.user_id == user_id, SessionRow.expires_at > clock.now()
+        )
+        return int((await db.execute(stmt)).scalar_one())

@@ -1,0 +1,185 @@
+"""Photo storage: a local folder served by the app (signed URLs), or an S3 bucket
+(presigned URLs). Keys are opaque; the order row holds the key."""
+
+import asyncio
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlparse
+
+from iwm.core.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    modified_at: datetime
+
+
+class PhotoStorage(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def get(self, key: str) -> bytes | None: ...
+    async def delete(self, keys: list[str]) -> None: ...
+    def list(self) -> AsyncIterator[StoredObject]: ...
+    async def url(self, key: str) -> str: ...
+    async def close(self) -> None: ...
+
+
+URL_TTL_SECONDS = 3600
+
+
+class LocalStorage:
+    """Files under a folder; URLs point at the app's `/media/...` with an HMAC signature."""
+
+    def __init__(self, root: Path, base_url: str, secret: bytes) -> None:
+        self.root = root.resolve()
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError("key escapes the storage root")
+        return path
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self._path(key)
+        await asyncio.to_thread(_write_atomic, path, data)
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread(self._path(key).read_bytes)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    async def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def list(self) -> AsyncIterator[StoredObject]:
+        paths = await asyncio.to_thread(lambda: [p for p in self.root.rglob("*") if p.is_file()])
+        for path in paths:
+            if path.name.startswith(".tmp-"):
+                continue
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            yield StoredObject(key=path.relative_to(self.root).as_posix(), modified_at=mtime)
+
+    def sign(self, key: str, expires: int) -> str:
+        msg = f"{key}:{expires}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
+
+    def verify(self, key: str, expires: int, signature: str) -> bool:
+        if expires < int(time.time()):
+            return False
+        return hmac.compare_digest(self.sign(key, expires), signature)
+
+    async def url(self, key: str) -> str:
+        expires = int(time.time()) + URL_TTL_SECONDS
+        # Round so that repeated listings within a minute give the same URL (browser cache).
+        expires -= expires % 60
+        sig = self.sign(key, expires)
+        return f"{self._base_url}/media/{quote(key)}?expires={expires}&signature={sig}"
+
+    async def close(self) -> None:
+        return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class S3Storage:
+    """An S3-compatible bucket through aioboto3; one client for the process."""
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
+        import aioboto3  # noqa: PLC0415 - only needed when S3 is configured
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._endpoint_url = endpoint_url
+        self._session = aioboto3.Session()
+        self._client: Any = None
+        self._client_cm: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _c(self) -> Any:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client_cm = self._session.client("s3", endpoint_url=self._endpoint_url)
+                    self._client = await self._client_cm.__aenter__()
+        return self._client
+
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _short(self, full: str) -> str:
+        return full[len(self.prefix) + 1 :] if self.prefix else full
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        client = await self._c()
+        await client.put_object(
+            Bucket=self.bucket, Key=self._full(key), Body=data, ContentType=content_type
+        )
+
+    async def get(self, key: str) -> bytes | None:
+        client = await self._c()
+        try:
+            obj = await client.get_object(Bucket=self.bucket, Key=self._full(key))
+        except client.exceptions.NoSuchKey:
+            return None
+        async with obj["Body"] as body:
+            data: bytes = await body.read()
+            return data
+
+    async def delete(self, keys: list[str]) -> None:
+        client = await self._c()
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            await client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self._full(k)} for k in chunk], "Quiet": True},
+            )
+
+    async def list(self) -> AsyncIterator[StoredObject]:
+        client = await self._c()
+        paginator = client.get_paginator("list_objects_v2")
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield StoredObject(key=self._short(obj["Key"]), modified_at=obj["LastModified"])
+
+    async def url(self, key: str) -> str:
+        client = await self._c()
+        url: str = await client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._full(key)},
+            ExpiresIn=URL_TTL_SECONDS,
+        )
+        return url
+
+    async def close(self) -> None:
+        if self._client_cm is not None:
+            await self._client_cm.__aexit__(None, None, None)
+            self._client = self._client_cm = None
+
+
+def make_storage(settings: Settings, secret: bytes) -> PhotoStorage:
+    parsed = urlparse(settings.storage_url)
+    if parsed.scheme == "s3":
+        return S3Storage(parsed.netloc, parsed.path, settings.s3_endpoint_url)
+    if parsed.scheme == "file":
+        # file://./photos (relative) and file:///abs/path both work.
+        raw = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
+        return LocalStorage(Path(raw), settings.public_base_url, secret)
+    raise ValueError(f"unsupported IWM_STORAGE_URL scheme: {parsed.scheme!r}")

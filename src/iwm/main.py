@@ -1,0 +1,62 @@
+"""create_app(): resources, middleware, routers and error handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from iwm.core.config import Settings, get_settings
+from iwm.core.errors import install_error_handlers
+from iwm.core.logging import configure_logging
+from iwm.core.middleware import RequestIdMiddleware
+from iwm.core.resources import Resources
+from iwm.modules.auth.router import router as auth_router
+from iwm.modules.cleanup.scheduler import DailyScheduler
+from iwm.modules.health.router import router as health_router
+from iwm.modules.kiosks.device_router import router as device_router
+from iwm.modules.kiosks.router import router as partner_kiosks_router
+from iwm.modules.orders.router import router as partner_orders_router
+from iwm.modules.provisioning.router import router as provisioning_router
+
+log = structlog.get_logger()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_json, settings.log_level)
+    resources = Resources.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler = DailyScheduler(resources) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await scheduler.stop()
+            await resources.close()
+
+    app = FastAPI(
+        title="IWM platform API",
+        version="0.1.0",
+        description="Partner dashboard, kiosk device and admin API of the IWM kiosk network.",
+        lifespan=lifespan,
+    )
+    app.state.resources = resources
+    install_error_handlers(app)
+
+    app.add_middleware(RequestIdMiddleware)
+
+    for router in (
+        health_router,
+        auth_router,
+        partner_orders_router,
+        partner_kiosks_router,
+        device_router,
+        provisioning_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,28 @@
+"""Every table, imported in one place so that Alembic and tests see the whole schema."""
+
+from iwm.core.db import Base
+from iwm.core.sessions import SessionRow
+from iwm.modules.activity.models import ActivityLog
+from iwm.modules.audit.models import AuditLog
+from iwm.modules.cleanup.models import JobRun
+from iwm.modules.codes.models import FreeRoundCode
+from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
+from iwm.modules.orders.models import Order
+from iwm.modules.shops.models import Shop
+from iwm.modules.users.models import User, UserRole
+
+__all__ = [
+    "ActivityLog",
+    "AuditLog",
+    "Base",
+    "FreeRoundCode",
+    "JobRun",
+    "Kiosk",
+    "KioskCashEntry",
+    "KioskErrorReport",
+    "Order",
+    "SessionRow",
+    "Shop",
+    "User",
+    "UserRole",
+]

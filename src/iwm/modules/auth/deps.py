@@ -1,0 +1,41 @@
+"""Who is calling, and the role guards every router uses."""
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from iwm.core.deps import SESSION_COOKIE, ResourcesDep, bearer_token, client_ip
+from iwm.core.errors import Forbidden, Unauthorized
+from iwm.core.principal import Principal, Role
+from iwm.core.security import token_hash
+from iwm.modules.auth.service import AuthService
+
+
+async def current_principal(request: Request, resources: ResourcesDep) -> Principal:
+    """The session behind the Bearer token (or the dashboard cookie); 401 otherwise."""
+    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized()
+    principal = await AuthService.resolve(resources, token_hash(token), client_ip(request))
+    if principal is None:
+        raise Unauthorized()
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def guard(principal: CurrentUser) -> Principal:
+        if not principal.has_any(*roles):
+            raise Forbidden()
+        return principal
+
+    return guard
+
+
+PartnerUser = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+AdminUser = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SUPER_ADMIN))]
+SuperAdminUser = Annotated[Principal, Depends(require_roles(Role.SUPER_ADMIN))]

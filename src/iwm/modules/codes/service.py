@@ -1,0 +1,129 @@
+"""Free-round codes: 4 digits, unique among a kiosk's live codes, single use."""
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.principal import Principal
+from iwm.core.ratelimit import RateLimiter
+from iwm.modules.activity.models import ActivityEvent
+from iwm.modules.activity.service import ActivityService
+from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode, NoFreeCode
+from iwm.modules.codes.models import CodeType, FreeRoundCode
+from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport, KioskStatus
+from iwm.modules.kiosks.service import KioskService
+
+CODE_SPACE = 10_000
+
+
+class CodeService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._activity = ActivityService(session)
+
+    async def _code_type(self, kiosk: Kiosk) -> CodeType:
+        if kiosk.status == KioskStatus.ERROR:
+            return CodeType.ERROR
+        since = clock.now() - timedelta(minutes=self._settings.code_error_window_minutes)
+        recent = await self._db.execute(
+            select(
+                exists().where(
+                    KioskErrorReport.kiosk_id == kiosk.id, KioskErrorReport.created_at >= since
+                )
+            )
+        )
+        return CodeType.ERROR if recent.scalar_one() else CodeType.CASH
+
+    async def issue(self, partner: Principal, kiosk_id: uuid.UUID) -> FreeRoundCode:
+        """Locks the kiosk row so that two issuers never pick the same live code."""
+        kiosk = await KioskService(self._db, self._settings).get_owned(
+            partner, kiosk_id, lock=True
+        )
+        now = clock.now()
+        live = await self._db.execute(
+            select(FreeRoundCode.code).where(
+                FreeRoundCode.kiosk_id == kiosk.id,
+                FreeRoundCode.consumed_at.is_(None),
+                FreeRoundCode.expires_at > now,
+            )
+        )
+        taken = set(live.scalars())
+        if len(taken) >= CODE_SPACE:
+            raise NoFreeCode()
+        while True:
+            code = f"{secrets.randbelow(CODE_SPACE):04d}"
+            if code not in taken:
+                break
+        row = FreeRoundCode(
+            id=uuid.uuid4(),
+            kiosk_id=kiosk.id,
+            code=code,
+            type=(await self._code_type(kiosk)).value,
+            issued_by_user_id=partner.user_id,
+            created_at=now,
+            expires_at=now + timedelta(hours=self._settings.code_ttl_hours),
+        )
+        self._db.add(row)
+        self._activity.record(
+            ActivityEvent.KIOSK_CODE_ISSUED, actor_type="partner", actor_id=partner.user_id,
+            kiosk_id=kiosk.id, codeId=str(row.id), type=row.type,
+        )
+        await self._db.flush()
+        return row
+
+    async def redeem(self, kiosk: Kiosk, code: str, limiter: RateLimiter) -> FreeRoundCode:
+        """Consumes the code with one conditional UPDATE, so only one of many concurrent
+        redeems wins. Wrong codes count against the kiosk's failure limit (429 past it)."""
+        rule = (
+            f"{self._settings.redeem_failures_allowed}/"
+            f"{self._settings.redeem_failure_window_seconds} seconds"
+        )
+        await limiter.check(rule, "redeem-failures", str(kiosk.id))
+        now = clock.now()
+        consumed = await self._db.execute(
+            update(FreeRoundCode)
+            .where(
+                FreeRoundCode.kiosk_id == kiosk.id,
+                FreeRoundCode.code == code,
+                FreeRoundCode.consumed_at.is_(None),
+                FreeRoundCode.expires_at > now,
+            )
+            .values(consumed_at=now)
+            .returning(FreeRoundCode.id)
+            .execution_options(synchronize_session=False)
+        )
+        code_id = consumed.scalar_one_or_none()
+        if code_id is None:
+            await self._explain_failure(kiosk, code, now, limiter, rule)
+        row = await self._db.get_one(FreeRoundCode, code_id)
+        if row.type == CodeType.CASH:
+            self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=row.id))
+        self._activity.record(
+            ActivityEvent.KIOSK_CODE_REDEEMED, actor_type="kiosk", actor_id=kiosk.id,
+            kiosk_id=kiosk.id, codeId=str(row.id), type=row.type,
+        )
+        await self._db.flush()
+        return row
+
+    async def _explain_failure(
+        self, kiosk: Kiosk, code: str, now: object, limiter: RateLimiter, rule: str
+    ) -> None:
+        latest = await self._db.execute(
+            select(FreeRoundCode)
+            .where(FreeRoundCode.kiosk_id == kiosk.id, FreeRoundCode.code == code)
+            .order_by(FreeRoundCode.created_at.desc())
+            .limit(1)
+        )
+        known = latest.scalar_one_or_none()
+        if known is not None and known.consumed_at is not None:
+            raise CodeAlreadyRedeemed()
+        await limiter.count(rule, "redeem-failures", str(kiosk.id))
+        if known is not None:
+            raise CodeExpired()
+        raise InvalidCode()

@@ -1,0 +1,116 @@
+"""The kiosk device's own API: /kiosk/{id}/..., authenticated by its device key."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from pydantic import ValidationError
+
+from iwm.core import clock
+from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
+from iwm.core.errors import RateLimited, ValidationFailed, error_responses
+from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode
+from iwm.modules.codes.schemas import RedeemRequest, RedeemResult
+from iwm.modules.codes.service import CodeService
+from iwm.modules.kiosks.errors import InvalidDeviceKey, WrongKiosk
+from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.kiosks.schemas import ErrorReport, HeartbeatAck, KioskErrorRead
+from iwm.modules.kiosks.service import KioskService
+from iwm.modules.orders.errors import ImageTooLarge, InvalidImage
+from iwm.modules.orders.schemas import NewOrderForm, OrderRead
+from iwm.modules.orders.service import OrderService
+
+router = APIRouter(prefix="/kiosk/{kiosk_id}", tags=["kiosk device"])
+AUTH_ERRORS = (InvalidDeviceKey, WrongKiosk)
+
+
+async def current_kiosk(
+    kiosk_id: uuid.UUID, request: Request, session: SessionDep, resources: ResourcesDep
+) -> Kiosk:
+    """The kiosk whose device key is the Bearer token, and only for its own {id}."""
+    return await KioskService(session, resources.settings).authenticate(
+        kiosk_id, bearer_token(request)
+    )
+
+
+KioskDevice = Annotated[Kiosk, Depends(current_kiosk)]
+
+
+@router.post("/heartbeat", responses=error_responses(*AUTH_ERRORS))
+async def heartbeat(
+    kiosk_id: uuid.UUID, request: Request, session: SessionDep, resources: ResourcesDep
+) -> HeartbeatAck:
+    """Tell the server the kiosk is alive (updates lastActiveAt)."""
+    await KioskService(session, resources.settings).heartbeat(kiosk_id, bearer_token(request))
+    return HeartbeatAck(server_time=clock.now())
+
+
+@router.post(
+    "/errors", status_code=status.HTTP_201_CREATED, responses=error_responses(*AUTH_ERRORS)
+)
+async def report_error(
+    body: ErrorReport, kiosk: KioskDevice, session: SessionDep, resources: ResourcesDep
+) -> KioskErrorRead:
+    """Report an error `{code, message}`: the kiosk goes to status error."""
+    row = await KioskService(session, resources.settings).report_error(kiosk, body)
+    return KioskErrorRead.model_validate(row)
+
+
+@router.post(
+    "/code/redeem",
+    responses=error_responses(
+        *AUTH_ERRORS, InvalidCode, CodeExpired, CodeAlreadyRedeemed, RateLimited
+    ),
+)
+async def redeem_code(
+    body: RedeemRequest, kiosk: KioskDevice, session: SessionDep, resources: ResourcesDep
+) -> RedeemResult:
+    """Redeem a free-round code once; a cash code is recorded in the kiosk's ledger."""
+    row = await CodeService(session, resources.settings).redeem(
+        kiosk, body.code, resources.limiter
+    )
+    return RedeemResult(type=row.type)
+
+
+@router.post(
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*AUTH_ERRORS, InvalidImage, ImageTooLarge),
+)
+async def create_order(
+    kiosk: KioskDevice,
+    session: SessionDep,
+    resources: ResourcesDep,
+    image: Annotated[UploadFile, File(description="JPEG or PNG photo")],
+    customer_name: Annotated[str, Form(alias="customerName")],
+    customer_email: Annotated[str | None, Form(alias="customerEmail")] = None,
+    customer_phone: Annotated[str | None, Form(alias="customerPhone")] = None,
+) -> OrderRead:
+    """Create a photo order with its photo (multipart form)."""
+    form = _validated_form(customer_name, customer_email, customer_phone)
+    limit = resources.settings.max_upload_bytes
+    data = await image.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLarge(details={"image": [f"at most {limit} bytes"]})
+    if not data:
+        raise InvalidImage(details={"image": ["the file is empty"]})
+    orders = OrderService(session, resources.settings, resources.storage)
+    return (await orders.views([await orders.create(kiosk, form, data)]))[0]
+
+
+def _validated_form(name: str, email: str | None, phone: str | None) -> NewOrderForm:
+    try:
+        return NewOrderForm(
+            customer_name=name, customer_email=email or None, customer_phone=phone or None
+        )
+    except ValidationError as exc:
+        details: dict[str, list[str]] = {}
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "form"
+            details.setdefault(_camel(field), []).append(err["msg"])
+        raise ValidationFailed("Invalid order form", details) from None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)

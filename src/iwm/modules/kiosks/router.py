@@ -1,0 +1,108 @@
+"""The partner dashboard's kiosks: /partner/kiosks/..."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.errors import error_responses
+from iwm.core.pagination import Page, set_total
+from iwm.modules.auth.deps import PartnerUser
+from iwm.modules.codes.schemas import CodeIssued
+from iwm.modules.codes.service import CodeService
+from iwm.modules.kiosks.errors import KioskNotFound, UnsupportedLanguage
+from iwm.modules.kiosks.schemas import (
+    KioskDetail,
+    KioskErrorRead,
+    KioskRead,
+    LanguageChange,
+    StatusChange,
+)
+from iwm.modules.kiosks.service import KioskService
+
+router = APIRouter(prefix="/partner/kiosks", tags=["partner: kiosks"])
+
+
+def kiosk_service(session: SessionDep, resources: ResourcesDep) -> KioskService:
+    return KioskService(session, resources.settings)
+
+
+KioskServiceDep = Annotated[KioskService, Depends(kiosk_service)]
+NOT_FOUND = error_responses(KioskNotFound)
+
+
+@router.get("")
+async def list_kiosks(
+    partner: PartnerUser,
+    kiosks: KioskServiceDep,
+    resources: ResourcesDep,
+    page: Page,
+    response: Response,
+) -> list[KioskRead]:
+    """The partner's kiosks, across all of their shops."""
+    rows, total = await kiosks.list_owned(partner, page.page, page.page_size)
+    set_total(response, total)
+    window = resources.settings.online_window_seconds
+    return [KioskRead.build(k, window) for k in rows]
+
+
+@router.get("/{kiosk_id}", responses=NOT_FOUND)
+async def get_kiosk(
+    kiosk_id: uuid.UUID, partner: PartnerUser, kiosks: KioskServiceDep, resources: ResourcesDep
+) -> KioskDetail:
+    """A kiosk with its settings, online state and last errors."""
+    kiosk = await kiosks.get_owned(partner, kiosk_id)
+    errors = await kiosks.recent_errors(kiosk.id, 3)
+    return KioskDetail.with_errors(kiosk, errors, resources.settings.online_window_seconds)
+
+
+@router.post("/{kiosk_id}/status", responses=NOT_FOUND)
+async def set_status(
+    kiosk_id: uuid.UUID, body: StatusChange, partner: PartnerUser, kiosks: KioskServiceDep,
+    resources: ResourcesDep,
+) -> KioskRead:
+    """Switch a kiosk active, inactive or error."""
+    kiosk = await kiosks.set_status(partner, kiosk_id, body.status)
+    return KioskRead.build(kiosk, resources.settings.online_window_seconds)
+
+
+@router.post("/{kiosk_id}/language", responses=error_responses(KioskNotFound, UnsupportedLanguage))
+async def set_language(
+    kiosk_id: uuid.UUID, body: LanguageChange, partner: PartnerUser, kiosks: KioskServiceDep,
+    resources: ResourcesDep,
+) -> KioskRead:
+    """Set the kiosk's interface language (ISO 639-1, from the supported list)."""
+    kiosk = await kiosks.set_language(partner, kiosk_id, body.language)
+    return KioskRead.build(kiosk, resources.settings.online_window_seconds)
+
+
+@router.post("/{kiosk_id}/code", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
+async def issue_code(
+    kiosk_id: uuid.UUID, partner: PartnerUser, session: SessionDep, resources: ResourcesDep
+) -> CodeIssued:
+    """Issue a 4-digit free-round code; its type (cash or error) is decided automatically."""
+    row = await CodeService(session, resources.settings).issue(partner, kiosk_id)
+    return CodeIssued(code=row.code, type=row.type, issued_at=row.created_at,
+                      expires_at=row.expires_at)
+
+
+@router.get("/{kiosk_id}/errors", responses=NOT_FOUND)
+async def list_errors(
+    kiosk_id: uuid.UUID,
+    partner: PartnerUser,
+    kiosks: KioskServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 3,
+) -> list[KioskErrorRead]:
+    """The kiosk's latest errors, newest first."""
+    kiosk = await kiosks.get_owned(partner, kiosk_id)
+    return [KioskErrorRead.model_validate(e) for e in await kiosks.recent_errors(kiosk.id, limit)]
+
+
+@router.post("/{kiosk_id}/errors/clear", responses=NOT_FOUND)
+async def clear_error(
+    kiosk_id: uuid.UUID, partner: PartnerUser, kiosks: KioskServiceDep, resources: ResourcesDep
+) -> KioskRead:
+    """Clear the kiosk's error: back to active, error code removed."""
+    kiosk = await kiosks.clear_error(partner, kiosk_id)
+    return KioskRead.build(kiosk, resources.settings.online_window_seconds)

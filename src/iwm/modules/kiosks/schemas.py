@@ -1,0 +1,103 @@
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from iwm.core import clock
+from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
+
+
+class KioskSettings(CamelModel):
+    default_language: str
+
+
+class KioskErrorRead(CamelModel):
+    id: uuid.UUID
+    code: str
+    message: str
+    created_at: UtcDateTime
+    cleared_at: UtcDateTime | None
+
+
+class KioskRead(CamelModel):
+    """The seed's kiosk shape, plus whether the kiosk is online (recent heartbeat)."""
+
+    id: uuid.UUID
+    name: str
+    location: str
+    status: KioskStatus
+    last_error_code: str | None
+    settings: KioskSettings
+    online: bool
+    last_active_at: UtcDateTime | None
+    shop_id: uuid.UUID
+
+    @classmethod
+    def build(cls, kiosk: Kiosk, online_window_seconds: int) -> "KioskRead":
+        return cls(
+            id=kiosk.id,
+            name=kiosk.name,
+            location=kiosk.location,
+            status=KioskStatus(kiosk.status),
+            last_error_code=kiosk.last_error_code,
+            settings=KioskSettings(default_language=kiosk.default_language),
+            online=is_online(kiosk.last_active_at, online_window_seconds),
+            last_active_at=kiosk.last_active_at,
+            shop_id=kiosk.shop_id,
+        )
+
+
+class KioskDetail(KioskRead):
+    errors: list[KioskErrorRead]
+
+    @classmethod
+    def with_errors(
+        cls, kiosk: Kiosk, errors: list[KioskErrorReport], online_window_seconds: int
+    ) -> "KioskDetail":
+        base = KioskRead.build(kiosk, online_window_seconds)
+        return cls(
+            **base.model_dump(),
+            errors=[KioskErrorRead.model_validate(e) for e in errors],
+        )
+
+
+def is_online(last_active_at: datetime | None, window_seconds: int) -> bool:
+    if last_active_at is None:
+        return False
+    return (clock.now() - last_active_at).total_seconds() <= window_seconds
+
+
+class StatusChange(StrictBody):
+    status: KioskStatus
+
+
+class LanguageChange(StrictBody):
+    language: str = Field(min_length=2, max_length=8)
+
+
+class ErrorReport(StrictBody):
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(default="", max_length=1000)
+
+
+class KioskCreate(StrictBody):
+    shop_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=200)
+    location: str = Field(default="", max_length=300)
+    default_language: str = Field(default="en", min_length=2, max_length=8)
+
+
+class AdminKioskRead(KioskRead):
+    created_at: UtcDateTime
+
+
+class KioskProvisioned(AdminKioskRead):
+    """Carries the device key: shown once, at creation or rotation."""
+
+    device_key: str
+
+
+class HeartbeatAck(CamelModel):
+    ok: bool = True
+    server_time: UtcDateTime

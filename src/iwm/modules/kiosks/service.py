@@ -1,0 +1,230 @@
+"""Kiosks: admin provisioning, the partner's controls and the device's own calls.
+
+Ownership is a query filter (user -> shops -> kiosks): a kiosk of another partner is
+simply not found. Never commits: the request's transaction does.
+"""
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.principal import Principal
+from iwm.core.security import new_token, same_hash, token_hash
+from iwm.modules.activity.models import ActivityEvent
+from iwm.modules.activity.service import ActivityService
+from iwm.modules.audit.service import AuditService
+from iwm.modules.kiosks.errors import (
+    InvalidDeviceKey,
+    KioskNotFound,
+    UnsupportedLanguage,
+    WrongKiosk,
+)
+from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
+from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
+from iwm.modules.shops.models import Shop
+from iwm.modules.shops.service import ShopService
+
+PARTNER = "partner"
+KIOSK = "kiosk"
+
+
+class KioskService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._activity = ActivityService(session)
+        self._audit = AuditService(session)
+
+    # -- admin provisioning -------------------------------------------------------------
+
+    def _check_language(self, language: str) -> str:
+        language = language.lower()
+        if language not in self._settings.supported_languages:
+            raise UnsupportedLanguage(
+                details={"language": [
+                    f"must be one of: {', '.join(self._settings.supported_languages)}"
+                ]}
+            )
+        return language
+
+    async def provision(self, admin: Principal, data: KioskCreate) -> tuple[Kiosk, str]:
+        """Creates a kiosk and returns its device key, which is never stored in clear."""
+        await ShopService(self._db).get(data.shop_id)
+        language = self._check_language(data.default_language)
+        device_key = new_token()
+        kiosk = Kiosk(
+            id=uuid.uuid4(),
+            shop_id=data.shop_id,
+            name=data.name,
+            location=data.location,
+            default_language=language,
+            status=KioskStatus.ACTIVE,
+            device_key_hash=token_hash(device_key),
+        )
+        self._db.add(kiosk)
+        await self._db.flush()
+        self._audit.record(
+            admin, "KIOSK_CREATED", "kiosk", kiosk.id,
+            new=data.model_dump(mode="json", by_alias=True),
+        )
+        return kiosk, device_key
+
+    async def rotate_key(self, admin: Principal, kiosk_id: uuid.UUID) -> tuple[Kiosk, str]:
+        kiosk = await self._db.get(Kiosk, kiosk_id, with_for_update=True)
+        if kiosk is None:
+            raise KioskNotFound()
+        device_key = new_token()
+        kiosk.device_key_hash = token_hash(device_key)
+        self._audit.record(admin, "KIOSK_KEY_ROTATED", "kiosk", kiosk.id)
+        return kiosk, device_key
+
+    async def list_all(
+        self, page: int, page_size: int, shop_id: uuid.UUID | None, status: KioskStatus | None
+    ) -> tuple[list[Kiosk], int]:
+        stmt = select(Kiosk)
+        if shop_id is not None:
+            stmt = stmt.where(Kiosk.shop_id == shop_id)
+        if status is not None:
+            stmt = stmt.where(Kiosk.status == status.value)
+        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        rows = await self._db.execute(
+            stmt.order_by(Kiosk.created_at.desc(), Kiosk.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return list(rows.scalars()), int(total.scalar_one())
+
+    # -- the partner's side -------------------------------------------------------------
+
+    @staticmethod
+    def owned_by(partner_user_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        """Kiosks of the partner's shops, as a select to filter or join on."""
+        return select(Kiosk).join(Shop, Shop.id == Kiosk.shop_id).where(
+            Shop.partner_user_id == partner_user_id
+        )
+
+    async def list_owned(
+        self, partner: Principal, page: int, page_size: int
+    ) -> tuple[list[Kiosk], int]:
+        stmt = self.owned_by(partner.user_id)
+        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        rows = await self._db.execute(
+            stmt.order_by(Kiosk.name, Kiosk.id).offset((page - 1) * page_size).limit(page_size)
+        )
+        return list(rows.scalars()), int(total.scalar_one())
+
+    async def get_owned(
+        self, partner: Principal, kiosk_id: uuid.UUID, *, lock: bool = False
+    ) -> Kiosk:
+        """Raises KIOSK_NOT_FOUND (404) for a missing kiosk and another partner's alike."""
+        stmt = self.owned_by(partner.user_id).where(Kiosk.id == kiosk_id)
+        if lock:
+            stmt = stmt.with_for_update(of=Kiosk)
+        kiosk = (await self._db.execute(stmt)).scalar_one_or_none()
+        if kiosk is None:
+            raise KioskNotFound()
+        return kiosk
+
+    async def recent_errors(self, kiosk_id: uuid.UUID, limit: int) -> list[KioskErrorReport]:
+        stmt = (
+            select(KioskErrorReport)
+            .where(KioskErrorReport.kiosk_id == kiosk_id)
+            .order_by(KioskErrorReport.created_at.desc(), KioskErrorReport.id.desc())
+            .limit(limit)
+        )
+        return list((await self._db.execute(stmt)).scalars())
+
+    async def set_status(
+        self, partner: Principal, kiosk_id: uuid.UUID, status: KioskStatus
+    ) -> Kiosk:
+        kiosk = await self.get_owned(partner, kiosk_id, lock=True)
+        previous = kiosk.status
+        kiosk.status = status.value
+        self._activity.record(
+            ActivityEvent.KIOSK_STATUS_CHANGED, actor_type=PARTNER, actor_id=partner.user_id,
+            kiosk_id=kiosk.id, previous=previous, status=status.value,
+        )
+        return kiosk
+
+    async def set_language(self, partner: Principal, kiosk_id: uuid.UUID, language: str) -> Kiosk:
+        language = self._check_language(language)
+        kiosk = await self.get_owned(partner, kiosk_id, lock=True)
+        previous = kiosk.default_language
+        kiosk.default_language = language
+        self._activity.record(
+            ActivityEvent.KIOSK_LANGUAGE_SET, actor_type=PARTNER, actor_id=partner.user_id,
+            kiosk_id=kiosk.id, previous=previous, language=language,
+        )
+        return kiosk
+
+    async def clear_error(self, partner: Principal, kiosk_id: uuid.UUID) -> Kiosk:
+        """Back to `active` with no error code; a no-op (and no log) when nothing to clear."""
+        kiosk = await self.get_owned(partner, kiosk_id, lock=True)
+        if kiosk.status != KioskStatus.ERROR and kiosk.last_error_code is None:
+            return kiosk
+        now = clock.now()
+        cleared_code = kiosk.last_error_code
+        kiosk.status = KioskStatus.ACTIVE
+        kiosk.last_error_code = None
+        await self._db.execute(
+            update(KioskErrorReport)
+            .where(KioskErrorReport.kiosk_id == kiosk.id, KioskErrorReport.cleared_at.is_(None))
+            .values(cleared_at=now)
+        )
+        self._activity.record(
+            ActivityEvent.KIOSK_ERROR_CLEARED, actor_type=PARTNER, actor_id=partner.user_id,
+            kiosk_id=kiosk.id, code=cleared_code,
+        )
+        return kiosk
+
+    # -- the device's side --------------------------------------------------------------
+
+    async def authenticate(self, kiosk_id: uuid.UUID, device_key: str | None) -> Kiosk:
+        """401 for an unknown key; 403 for a key of another kiosk; 404 never leaks."""
+        if not device_key:
+            raise InvalidDeviceKey()
+        hashed = token_hash(device_key)
+        kiosk = await self._db.get(Kiosk, kiosk_id)
+        if kiosk is not None and same_hash(kiosk.device_key_hash, hashed):
+            return kiosk
+        other = await self._db.execute(select(Kiosk.id).where(Kiosk.device_key_hash == hashed))
+        if other.scalar_one_or_none() is not None:
+            raise WrongKiosk()
+        raise InvalidDeviceKey()
+
+    async def heartbeat(self, kiosk_id: uuid.UUID, device_key: str | None) -> None:
+        """One conditional UPDATE on the hot path; the full check only when it misses."""
+        if device_key:
+            result = await self._db.execute(
+                update(Kiosk)
+                .where(Kiosk.id == kiosk_id, Kiosk.device_key_hash == token_hash(device_key))
+                .values(last_active_at=clock.now())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return
+        await self.authenticate(kiosk_id, device_key)
+
+    async def report_error(self, kiosk: Kiosk, report: ErrorReport) -> KioskErrorReport:
+        now = clock.now()
+        row = KioskErrorReport(
+            id=uuid.uuid4(), kiosk_id=kiosk.id, code=report.code, message=report.message,
+            created_at=now,
+        )
+        self._db.add(row)
+        await self._db.execute(
+            update(Kiosk)
+            .where(Kiosk.id == kiosk.id)
+            .values(status=KioskStatus.ERROR, last_error_code=report.code, last_error_at=now,
+                    last_active_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        self._activity.record(
+            ActivityEvent.KIOSK_ERROR_REPORTED, actor_type=KIOSK, actor_id=kiosk.id,
+            kiosk_id=kiosk.id, code=report.code, message=report.message,
+        )
+        await self._db.flush()
+        return row

@@ -1,0 +1,35 @@
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from iwm.core.db import Base, CreatedAtMixin, IdMixin
+
+
+class PrintStatus(enum.StrEnum):
+    PRINTED = "printed"
+    NOT_PRINTED = "not_printed"
+
+
+class Order(IdMixin, CreatedAtMixin, Base):
+    """A photo order made at a kiosk. `status` follows `printed_at`."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_kiosk_created", "kiosk_id", "created_at"),
+        Index("ix_orders_kiosk_printed", "kiosk_id", "printed_at"),
+    )
+
+    kiosk_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("kiosks.id", ondelete="CASCADE"))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str] = mapped_column(String(320), default="")
+    customer_phone: Mapped[str] = mapped_column(String(32), default="")
+    image_key: Mapped[str] = mapped_column(String(300), unique=True)
+    image_content_type: Mapped[str] = mapped_column(String(32), default="image/jpeg")
+    printed_at: Mapped[datetime | None]
+
+    @property
+    def status(self) -> PrintStatus:
+        return PrintStatus.PRINTED if self.printed_at else PrintStatus.NOT_PRINTED

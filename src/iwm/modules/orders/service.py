@@ -1,0 +1,225 @@
+"""Kiosk photo orders: made by the kiosk, printed by the partner's shop."""
+
+import asyncio
+import io
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.principal import Principal
+from iwm.core.storage import PhotoStorage
+from iwm.modules.activity.models import ActivityEvent
+from iwm.modules.activity.service import ActivityService
+from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.orders.errors import InvalidImage, OrderNotFound
+from iwm.modules.orders.models import Order, PrintStatus
+from iwm.modules.orders.schemas import NewOrderForm, OrderFilters, OrderKiosk, OrderRead
+from iwm.modules.shops.models import Shop
+
+_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+
+
+def sniff_image(data: bytes) -> tuple[str, str]:
+    """(content type, extension) of a JPEG or PNG, judged by its content alone."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise InvalidImage(details={"image": ["not a readable JPEG or PNG image"]}) from None
+    if fmt not in _FORMATS:
+        raise InvalidImage(details={"image": [f"format {fmt} is not accepted (JPEG, PNG)"]})
+    return _FORMATS[fmt]
+
+
+def _start_of(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _end_of(value: date | datetime) -> datetime:
+    """A date means its whole day (inclusive); a datetime is taken as is."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+class OrderService:
+    """Never commits: the request's transaction does."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, storage: PhotoStorage) -> None:
+        self._db = session
+        self._settings = settings
+        self._storage = storage
+        self._activity = ActivityService(session)
+
+    # -- reading ------------------------------------------------------------------------
+
+    @staticmethod
+    def _owned(partner_user_id: uuid.UUID) -> Select[tuple[Order, str]]:
+        return (
+            select(Order, Kiosk.name)
+            .join(Kiosk, Kiosk.id == Order.kiosk_id)
+            .join(Shop, Shop.id == Kiosk.shop_id)
+            .where(Shop.partner_user_id == partner_user_id)
+        )
+
+    async def views(self, rows: Sequence[tuple[Order, str]]) -> list[OrderRead]:
+        urls = await asyncio.gather(*(self._storage.url(o.image_key) for o, _ in rows))
+        return [
+            OrderRead(
+                id=o.id,
+                customer_name=o.customer_name,
+                customer_email=o.customer_email,
+                customer_phone=o.customer_phone,
+                status=o.status,
+                image_url=url,
+                printed_at=o.printed_at,
+                kiosk=OrderKiosk(id=o.kiosk_id, name=kiosk_name),
+                created_at=o.created_at,
+            )
+            for (o, kiosk_name), url in zip(rows, urls, strict=True)
+        ]
+
+    async def new_orders(self, partner: Principal, limit: int = 500) -> list[tuple[Order, str]]:
+        """Not printed in the last 3 hours, and printed in the last 15 minutes."""
+        now = clock.now()
+        unprinted_since = now - timedelta(hours=self._settings.new_orders_unprinted_hours)
+        printed_since = now - timedelta(minutes=self._settings.new_orders_printed_minutes)
+        stmt = (
+            self._owned(partner.user_id)
+            .where(
+                or_(
+                    and_(Order.printed_at.is_(None), Order.created_at >= unprinted_since),
+                    Order.printed_at >= printed_since,
+                )
+            )
+            .order_by(Order.created_at.desc(), Order.id)
+            .limit(limit)
+        )
+        return list((await self._db.execute(stmt)).tuples())
+
+    async def history(
+        self, partner: Principal, filters: OrderFilters, page: int, page_size: int
+    ) -> tuple[list[tuple[Order, str]], int]:
+        """The last 30 days, filtered; a date range reaching further back is clipped."""
+        floor = clock.now() - timedelta(days=self._settings.orders_history_days)
+        stmt = self._owned(partner.user_id).where(Order.created_at >= floor)
+        if filters.status is PrintStatus.PRINTED:
+            stmt = stmt.where(Order.printed_at.is_not(None))
+        elif filters.status is PrintStatus.NOT_PRINTED:
+            stmt = stmt.where(Order.printed_at.is_(None))
+        if filters.date_from is not None:
+            stmt = stmt.where(Order.created_at >= _start_of(filters.date_from))
+        if filters.date_to is not None:
+            stmt = stmt.where(Order.created_at < _end_of(filters.date_to))
+        if filters.kiosk_id is not None:
+            stmt = stmt.where(Order.kiosk_id == filters.kiosk_id)
+        if filters.customer_name:
+            pattern = f"%{_escape_like(filters.customer_name.lower())}%"
+            stmt = stmt.where(func.lower(Order.customer_name).like(pattern, escape="\\"))
+        if filters.customer_email:
+            stmt = stmt.where(Order.customer_email == filters.customer_email.strip().lower())
+        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        rows = await self._db.execute(
+            stmt.order_by(Order.created_at.desc(), Order.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return list(rows.tuples()), int(total.scalar_one())
+
+    async def get_owned(
+        self, partner: Principal, order_id: uuid.UUID, *, lock: bool = False
+    ) -> tuple[Order, str]:
+        """Raises ORDER_NOT_FOUND (404) for a missing order and another partner's alike."""
+        stmt = self._owned(partner.user_id).where(Order.id == order_id)
+        if lock:
+            stmt = stmt.with_for_update(of=Order)
+        row = (await self._db.execute(stmt)).tuples().one_or_none()
+        if row is None:
+            raise OrderNotFound()
+        return row
+
+    async def daily_counters(self, partner: Principal, day: date | None) -> tuple[int, int]:
+        """Orders of one local day per shop (each shop's own time zone), summed."""
+        shops = await self._db.execute(
+            select(Shop.id, Shop.timezone).where(Shop.partner_user_id == partner.user_id)
+        )
+        total = printed = 0
+        for shop_id, tz_name in shops.tuples():
+            tz = ZoneInfo(tz_name)
+            local_day = day or clock.now().astimezone(tz).date()
+            start = datetime.combine(local_day, time.min, tzinfo=tz).astimezone(UTC)
+            end = datetime.combine(local_day + timedelta(days=1), time.min, tzinfo=tz).astimezone(
+                UTC
+            )
+            result = await self._db.execute(
+                select(func.count(), func.count(Order.printed_at))
+                .select_from(Order)
+                .join(Kiosk, Kiosk.id == Order.kiosk_id)
+                .where(Kiosk.shop_id == shop_id, Order.created_at >= start, Order.created_at < end)
+            )
+            shop_all, shop_printed = result.one()
+            total += int(shop_all)
+            printed += int(shop_printed)
+        return total, printed
+
+    # -- changing -----------------------------------------------------------------------
+
+    async def mark(
+        self, partner: Principal, order_id: uuid.UUID, status: PrintStatus
+    ) -> tuple[Order, str]:
+        order, kiosk_name = await self.get_owned(partner, order_id, lock=True)
+        was = order.status
+        order.printed_at = clock.now() if status is PrintStatus.PRINTED else None
+        event = (
+            ActivityEvent.ORDER_MARK_PRINTED
+            if status is PrintStatus.PRINTED
+            else ActivityEvent.ORDER_MARK_NOT_PRINTED
+        )
+        self._activity.record(
+            event, actor_type="partner", actor_id=partner.user_id, kiosk_id=order.kiosk_id,
+            order_id=order.id, previous=was.value,
+        )
+        await self._db.flush()
+        return order, kiosk_name
+
+    async def create(
+        self, kiosk: Kiosk, form: NewOrderForm, image: bytes
+    ) -> tuple[Order, str]:
+        """Stores the photo, then the order. A photo whose order never commits is an
+        orphan that the daily cleanup removes after its grace period."""
+        content_type, ext = await asyncio.to_thread(sniff_image, image)
+        now = clock.now()
+        order_id = uuid.uuid4()
+        key = f"orders/{now:%Y/%m/%d}/{order_id}.{ext}"
+        await self._storage.put(key, image, content_type)
+        order = Order(
+            id=order_id,
+            kiosk_id=kiosk.id,
+            customer_name=form.customer_name.strip(),
+            customer_email=(form.customer_email or "").strip().lower(),
+            customer_phone=(form.customer_phone or "").strip(),
+            image_key=key,
+            image_content_type=content_type,
+            created_at=now,
+        )
+        self._db.add(order)
+        self._activity.record(
+            ActivityEvent.ORDER_CREATED, actor_type="kiosk", actor_id=kiosk.id,
+            kiosk_id=kiosk.id, order_id=order.id,
+        )
+        await self._db.flush()
+        return order, kiosk.name
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,57 @@
+"""Accounts: creation and lookup. Never commits: the caller's transaction does."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core.principal import Role
+from iwm.core.security import hash_password
+from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
+from iwm.modules.users.models import User, UserRole, UserStatus
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class UserService:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def by_email(self, email: str) -> User | None:
+        stmt = select(User).where(User.email == normalize_email(email))
+        return (await self._db.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        user = await self._db.get(User, user_id)
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def create(
+        self,
+        email: str,
+        password: str,
+        roles: set[Role],
+        first_name: str = "",
+        last_name: str = "",
+        phone: str | None = None,
+        status: UserStatus = UserStatus.ACTIVE,
+    ) -> User:
+        """Raises EMAIL_ALREADY_EXISTS (409) for a taken email, case-insensitively."""
+        if await self.by_email(email) is not None:
+            raise EmailAlreadyExists()
+        user = User(
+            id=uuid.uuid4(),
+            email=normalize_email(email),
+            password_hash=hash_password(password),
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            status=status,
+            role_rows=[UserRole(role=r.value) for r in sorted(roles)],
+        )
+        self._db.add(user)
+        await self._db.flush()
+        return user
