@@ -1,0 +1,62 @@
+# Everything a newcomer needs: `make run` serves the demo, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run serve migrate demo test test-fast lint fmt revision bench browser-deps clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded default: SQLite file, SQL-backed sessions, photos in ./photos.
+run: install
+	$(BIN)/iwm migrate
+	$(BIN)/iwm demo-data
+	$(BIN)/iwm serve --host 127.0.0.1 --port 8000
+
+serve: install
+	$(BIN)/iwm serve
+
+migrate: install
+	$(BIN)/iwm migrate
+
+demo: install
+	$(BIN)/iwm demo-data
+
+# Chromium and its driver for the browser tests (Debian packages; needs root or sudo).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The whole suite, on the embedded default and on PostgreSQL + Redis + S3 (loopback).
+test: install browser-deps
+	$(BIN)/pytest -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/pytest -x -q -m "not browser"
+
+lint: install
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+fmt: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+revision: install
+	$(BIN)/alembic revision --autogenerate -m "$(m)"
+
+bench: install
+	$(BIN)/python bench/kiosk_fleet.py
+
+clean:
+	rm -rf $(VENV) iwm.db iwm.db-* photos .iwm-secret build

@@ -1,0 +1,159 @@
+"""Every test runs on both profiles: `embedded` (SQLite, SQL sessions, in-process limits,
+local photo folder) and `production` (PostgreSQL, Redis, S3 on a loopback S3 server).
+
+The production profile is skipped when PostgreSQL or Redis is unreachable, except under
+CI=true, where it is required. Each profile gets a database built by the migrations;
+after each test every table is emptied, Redis and the photo store are wiped.
+"""
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.migrations import upgrade_head
+from iwm.core.resources import Resources
+from iwm.main import create_app
+from iwm.models import Base
+from tests.support import (
+    IN_CI,
+    Profile,
+    embedded_env,
+    free_port,
+    production_available,
+    production_env,
+    psql,
+)
+
+BUCKET = "iwm-test-photos"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="testing",
+        aws_secret_access_key="testing", region_name="us-east-1",  # noqa: S106
+    ).create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def profile(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Profile]:
+    if request.param == "embedded":
+        tmp = tmp_path_factory.mktemp("embedded")
+        env = embedded_env(tmp)
+        upgrade_head(env["IWM_DATABASE_URL"])
+        yield Profile("embedded", env)
+        return
+    if not production_available():
+        if IN_CI:
+            pytest.fail("CI=true needs PostgreSQL and Redis on 127.0.0.1")
+        pytest.skip("PostgreSQL or Redis is not reachable")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    db_name = f"iwm_test_{os.getpid()}"
+    psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {db_name}")
+    env = production_env(db_name, endpoint, BUCKET)
+    upgrade_head(env["IWM_DATABASE_URL"])
+    yield Profile("production", env)
+    psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def settings(profile: Profile) -> Settings:
+    return Settings(**{k[4:].lower(): v for k, v in profile.env.items() if k.startswith("IWM_")})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_env() -> None:
+    # The S3 client reads its keys the usual way, from the AWS_* variables.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+async def app_and_resources(settings: Settings) -> AsyncIterator[tuple[object, Resources]]:
+    app = create_app(settings)
+    resources: Resources = app.state.resources
+    yield app, resources
+    await resources.close()
+
+
+@pytest.fixture
+def resources(app_and_resources: tuple[object, Resources]) -> Resources:
+    return app_and_resources[1]
+
+
+@pytest.fixture
+async def client(
+    app_and_resources: tuple[object, Resources], _clean: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app, _ = app_and_resources
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def db(resources: Resources, _clean: None) -> AsyncIterator[AsyncSession]:
+    """A session for arranging data and asserting database state; commit to publish."""
+    async with resources.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def _clean(resources: Resources) -> AsyncIterator[None]:
+    yield
+    clock.reset()
+    await wipe(resources)
+
+
+async def wipe(resources: Resources) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with resources.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+    await resources.limiter.reset()
+    if resources.redis is not None:
+        await resources.redis.flushdb()
+    storage = resources.storage
+    root = getattr(storage, "root", None)
+    if isinstance(root, Path):
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        keys = [obj.key async for obj in storage.list()]
+        if keys:
+            await storage.delete(keys)
+
+
+@pytest.fixture
+def is_production(profile: Profile) -> bool:
+    return profile.is_production
+
+
+@pytest.fixture
+def production_only(profile: Profile) -> None:
+    if not profile.is_production:
+        pytest.skip("needs PostgreSQL (real concurrent transactions)")

@@ -1,0 +1,27 @@
+import httpx
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient, is_production: bool) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert checks["database"] == "ok"
+    assert ("redis" in checks) is is_production
+
+
+async def test_unknown_route_uses_error_format(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/no/such/route")
+    assert resp.status_code == 404
+    assert resp.json() == {
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": "Not Found", "details": {}},
+    }
+    assert resp.headers["x-request-id"]
+
+
+async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "/partner/orders/new" in spec["paths"]
+    assert "/kiosk/{kiosk_id}/code/redeem" in spec["paths"]
+    assert (await client.get("/docs")).status_code == 200

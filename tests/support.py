@@ -1,0 +1,69 @@
+"""Test profiles: the embedded default and the production parts (PostgreSQL, Redis, S3)."""
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_ADMIN_URL = os.environ.get("IWM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("IWM_TEST_REDIS", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def production_available() -> bool:
+    return port_open("127.0.0.1", 5432) and port_open("127.0.0.1", 6379)
+
+
+@dataclass
+class Profile:
+    name: str
+    env: dict[str, str]
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "production"
+
+
+def psql(sql: str) -> None:
+    subprocess.run(  # noqa: S603
+        ["psql", PG_ADMIN_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],  # noqa: S607
+        check=True,
+        capture_output=True,
+    )
+
+
+def embedded_env(tmp: Path) -> dict[str, str]:
+    return {
+        "IWM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'iwm.db'}",
+        "IWM_STORAGE_URL": f"file://{tmp / 'photos'}",
+        "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
+        "IWM_SCHEDULER_ENABLED": "false",
+    }
+
+
+def production_env(db_name: str, s3_endpoint: str, bucket: str) -> dict[str, str]:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return {
+        "IWM_DATABASE_URL": f"{base}/{db_name}",
+        "IWM_REDIS_URL": REDIS_URL,
+        "IWM_STORAGE_URL": f"s3://{bucket}/photos",
+        "IWM_S3_ENDPOINT_URL": s3_endpoint,
+        "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
+        "IWM_SCHEDULER_ENABLED": "false",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
