@@ -17,10 +17,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.db import make_engine, make_sessionmaker
 from iwm.core.migrations import upgrade_head
 from iwm.core.resources import Resources
 from iwm.main import create_app
@@ -112,10 +113,19 @@ async def client(
         yield http
 
 
+@pytest.fixture(scope="session")
+async def observer_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    # Deferred transactions on SQLite, so that reading in a test never holds the
+    # write lock the app's requests need.
+    engine = make_engine(settings, sqlite_immediate=False)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
-async def db(resources: Resources, _clean: None) -> AsyncIterator[AsyncSession]:
-    """A session for arranging data and asserting database state; commit to publish."""
-    async with resources.sessionmaker() as session:
+async def db(observer_engine: AsyncEngine, _clean: None) -> AsyncIterator[AsyncSession]:
+    """A session for asserting database state (each test reads what the app committed)."""
+    async with make_sessionmaker(observer_engine)() as session:
         yield session
 
 

@@ -60,7 +60,9 @@ class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEngine:
+    """On SQLite, transactions take the write lock at BEGIN (see below) unless told not to:
+    a read-only observer (tests, reports) can use deferred transactions instead."""
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
 
@@ -76,9 +78,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Take the write lock at BEGIN so two writers queue instead of failing
-            # with "database is locked" when one upgrades a read transaction.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Take the write lock at BEGIN so two writers queue (busy_timeout) instead of
+            # failing with "database is locked" when one upgrades a read transaction.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
 
         return engine
     return create_async_engine(

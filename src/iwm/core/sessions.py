@@ -40,8 +40,12 @@ class SessionStore(Protocol):
     async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime: ...
     async def get(self, token_hash: str) -> StoredSession | None: ...
     async def delete(self, token_hash: str) -> None: ...
-    async def revoke_user(self, user_id: uuid.UUID) -> int: ...
-    async def count_user(self, user_id: uuid.UUID) -> int: ...
+    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
+        """Deletes every session of the user; returns how many were live. Pass the
+        request's `db` when inside one: the SQL store then works in that transaction."""
+        ...
+
+    async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int: ...
 
 
 class RedisSessionStore:
@@ -81,7 +85,7 @@ class RedisSessionStore:
         if raw is not None:
             await self._redis.zrem(self._user_key(uuid.UUID(json.loads(raw)["u"])), token_hash)
 
-    async def revoke_user(self, user_id: uuid.UUID) -> int:
+    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
         user_key = self._user_key(user_id)
         await self._redis.zremrangebyscore(user_key, "-inf", clock.now().timestamp())
         hashes = await self._redis.zrange(user_key, 0, -1)
@@ -92,13 +96,17 @@ class RedisSessionStore:
         await self._redis.delete(user_key)
         return removed
 
-    async def count_user(self, user_id: uuid.UUID) -> int:
+    async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
         user_key = self._user_key(user_id)
         return int(await self._redis.zcount(user_key, f"({clock.now().timestamp()}", "+inf"))
 
 
 class SqlSessionStore:
-    """Each call runs in its own short transaction, apart from the request's."""
+    """Each call runs in its own short transaction unless given the caller's session.
+
+    On SQLite a request's transaction holds the write lock from its first statement, so
+    code running inside a request must pass its session rather than open a second one.
+    """
 
     def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
         self._maker = maker
@@ -121,15 +129,22 @@ class SqlSessionStore:
         async with self._maker.begin() as db:
             await db.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
 
-    async def revoke_user(self, user_id: uuid.UUID) -> int:
-        async with self._maker.begin() as db:
-            live = await self._count(db, user_id)
-            await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
-        return live
+    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
+        if db is not None:
+            return await self._revoke(db, user_id)
+        async with self._maker.begin() as own:
+            return await self._revoke(own, user_id)
 
-    async def count_user(self, user_id: uuid.UUID) -> int:
-        async with self._maker() as db:
+    async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
+        if db is not None:
             return await self._count(db, user_id)
+        async with self._maker() as own:
+            return await self._count(own, user_id)
+
+    async def _revoke(self, db: AsyncSession, user_id: uuid.UUID) -> int:
+        live = await self._count(db, user_id)
+        await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        return live
 
     @staticmethod
     async def _count(db: AsyncSession, user_id: uuid.UUID) -> int:
