@@ -105,7 +105,7 @@ class OrderService:
             .order_by(Order.created_at.desc(), Order.id)
             .limit(limit)
         )
-        return list((await self._db.execute(stmt)).tuples())
+        return [(o, name) for o, name in await self._db.execute(stmt)]
 
     async def history(
         self, partner: Principal, filters: OrderFilters, page: int, page_size: int
@@ -134,7 +134,7 @@ class OrderService:
             .offset((page - 1) * page_size)
             .limit(page_size)
         )
-        return list(rows.tuples()), int(total.scalar_one())
+        return [(o, name) for o, name in rows], int(total.scalar_one())
 
     async def get_owned(
         self, partner: Principal, order_id: uuid.UUID, *, lock: bool = False
@@ -143,10 +143,10 @@ class OrderService:
         stmt = self._owned(partner.user_id).where(Order.id == order_id)
         if lock:
             stmt = stmt.with_for_update(of=Order)
-        row = (await self._db.execute(stmt)).tuples().one_or_none()
+        row = (await self._db.execute(stmt)).one_or_none()
         if row is None:
             raise OrderNotFound()
-        return row
+        return row[0], row[1]
 
     async def daily_counters(self, partner: Principal, day: date | None) -> tuple[int, int]:
         """Orders of one local day per shop (each shop's own time zone), summed."""
@@ -154,7 +154,7 @@ class OrderService:
             select(Shop.id, Shop.timezone).where(Shop.partner_user_id == partner.user_id)
         )
         total = printed = 0
-        for shop_id, tz_name in shops.tuples():
+        for shop_id, tz_name in shops:
             tz = ZoneInfo(tz_name)
             local_day = day or clock.now().astimezone(tz).date()
             start = datetime.combine(local_day, time.min, tzinfo=tz).astimezone(UTC)
