@@ -14,6 +14,7 @@ from iwm.core.principal import Role
 app = typer.Typer(help="IWM platform backend.", no_args_is_help=True, add_completion=False)
 console = Console()
 T = TypeVar("T")
+MIN_PASSWORD_LENGTH = 8
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -76,8 +77,10 @@ def create_user(
         finally:
             await resources.close()
 
-    if len(password) < 8:
-        console.print("[red]the password must have at least 8 characters[/red]")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        console.print(
+            f"[red]the password must have at least {MIN_PASSWORD_LENGTH} characters[/red]"
+        )
         raise typer.Exit(2)
     try:
         user_id = _run(go())

@@ -40,6 +40,7 @@ CUSTOMERS = [
     ("Carlos Ruiz", "carlos@example.com", "+34600111222"),
     ("Anna Schmidt", "anna@example.com", "+4915112345678"),
 ]
+FRESH_ORDERS_PER_KIOSK = 4
 COLOURS = ["#e76f51", "#2a9d8f", "#e9c46a", "#264653", "#f4a261", "#8ab17d"]
 
 
@@ -54,7 +55,7 @@ def demo_photo(label: str, colour: str) -> bytes:
 
 
 def _principal(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")
+    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")  # noqa: S106
 
 
 async def load_demo_data(settings: Settings, console: Console) -> None:
@@ -82,21 +83,32 @@ async def _load(resources: Resources, console: Console) -> None:
     keys: list[tuple[str, str, str]] = []
     async with resources.sessionmaker.begin() as db:
         plan = [
-            ("partner@iwm.local", "Tel Aviv Mall", "Asia/Jerusalem", ["Kiosk #1", "Kiosk #2"], "he"),
+            (
+                "partner@iwm.local",
+                "Tel Aviv Mall",
+                "Asia/Jerusalem",
+                ["Kiosk #1", "Kiosk #2"],
+                "he",
+            ),
             ("partner@iwm.local", "Paris Gare du Nord", "Europe/Paris", ["Kiosk #3"], "fr"),
             ("partner2@iwm.local", "Madrid Centro", "Europe/Madrid", ["Kiosk #4"], "es"),
         ]
         for owner, shop_name, tz, kiosk_names, lang in plan:
             shop = await ShopService(db).create(
                 admin,
-                ShopCreate(partner_user_id=users[owner].id, name=shop_name, location=shop_name,
-                           timezone=tz),
+                ShopCreate(
+                    partner_user_id=users[owner].id, name=shop_name, location=shop_name, timezone=tz
+                ),
             )
             for name in kiosk_names:
                 kiosk, key = await KioskService(db, settings).provision(
                     admin,
-                    KioskCreate(shop_id=shop.id, name=name, location=f"{shop_name}, hall A",
-                                default_language=lang),
+                    KioskCreate(
+                        shop_id=shop.id,
+                        name=name,
+                        location=f"{shop_name}, hall A",
+                        default_language=lang,
+                    ),
                 )
                 kiosks.append((kiosk, key, _principal(users[owner])))
                 keys.append((name, str(kiosk.id), key))
@@ -104,20 +116,23 @@ async def _load(resources: Resources, console: Console) -> None:
     now = clock.now()
     with Progress(console=console) as progress:
         task = progress.add_task("orders", total=len(kiosks) * 12)
-        for kiosk, _key, partner in kiosks:
+        for kiosk, kiosk_key, partner in kiosks:
             for i in range(12):
-                name, email, phone = CUSTOMERS[(i + kiosks.index((kiosk, _key, partner))) % 5]
+                name, email, phone = CUSTOMERS[(i + kiosks.index((kiosk, kiosk_key, partner))) % 5]
                 async with resources.sessionmaker.begin() as db:
                     service = OrderService(db, settings, resources.storage)
                     order, _ = await service.create(
                         kiosk,
-                        NewOrderForm(customer_name=name, customer_email=email,
-                                     customer_phone=phone),
+                        NewOrderForm(
+                            customer_name=name, customer_email=email, customer_phone=phone
+                        ),
                         demo_photo(f"{kiosk.name} - {name}", rng.choice(COLOURS)),
                     )
                     # Spread orders over the last days; a few are fresh and unprinted.
-                    age = timedelta(minutes=rng.randint(1, 150)) if i < 4 else timedelta(
-                        hours=rng.randint(4, 24 * 20)
+                    age = (
+                        timedelta(minutes=rng.randint(1, 150))
+                        if i < FRESH_ORDERS_PER_KIOSK
+                        else timedelta(hours=rng.randint(4, 24 * 20))
                     )
                     order.created_at = now - age
                     if i % 3 != 0:
@@ -126,14 +141,15 @@ async def _load(resources: Resources, console: Console) -> None:
                 progress.advance(task)
 
     async with resources.sessionmaker.begin() as db:
-        broken, _key, owner = kiosks[1]
+        broken, _broken_key, broken_owner = kiosks[1]
         await KioskService(db, settings).report_error(
             broken, ErrorReport(code="B2", message="Paper jam detected")
         )
-        await CodeService(db, settings).issue(owner, broken.id)
+        await CodeService(db, settings).issue(broken_owner, broken.id)
         await CodeService(db, settings).issue(kiosks[0][2], kiosks[0][0].id)
-        await KioskService(db, settings).set_status(kiosks[2][2], kiosks[2][0].id,
-                                                     KioskStatus.INACTIVE)
+        await KioskService(db, settings).set_status(
+            kiosks[2][2], kiosks[2][0].id, KioskStatus.INACTIVE
+        )
 
     console.print(f"demo accounts (password [bold]{DEMO_PASSWORD}[/bold]):")
     for email, role, *_ in ACCOUNTS:

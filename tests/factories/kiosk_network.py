@@ -77,20 +77,23 @@ async def make_shop(
     async with resources.sessionmaker.begin() as db:
         return await ShopService(db).create(
             principal_of(admin),
-            ShopCreate(partner_user_id=partner.id, name="Shop", location="Mall",
-                       timezone=timezone),
+            ShopCreate(partner_user_id=partner.id, name="Shop", location="Mall", timezone=timezone),
         )
 
 
 async def make_kiosk(
-    resources: Resources, shop: Shop, admin: User, name: str = "Kiosk #1",
+    resources: Resources,
+    shop: Shop,
+    admin: User,
+    name: str = "Kiosk #1",
     language: str = "en",
 ) -> KioskHandle:
     async with resources.sessionmaker.begin() as db:
         kiosk, key = await KioskService(db, resources.settings).provision(
             principal_of(admin),
-            KioskCreate(shop_id=shop.id, name=name, location="Tel Aviv Mall",
-                        default_language=language),
+            KioskCreate(
+                shop_id=shop.id, name=name, location="Tel Aviv Mall", default_language=language
+            ),
         )
     return KioskHandle(kiosk=kiosk, key=key)
 
@@ -117,15 +120,18 @@ async def make_order(
     async with resources.sessionmaker.begin() as db:
         order, _ = await OrderService(db, resources.settings, resources.storage).create(
             kiosk.kiosk,
-            NewOrderForm(customer_name=customer_name, customer_email=customer_email,
-                         customer_phone="+1234567890"),
+            NewOrderForm(
+                customer_name=customer_name,
+                customer_email=customer_email,
+                customer_phone="+1234567890",
+            ),
             image or jpeg(),
         )
     return order
 
 
 async def count(db: AsyncSession, model: type, **where: object) -> int:
-    from sqlalchemy import func, select  # noqa: PLC0415
+    from sqlalchemy import func, select
 
     stmt = select(func.count()).select_from(model)
     for key, value in where.items():

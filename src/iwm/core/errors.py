@@ -1,5 +1,6 @@
 """The one error format of every surface, and the handlers that produce it."""
 
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import structlog
@@ -102,11 +103,12 @@ _HTTP_CODES = {
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-    code = _HTTP_CODES.get(exc.status_code, "VALIDATION_ERROR" if exc.status_code < 500 else "ERROR")
-    message = exc.detail if isinstance(exc.detail, str) else "Request failed"
-    return JSONResponse(
-        error_body(code, message), status_code=exc.status_code, headers=exc.headers
+    code = _HTTP_CODES.get(
+        exc.status_code,
+        "VALIDATION_ERROR" if exc.status_code < HTTPStatus.INTERNAL_SERVER_ERROR else "ERROR",
     )
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,9 +16,7 @@ UtcDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str)]
 
 
 class CamelModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, from_attributes=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 class StrictBody(CamelModel):

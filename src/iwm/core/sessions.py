@@ -91,7 +91,7 @@ class RedisSessionStore:
         hashes = await self._redis.zrange(user_key, 0, -1)
         if not hashes:
             return 0
-        keys = [self._key(h.decode() if isinstance(h, bytes) else h) for h in hashes]
+        keys = [self._key(h.decode() if isinstance(h, bytes) else str(h)) for h in hashes]
         removed = int(await self._redis.delete(*keys))
         await self._redis.delete(user_key)
         return removed
@@ -114,8 +114,11 @@ class SqlSessionStore:
     async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
         now = clock.now()
         async with self._maker.begin() as db:
-            db.add(SessionRow(token_hash=token_hash, user_id=user_id, created_at=now,
-                              expires_at=now + ttl))
+            db.add(
+                SessionRow(
+                    token_hash=token_hash, user_id=user_id, created_at=now, expires_at=now + ttl
+                )
+            )
         return now + ttl
 
     async def get(self, token_hash: str) -> StoredSession | None:

@@ -8,7 +8,9 @@ from iwm.core.resources import Resources
 from tests.factories.kiosk_network import PASSWORD, login, make_user
 
 
-async def test_login_returns_token_and_user(client: httpx.AsyncClient, resources: Resources) -> None:
+async def test_login_returns_token_and_user(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
     user = await make_user(resources, Role.PARTNER, email="Shop.Owner@Example.com")
     resp = await client.post(
         "/auth/login", json={"email": "shop.owner@example.com", "password": PASSWORD}
@@ -17,8 +19,11 @@ async def test_login_returns_token_and_user(client: httpx.AsyncClient, resources
     body = resp.json()
     assert len(body["token"]) >= 43  # 256 bits, URL-safe base64
     assert body["expiresAt"].endswith("Z")
-    assert body["user"] == {"id": str(user.id), "email": "shop.owner@example.com",
-                            "roles": ["PARTNER"]}
+    assert body["user"] == {
+        "id": str(user.id),
+        "email": "shop.owner@example.com",
+        "roles": ["PARTNER"],
+    }
     me = await client.get("/auth/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
     assert me.json()["id"] == str(user.id)

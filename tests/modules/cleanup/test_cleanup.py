@@ -34,14 +34,21 @@ async def test_cleanup_removes_exactly_what_expired(
     world = await make_world(resources)
     kiosk = world.kiosks[0]
     headers = await login(client, world.partner)
-    old_order, young_order = (await make_order(resources, kiosk), await make_order(resources, kiosk))
+    old_order, young_order = (
+        await make_order(resources, kiosk),
+        await make_order(resources, kiosk),
+    )
     await _age(db, Order, [old_order.id], 31)
     await _age(db, Order, [young_order.id], 29)
     for _ in range(2):
-        assert (await client.post(f"/partner/kiosks/{kiosk.id}/code", headers=headers)).status_code == 201
+        assert (
+            await client.post(f"/partner/kiosks/{kiosk.id}/code", headers=headers)
+        ).status_code == 201
         await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json={"code": "E"})
     codes = list((await db.execute(select(FreeRoundCode.id).order_by(FreeRoundCode.id))).scalars())
-    errors = list((await db.execute(select(KioskErrorReport.id).order_by(KioskErrorReport.id))).scalars())
+    errors = list(
+        (await db.execute(select(KioskErrorReport.id).order_by(KioskErrorReport.id))).scalars()
+    )
     await _age(db, FreeRoundCode, codes[:1], 61)
     await _age(db, FreeRoundCode, codes[1:], 59)
     await _age(db, KioskErrorReport, errors[:1], 61)
@@ -71,7 +78,9 @@ async def test_cleanup_removes_exactly_what_expired(
     assert sorted((await db.execute(select(FreeRoundCode.id))).scalars()) == sorted(codes[1:])
     assert sorted((await db.execute(select(KioskErrorReport.id))).scalars()) == sorted(errors[1:])
     # The young order's photo still loads.
-    detail = await client.get(f"/partner/orders/{young_order.id}", headers=await login(client, world.partner))
+    detail = await client.get(
+        f"/partner/orders/{young_order.id}", headers=await login(client, world.partner)
+    )
     assert detail.status_code == 200
 
 

@@ -59,15 +59,17 @@ async def test_redeem_once_and_record_cash(
     kiosk = world.kiosks[0]
     headers = await login(client, world.partner)
     code = (await _issue(client, headers, kiosk))["code"]
-    resp = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers,
-                             json={"code": code})
+    resp = await client.post(
+        f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers, json={"code": code}
+    )
     assert resp.status_code == 200
     assert resp.json() == {"ok": True, "type": "cash"}
     row = (await db.execute(select(FreeRoundCode))).scalar_one()
     assert row.consumed_at is not None
     assert await count(db, KioskCashEntry, kiosk_id=kiosk.id) == 1
-    again = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers,
-                              json={"code": code})
+    again = await client.post(
+        f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers, json={"code": code}
+    )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "CODE_ALREADY_REDEEMED"
     assert await count(db, KioskCashEntry) == 1
@@ -81,8 +83,9 @@ async def test_error_codes_are_not_cash(
     headers = await login(client, world.partner)
     await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json={"code": "E1"})
     code = (await _issue(client, headers, kiosk))["code"]
-    resp = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers,
-                             json={"code": code})
+    resp = await client.post(
+        f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers, json={"code": code}
+    )
     assert resp.json() == {"ok": True, "type": "error"}
     assert await count(db, KioskCashEntry) == 0
 
@@ -94,13 +97,15 @@ async def test_codes_belong_to_their_kiosk_and_expire(
     first, second = world.kiosks
     headers = await login(client, world.partner)
     code = (await _issue(client, headers, first))["code"]
-    elsewhere = await client.post(f"/kiosk/{second.id}/code/redeem", headers=second.headers,
-                                  json={"code": code})
+    elsewhere = await client.post(
+        f"/kiosk/{second.id}/code/redeem", headers=second.headers, json={"code": code}
+    )
     assert elsewhere.status_code == 400
     assert elsewhere.json()["error"]["code"] == "INVALID_CODE"
     clock.travel(timedelta(hours=24, seconds=1))
-    expired = await client.post(f"/kiosk/{first.id}/code/redeem", headers=first.headers,
-                                json={"code": code})
+    expired = await client.post(
+        f"/kiosk/{first.id}/code/redeem", headers=first.headers, json={"code": code}
+    )
     assert expired.status_code == 400
     assert expired.json()["error"]["code"] == "CODE_EXPIRED"
 
@@ -109,8 +114,7 @@ async def test_malformed_codes_are_400(client: httpx.AsyncClient, resources: Res
     world = await make_world(resources)
     kiosk = world.kiosks[0]
     for body in ({}, {"code": "12"}, {"code": "abcd"}, {"code": 1234}, {"code": "12345"}):
-        resp = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers,
-                                 json=body)
+        resp = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers, json=body)
         assert resp.status_code == 400, body
         assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
 
@@ -125,17 +129,20 @@ async def test_failed_redeems_are_limited_per_kiosk(
     wrong = "0000" if good != "0000" else "0001"
     allowed = resources.settings.redeem_failures_allowed
     for _ in range(allowed):
-        resp = await client.post(f"/kiosk/{first.id}/code/redeem", headers=first.headers,
-                                 json={"code": wrong})
+        resp = await client.post(
+            f"/kiosk/{first.id}/code/redeem", headers=first.headers, json={"code": wrong}
+        )
         assert resp.status_code == 400
-    blocked = await client.post(f"/kiosk/{first.id}/code/redeem", headers=first.headers,
-                                json={"code": good})
+    blocked = await client.post(
+        f"/kiosk/{first.id}/code/redeem", headers=first.headers, json={"code": good}
+    )
     assert blocked.status_code == 429
     assert blocked.json()["error"]["code"] == "RATE_LIMITED"
     assert int(blocked.headers["Retry-After"]) > 0
     # The limit is per kiosk: the other kiosk is not affected.
-    other = await client.post(f"/kiosk/{second.id}/code/redeem", headers=second.headers,
-                              json={"code": wrong})
+    other = await client.post(
+        f"/kiosk/{second.id}/code/redeem", headers=second.headers, json={"code": wrong}
+    )
     assert other.status_code == 400
 
 
@@ -148,8 +155,9 @@ async def test_fifty_parallel_redeems_one_winner(
     code = (await _issue(client, headers, kiosk))["code"]
 
     async def redeem() -> int:
-        resp = await client.post(f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers,
-                                 json={"code": code})
+        resp = await client.post(
+            f"/kiosk/{kiosk.id}/code/redeem", headers=kiosk.headers, json={"code": code}
+        )
         return resp.status_code
 
     statuses = await asyncio.gather(*(redeem() for _ in range(50)))

@@ -41,11 +41,11 @@ async def test_device_keys_are_checked_per_kiosk(
         missing = await client.post(f"/kiosk/{first.id}/{path}", json=body)
         assert missing.status_code == 401, path
         assert missing.json()["error"]["code"] == "UNAUTHORIZED"
-        wrong = await client.post(f"/kiosk/{first.id}/{path}", json=body,
-                                  headers={"Authorization": "Bearer not-a-key"})
+        wrong = await client.post(
+            f"/kiosk/{first.id}/{path}", json=body, headers={"Authorization": "Bearer not-a-key"}
+        )
         assert wrong.status_code == 401, path
-        foreign = await client.post(f"/kiosk/{first.id}/{path}", json=body,
-                                    headers=second.headers)
+        foreign = await client.post(f"/kiosk/{first.id}/{path}", json=body, headers=second.headers)
         assert foreign.status_code == 403, path
         assert foreign.json()["error"]["code"] == "FORBIDDEN"
     # A user session is not a device key either.
@@ -60,8 +60,11 @@ async def test_error_report_sets_status_and_logs(
 ) -> None:
     world = await make_world(resources)
     kiosk = world.kiosks[0]
-    resp = await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers,
-                             json={"code": "B2", "message": "Paper jam detected"})
+    resp = await client.post(
+        f"/kiosk/{kiosk.id}/errors",
+        headers=kiosk.headers,
+        json={"code": "B2", "message": "Paper jam detected"},
+    )
     assert resp.status_code == 201
     assert resp.json()["code"] == "B2"
     assert resp.json()["message"] == "Paper jam detected"

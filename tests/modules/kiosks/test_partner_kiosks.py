@@ -43,8 +43,11 @@ async def test_kiosk_detail_shows_last_errors(
     world = await make_world(resources)
     kiosk = world.kiosks[0]
     for code in ("A1", "B2", "C3", "D4"):
-        await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers,
-                          json={"code": code, "message": f"fault {code}"})
+        await client.post(
+            f"/kiosk/{kiosk.id}/errors",
+            headers=kiosk.headers,
+            json={"code": code, "message": f"fault {code}"},
+        )
     headers = await login(client, world.partner)
     detail = (await client.get(f"/partner/kiosks/{kiosk.id}", headers=headers)).json()
     assert detail["status"] == "error"
@@ -65,12 +68,14 @@ async def test_status_change_is_logged(
 ) -> None:
     world = await make_world(resources)
     headers = await login(client, world.partner)
-    resp = await client.post(f"/partner/kiosks/{world.kiosks[0].id}/status",
-                             json={"status": status}, headers=headers)
+    resp = await client.post(
+        f"/partner/kiosks/{world.kiosks[0].id}/status", json={"status": status}, headers=headers
+    )
     assert resp.status_code == 200
     assert resp.json()["status"] == status
-    log = (await db.execute(select(ActivityLog).where(
-        ActivityLog.event == "KIOSK_STATUS_CHANGED"))).scalar_one()
+    log = (
+        await db.execute(select(ActivityLog).where(ActivityLog.event == "KIOSK_STATUS_CHANGED"))
+    ).scalar_one()
     assert log.actor_id == world.partner.id
     assert log.details == {"previous": "active", "status": status}
 
@@ -98,8 +103,9 @@ async def test_language_change(
     world = await make_world(resources)
     headers = await login(client, world.partner)
     kid = world.kiosks[0].id
-    resp = await client.post(f"/partner/kiosks/{kid}/language", json={"language": "HE"},
-                             headers=headers)
+    resp = await client.post(
+        f"/partner/kiosks/{kid}/language", json={"language": "HE"}, headers=headers
+    )
     assert resp.status_code == 200
     assert resp.json()["settings"] == {"defaultLanguage": "he"}
     kiosk = (await db.execute(select(Kiosk).where(Kiosk.id == kid))).scalar_one()
@@ -107,11 +113,16 @@ async def test_language_change(
     assert await count(db, ActivityLog, event="KIOSK_LANGUAGE_SET") == 1
 
 
-async def test_clear_error(client: httpx.AsyncClient, resources: Resources, db: AsyncSession) -> None:
+async def test_clear_error(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
     world = await make_world(resources)
     kiosk = world.kiosks[0]
-    await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers,
-                      json={"code": "B2", "message": "Paper jam detected"})
+    await client.post(
+        f"/kiosk/{kiosk.id}/errors",
+        headers=kiosk.headers,
+        json={"code": "B2", "message": "Paper jam detected"},
+    )
     headers = await login(client, world.partner)
     resp = await client.post(f"/partner/kiosks/{kiosk.id}/errors/clear", headers=headers)
     assert resp.status_code == 200

@@ -19,12 +19,18 @@ from tests.factories.kiosk_network import (
     make_world,
 )
 
-FORM = {"customerName": "John Doe", "customerEmail": "John@Example.com",
-        "customerPhone": "+1234567890"}
+FORM = {
+    "customerName": "John Doe",
+    "customerEmail": "John@Example.com",
+    "customerPhone": "+1234567890",
+}
 
 
 async def _post_order(
-    client: httpx.AsyncClient, kiosk: KioskHandle, image: bytes, name: str = "photo.jpg",
+    client: httpx.AsyncClient,
+    kiosk: KioskHandle,
+    image: bytes,
+    name: str = "photo.jpg",
     data: dict[str, str] | None = None,
 ) -> httpx.Response:
     return await client.post(
@@ -57,8 +63,17 @@ async def test_kiosk_creates_an_order_with_its_photo(
     resp = await _post_order(client, kiosk, photo)
     assert resp.status_code == 201, resp.text
     body = resp.json()
-    assert set(body) == {"id", "customerName", "customerEmail", "customerPhone", "status",
-                         "imageUrl", "printedAt", "kiosk", "createdAt"}
+    assert set(body) == {
+        "id",
+        "customerName",
+        "customerEmail",
+        "customerPhone",
+        "status",
+        "imageUrl",
+        "printedAt",
+        "kiosk",
+        "createdAt",
+    }
     assert body["customerName"] == "John Doe"
     assert body["customerEmail"] == "john@example.com"
     assert body["status"] == "not_printed"
@@ -81,8 +96,12 @@ async def test_png_is_accepted_whatever_the_file_name(
 
 @pytest.mark.parametrize(
     ("image", "detail"),
-    [(b"not an image at all", "image"), (gif(), "image"), (b"", "image"),
-     (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "image")],
+    [
+        (b"not an image at all", "image"),
+        (gif(), "image"),
+        (b"", "image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "image"),
+    ],
 )
 async def test_non_images_are_refused(
     client: httpx.AsyncClient, resources: Resources, db: AsyncSession, image: bytes, detail: str
@@ -117,8 +136,11 @@ async def test_oversized_upload_is_413(
     ],
 )
 async def test_bad_order_forms_are_400(
-    client: httpx.AsyncClient, resources: Resources, db: AsyncSession,
-    data: dict[str, str], field: str,
+    client: httpx.AsyncClient,
+    resources: Resources,
+    db: AsyncSession,
+    data: dict[str, str],
+    field: str,
 ) -> None:
     world = await make_world(resources)
     resp = await _post_order(client, world.kiosks[0], jpeg(), data=data)
@@ -148,11 +170,15 @@ async def test_new_orders_window(
     printed_long_ago = await make_order(resources, kiosk, "Printed long ago")
     headers = await login(client, world.partner)
     for order in (printed_recently, printed_long_ago):
-        resp = await client.post(f"/partner/orders/{order.id}/mark", headers=headers,
-                                 json={"status": "printed"})
+        resp = await client.post(
+            f"/partner/orders/{order.id}/mark", headers=headers, json={"status": "printed"}
+        )
         assert resp.status_code == 200
-    await db.execute(update(Order).where(Order.id == printed_long_ago.id).values(
-        printed_at=now - timedelta(minutes=16)))
+    await db.execute(
+        update(Order)
+        .where(Order.id == printed_long_ago.id)
+        .values(printed_at=now - timedelta(minutes=16))
+    )
     await db.commit()
     resp = await client.get("/partner/orders/new", headers=headers)
     assert resp.status_code == 200
@@ -189,13 +215,14 @@ async def test_history_filters_and_paging(
     day = (now - timedelta(days=7)).date().isoformat()
     assert await names(f"?dateFrom={day}&dateTo={day}") == ["Week Carol"]
     assert set(await names(f"?dateFrom={(now - timedelta(days=1)).date()}")) == {
-        "Alice Smith", "Bob Jones"}
+        "Alice Smith",
+        "Bob Jones",
+    }
     paged = await client.get("/partner/orders?pageSize=2&page=2", headers=headers)
     assert paged.headers["X-Total-Count"] == "3"
     assert len(paged.json()) == 1
     assert alice.id != old.id
-    for bad in ("?status=lost", "?dateFrom=yesterday", "?kioskId=7", "?pageSize=1000",
-                "?page=0"):
+    for bad in ("?status=lost", "?dateFrom=yesterday", "?kioskId=7", "?pageSize=1000", "?page=0"):
         resp = await client.get(f"/partner/orders{bad}", headers=headers)
         assert resp.status_code == 400, bad
         assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
@@ -210,19 +237,23 @@ async def test_order_detail_and_mark(
     detail = await client.get(f"/partner/orders/{order.id}", headers=headers)
     assert detail.status_code == 200
     assert detail.json()["id"] == str(order.id)
-    printed = await client.post(f"/partner/orders/{order.id}/mark", headers=headers,
-                                json={"status": "printed"})
+    printed = await client.post(
+        f"/partner/orders/{order.id}/mark", headers=headers, json={"status": "printed"}
+    )
     assert printed.json()["status"] == "printed"
     assert printed.json()["printedAt"].endswith("Z")
-    back = await client.post(f"/partner/orders/{order.id}/mark", headers=headers,
-                             json={"status": "not_printed"})
+    back = await client.post(
+        f"/partner/orders/{order.id}/mark", headers=headers, json={"status": "not_printed"}
+    )
     assert back.json()["status"] == "not_printed"
     assert back.json()["printedAt"] is None
-    events = list((await db.execute(
-        select(ActivityLog.event).order_by(ActivityLog.created_at))).scalars())
+    events = list(
+        (await db.execute(select(ActivityLog.event).order_by(ActivityLog.created_at))).scalars()
+    )
     assert events == ["ORDER_CREATED", "ORDER_MARK_PRINTED", "ORDER_MARK_NOT_PRINTED"]
-    bad = await client.post(f"/partner/orders/{order.id}/mark", headers=headers,
-                            json={"status": "done"})
+    bad = await client.post(
+        f"/partner/orders/{order.id}/mark", headers=headers, json={"status": "done"}
+    )
     assert bad.status_code == 400
 
 
@@ -266,8 +297,9 @@ async def test_another_partners_orders_are_not_found(
         assert resp.json()["error"]["code"] == "ORDER_NOT_FOUND"
     assert (await client.get("/partner/orders/new", headers=headers_b)).json() == []
     assert (await client.get("/partner/orders", headers=headers_b)).json() == []
-    filtered = await client.get(f"/partner/orders?kioskId={world_a.kiosks[0].id}",
-                                headers=headers_b)
+    filtered = await client.get(
+        f"/partner/orders?kioskId={world_a.kiosks[0].id}", headers=headers_b
+    )
     assert filtered.json() == []
     counters = await client.get("/partner/orders/daily-counters", headers=headers_b)
     assert counters.json() == {"all": 0, "printed": 0}
@@ -275,8 +307,9 @@ async def test_another_partners_orders_are_not_found(
     assert row.printed_at is None
 
 
-async def test_photo_links_are_signed(client: httpx.AsyncClient, resources: Resources,
-                                      is_production: bool) -> None:
+async def test_photo_links_are_signed(
+    client: httpx.AsyncClient, resources: Resources, is_production: bool
+) -> None:
     world = await make_world(resources)
     order = await make_order(resources, world.kiosks[0])
     headers = await login(client, world.partner)

@@ -20,8 +20,12 @@ async def test_admin_provisions_shop_and_kiosk_with_a_one_time_key(
     partner = await make_user(resources, Role.PARTNER)
     shop = await client.post(
         "/api/v1/admin/shops",
-        json={"partnerUserId": str(partner.id), "name": "Mall shop", "location": "Tel Aviv",
-              "timezone": "Asia/Jerusalem"},
+        json={
+            "partnerUserId": str(partner.id),
+            "name": "Mall shop",
+            "location": "Tel Aviv",
+            "timezone": "Asia/Jerusalem",
+        },
         headers=admin,
     )
     assert shop.status_code == 201, shop.text
@@ -31,8 +35,12 @@ async def test_admin_provisions_shop_and_kiosk_with_a_one_time_key(
 
     kiosk = await client.post(
         "/api/v1/admin/kiosks",
-        json={"shopId": shop_data["id"], "name": "Kiosk #1", "location": "Hall A",
-              "defaultLanguage": "he"},
+        json={
+            "shopId": shop_data["id"],
+            "name": "Kiosk #1",
+            "location": "Hall A",
+            "defaultLanguage": "he",
+        },
         headers=admin,
     )
     assert kiosk.status_code == 201, kiosk.text
@@ -58,39 +66,57 @@ async def test_rotating_the_key_retires_the_old_one(
 ) -> None:
     admin = await _admin(client, resources)
     partner = await make_user(resources, Role.PARTNER)
-    shop = (await client.post("/api/v1/admin/shops", headers=admin, json={
-        "partnerUserId": str(partner.id), "name": "S"})).json()["data"]
-    kiosk = (await client.post("/api/v1/admin/kiosks", headers=admin, json={
-        "shopId": shop["id"], "name": "K"})).json()["data"]
+    shop = (
+        await client.post(
+            "/api/v1/admin/shops",
+            headers=admin,
+            json={"partnerUserId": str(partner.id), "name": "S"},
+        )
+    ).json()["data"]
+    kiosk = (
+        await client.post(
+            "/api/v1/admin/kiosks", headers=admin, json={"shopId": shop["id"], "name": "K"}
+        )
+    ).json()["data"]
     rotated = await client.post(f"/api/v1/admin/kiosks/{kiosk['id']}/rotate-key", headers=admin)
     assert rotated.status_code == 200
     new_key = rotated.json()["data"]["deviceKey"]
     assert new_key != kiosk["deviceKey"]
-    old = await client.post(f"/kiosk/{kiosk['id']}/heartbeat",
-                            headers={"Authorization": f"Bearer {kiosk['deviceKey']}"})
+    old = await client.post(
+        f"/kiosk/{kiosk['id']}/heartbeat", headers={"Authorization": f"Bearer {kiosk['deviceKey']}"}
+    )
     assert old.status_code == 401
-    new = await client.post(f"/kiosk/{kiosk['id']}/heartbeat",
-                            headers={"Authorization": f"Bearer {new_key}"})
+    new = await client.post(
+        f"/kiosk/{kiosk['id']}/heartbeat", headers={"Authorization": f"Bearer {new_key}"}
+    )
     assert new.status_code == 200
 
 
 async def test_provisioning_errors(client: httpx.AsyncClient, resources: Resources) -> None:
     admin = await _admin(client, resources)
     plain_user = await make_user(resources, Role.USER)
-    not_partner = await client.post("/api/v1/admin/shops", headers=admin, json={
-        "partnerUserId": str(plain_user.id), "name": "S"})
+    not_partner = await client.post(
+        "/api/v1/admin/shops",
+        headers=admin,
+        json={"partnerUserId": str(plain_user.id), "name": "S"},
+    )
     assert not_partner.status_code == 400
     assert "partnerUserId" in not_partner.json()["error"]["details"]
-    missing_user = await client.post("/api/v1/admin/shops", headers=admin, json={
-        "partnerUserId": str(uuid.uuid4()), "name": "S"})
+    missing_user = await client.post(
+        "/api/v1/admin/shops", headers=admin, json={"partnerUserId": str(uuid.uuid4()), "name": "S"}
+    )
     assert missing_user.status_code == 404
     assert missing_user.json()["error"]["code"] == "USER_NOT_FOUND"
-    bad_zone = await client.post("/api/v1/admin/shops", headers=admin, json={
-        "partnerUserId": str(plain_user.id), "name": "S", "timezone": "Mars/Olympus"})
+    bad_zone = await client.post(
+        "/api/v1/admin/shops",
+        headers=admin,
+        json={"partnerUserId": str(plain_user.id), "name": "S", "timezone": "Mars/Olympus"},
+    )
     assert bad_zone.status_code == 400
     assert "timezone" in bad_zone.json()["error"]["details"]
-    no_shop = await client.post("/api/v1/admin/kiosks", headers=admin, json={
-        "shopId": str(uuid.uuid4()), "name": "K"})
+    no_shop = await client.post(
+        "/api/v1/admin/kiosks", headers=admin, json={"shopId": str(uuid.uuid4()), "name": "K"}
+    )
     assert no_shop.status_code == 404
     assert no_shop.json()["error"]["code"] == "SHOP_NOT_FOUND"
     rotate_missing = await client.post(

@@ -10,18 +10,14 @@ from iwm.modules.auth.service import AuthService
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post(
-    "/login", responses=error_responses(InvalidCredentials, AccountDisabled, RateLimited)
-)
+@router.post("/login", responses=error_responses(InvalidCredentials, AccountDisabled, RateLimited))
 async def login(body: LoginRequest, request: Request, resources: ResourcesDep) -> LoginResponse:
     """Exchange email and password for a session token."""
     result = await AuthService.login(resources, body.email, body.password, client_ip(request))
     return LoginResponse(
         token=result.token,
         expires_at=result.expires_at,
-        user=AuthUser(
-            id=result.user.id, email=result.user.email, roles=sorted(result.user.roles)
-        ),
+        user=AuthUser(id=result.user.id, email=result.user.email, roles=sorted(result.user.roles)),
     )
 
 

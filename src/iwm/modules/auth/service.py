@@ -65,8 +65,8 @@ class AuthService:
         if stored is None:
             return None
         async with resources.sessionmaker() as db:
-            stmt = select(User).where(User.id == stored.user_id).options(
-                selectinload(User.role_rows)
+            stmt = (
+                select(User).where(User.id == stored.user_id).options(selectinload(User.role_rows))
             )
             user = (await db.execute(stmt)).scalar_one_or_none()
         if user is None or _is_blocked(user):

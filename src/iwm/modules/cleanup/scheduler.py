@@ -65,6 +65,6 @@ class DailyScheduler:
                 await claim_and_run(self._resources)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a failed run is logged and retried tomorrow
+            except Exception:
                 log.exception("cleanup.failed")
             await asyncio.sleep(self._interval)

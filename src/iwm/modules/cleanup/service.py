@@ -58,7 +58,9 @@ class CleanupService:
             report.orphan_photos = await self._orphans(now, delete_them=False)
             return report
         report.orders, report.photos = await self._delete_orders(order_cutoff)
-        report.codes = await self._delete_batches(FreeRoundCode, FreeRoundCode.created_at < code_cutoff)
+        report.codes = await self._delete_batches(
+            FreeRoundCode, FreeRoundCode.created_at < code_cutoff
+        )
         report.kiosk_errors = await self._delete_batches(
             KioskErrorReport, KioskErrorReport.created_at < error_cutoff
         )
@@ -67,7 +69,7 @@ class CleanupService:
         return report
 
     async def _count(self, condition: ColumnElement[bool]) -> int:
-        table = condition.left.table  # type: ignore[attr-defined]
+        table = condition.left.table
         async with self._maker() as db:
             result = await db.execute(select(func.count()).select_from(table).where(condition))
             return int(result.scalar_one())
@@ -101,8 +103,9 @@ class CleanupService:
         while True:
             async with self._maker.begin() as db:
                 ids = list(
-                    (await db.execute(select(model.id).where(condition).limit(self._batch)))
-                    .scalars()
+                    (
+                        await db.execute(select(model.id).where(condition).limit(self._batch))
+                    ).scalars()
                 )
                 if not ids:
                     break
@@ -128,8 +131,9 @@ class CleanupService:
     async def _drop_unreferenced(self, keys: list[str], delete_them: bool) -> int:
         async with self._maker() as db:
             referenced = set(
-                (await db.execute(select(Order.image_key).where(Order.image_key.in_(keys))))
-                .scalars()
+                (
+                    await db.execute(select(Order.image_key).where(Order.image_key.in_(keys)))
+                ).scalars()
             )
         orphans = [k for k in keys if k not in referenced]
         if orphans and delete_them:

@@ -42,9 +42,7 @@ class CodeService:
 
     async def issue(self, partner: Principal, kiosk_id: uuid.UUID) -> FreeRoundCode:
         """Locks the kiosk row so that two issuers never pick the same live code."""
-        kiosk = await KioskService(self._db, self._settings).get_owned(
-            partner, kiosk_id, lock=True
-        )
+        kiosk = await KioskService(self._db, self._settings).get_owned(partner, kiosk_id, lock=True)
         now = clock.now()
         live = await self._db.execute(
             select(FreeRoundCode.code).where(
@@ -71,8 +69,12 @@ class CodeService:
         )
         self._db.add(row)
         self._activity.record(
-            ActivityEvent.KIOSK_CODE_ISSUED, actor_type="partner", actor_id=partner.user_id,
-            kiosk_id=kiosk.id, codeId=str(row.id), type=row.type,
+            ActivityEvent.KIOSK_CODE_ISSUED,
+            actor_type="partner",
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            codeId=str(row.id),
+            type=row.type,
         )
         await self._db.flush()
         return row
@@ -105,8 +107,12 @@ class CodeService:
         if row.type == CodeType.CASH:
             self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=row.id))
         self._activity.record(
-            ActivityEvent.KIOSK_CODE_REDEEMED, actor_type="kiosk", actor_id=kiosk.id,
-            kiosk_id=kiosk.id, codeId=str(row.id), type=row.type,
+            ActivityEvent.KIOSK_CODE_REDEEMED,
+            actor_type="kiosk",
+            actor_id=kiosk.id,
+            kiosk_id=kiosk.id,
+            codeId=str(row.id),
+            type=row.type,
         )
         await self._db.flush()
         return row

@@ -27,18 +27,20 @@ async def readyz(resources: ResourcesDep) -> JSONResponse:
         async with resources.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+    except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     if resources.redis is not None:
         try:
             await resources.redis.ping()
             checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     if ready:
         return JSONResponse({"status": "ready", "checks": checks})
-    body = error_body("NOT_READY", "A dependency is unreachable", {k: [v] for k, v in checks.items()})
+    body = error_body(
+        "NOT_READY", "A dependency is unreachable", {k: [v] for k, v in checks.items()}
+    )
     return JSONResponse(body, status_code=503)
 
 

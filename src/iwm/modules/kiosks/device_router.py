@@ -66,9 +66,7 @@ async def redeem_code(
     body: RedeemRequest, kiosk: KioskDevice, session: SessionDep, resources: ResourcesDep
 ) -> RedeemResult:
     """Redeem a free-round code once; a cash code is recorded in the kiosk's ledger."""
-    row = await CodeService(session, resources.settings).redeem(
-        kiosk, body.code, resources.limiter
-    )
+    row = await CodeService(session, resources.settings).redeem(kiosk, body.code, resources.limiter)
     return RedeemResult(type=row.type)
 
 

@@ -59,7 +59,10 @@ async def get_kiosk(
 
 @router.post("/{kiosk_id}/status", responses=NOT_FOUND)
 async def set_status(
-    kiosk_id: uuid.UUID, body: StatusChange, partner: PartnerUser, kiosks: KioskServiceDep,
+    kiosk_id: uuid.UUID,
+    body: StatusChange,
+    partner: PartnerUser,
+    kiosks: KioskServiceDep,
     resources: ResourcesDep,
 ) -> KioskRead:
     """Switch a kiosk active, inactive or error."""
@@ -69,7 +72,10 @@ async def set_status(
 
 @router.post("/{kiosk_id}/language", responses=error_responses(KioskNotFound, UnsupportedLanguage))
 async def set_language(
-    kiosk_id: uuid.UUID, body: LanguageChange, partner: PartnerUser, kiosks: KioskServiceDep,
+    kiosk_id: uuid.UUID,
+    body: LanguageChange,
+    partner: PartnerUser,
+    kiosks: KioskServiceDep,
     resources: ResourcesDep,
 ) -> KioskRead:
     """Set the kiosk's interface language (ISO 639-1, from the supported list)."""
@@ -83,8 +89,9 @@ async def issue_code(
 ) -> CodeIssued:
     """Issue a 4-digit free-round code; its type (cash or error) is decided automatically."""
     row = await CodeService(session, resources.settings).issue(partner, kiosk_id)
-    return CodeIssued(code=row.code, type=row.type, issued_at=row.created_at,
-                      expires_at=row.expires_at)
+    return CodeIssued(
+        code=row.code, type=row.type, issued_at=row.created_at, expires_at=row.expires_at
+    )
 
 
 @router.get("/{kiosk_id}/errors", responses=NOT_FOUND)

@@ -6,7 +6,7 @@ simply not found. Never commits: the request's transaction does.
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -44,9 +44,9 @@ class KioskService:
         language = language.lower()
         if language not in self._settings.supported_languages:
             raise UnsupportedLanguage(
-                details={"language": [
-                    f"must be one of: {', '.join(self._settings.supported_languages)}"
-                ]}
+                details={
+                    "language": [f"must be one of: {', '.join(self._settings.supported_languages)}"]
+                }
             )
         return language
 
@@ -67,7 +67,10 @@ class KioskService:
         self._db.add(kiosk)
         await self._db.flush()
         self._audit.record(
-            admin, "KIOSK_CREATED", "kiosk", kiosk.id,
+            admin,
+            "KIOSK_CREATED",
+            "kiosk",
+            kiosk.id,
             new=data.model_dump(mode="json", by_alias=True),
         )
         return kiosk, device_key
@@ -100,10 +103,12 @@ class KioskService:
     # -- the partner's side -------------------------------------------------------------
 
     @staticmethod
-    def owned_by(partner_user_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def owned_by(partner_user_id: uuid.UUID) -> Select[Kiosk]:
         """Kiosks of the partner's shops, as a select to filter or join on."""
-        return select(Kiosk).join(Shop, Shop.id == Kiosk.shop_id).where(
-            Shop.partner_user_id == partner_user_id
+        return (
+            select(Kiosk)
+            .join(Shop, Shop.id == Kiosk.shop_id)
+            .where(Shop.partner_user_id == partner_user_id)
         )
 
     async def list_owned(
@@ -144,8 +149,12 @@ class KioskService:
         previous = kiosk.status
         kiosk.status = status.value
         self._activity.record(
-            ActivityEvent.KIOSK_STATUS_CHANGED, actor_type=PARTNER, actor_id=partner.user_id,
-            kiosk_id=kiosk.id, previous=previous, status=status.value,
+            ActivityEvent.KIOSK_STATUS_CHANGED,
+            actor_type=PARTNER,
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            previous=previous,
+            status=status.value,
         )
         return kiosk
 
@@ -155,8 +164,12 @@ class KioskService:
         previous = kiosk.default_language
         kiosk.default_language = language
         self._activity.record(
-            ActivityEvent.KIOSK_LANGUAGE_SET, actor_type=PARTNER, actor_id=partner.user_id,
-            kiosk_id=kiosk.id, previous=previous, language=language,
+            ActivityEvent.KIOSK_LANGUAGE_SET,
+            actor_type=PARTNER,
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            previous=previous,
+            language=language,
         )
         return kiosk
 
@@ -175,8 +188,11 @@ class KioskService:
             .values(cleared_at=now)
         )
         self._activity.record(
-            ActivityEvent.KIOSK_ERROR_CLEARED, actor_type=PARTNER, actor_id=partner.user_id,
-            kiosk_id=kiosk.id, code=cleared_code,
+            ActivityEvent.KIOSK_ERROR_CLEARED,
+            actor_type=PARTNER,
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            code=cleared_code,
         )
         return kiosk
 
@@ -211,20 +227,31 @@ class KioskService:
     async def report_error(self, kiosk: Kiosk, report: ErrorReport) -> KioskErrorReport:
         now = clock.now()
         row = KioskErrorReport(
-            id=uuid.uuid4(), kiosk_id=kiosk.id, code=report.code, message=report.message,
+            id=uuid.uuid4(),
+            kiosk_id=kiosk.id,
+            code=report.code,
+            message=report.message,
             created_at=now,
         )
         self._db.add(row)
         await self._db.execute(
             update(Kiosk)
             .where(Kiosk.id == kiosk.id)
-            .values(status=KioskStatus.ERROR, last_error_code=report.code, last_error_at=now,
-                    last_active_at=now)
+            .values(
+                status=KioskStatus.ERROR,
+                last_error_code=report.code,
+                last_error_at=now,
+                last_active_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
         self._activity.record(
-            ActivityEvent.KIOSK_ERROR_REPORTED, actor_type=KIOSK, actor_id=kiosk.id,
-            kiosk_id=kiosk.id, code=report.code, message=report.message,
+            ActivityEvent.KIOSK_ERROR_REPORTED,
+            actor_type=KIOSK,
+            actor_id=kiosk.id,
+            kiosk_id=kiosk.id,
+            code=report.code,
+            message=report.message,
         )
         await self._db.flush()
         return row

@@ -34,8 +34,12 @@ def order_filters(
     customer_email: Annotated[str | None, Query(alias="customerEmail", max_length=320)] = None,
 ) -> OrderFilters:
     return OrderFilters(
-        status=status, date_from=date_from, date_to=date_to, kiosk_id=kiosk_id,
-        customer_name=customer_name, customer_email=customer_email,
+        status=status,
+        date_from=date_from,
+        date_to=date_to,
+        kiosk_id=kiosk_id,
+        customer_name=customer_name,
+        customer_email=customer_email,
     )
 
 
@@ -47,7 +51,9 @@ async def new_orders(partner: PartnerUser, orders: OrderServiceDep) -> list[Orde
 
 @router.get("/daily-counters")
 async def daily_counters(
-    partner: PartnerUser, orders: OrderServiceDep, day: Annotated[date | None, Query(alias="date")] = None
+    partner: PartnerUser,
+    orders: OrderServiceDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
 ) -> DailyCounters:
     """Today's order counts `{all, printed}`, in each shop's time zone."""
     total, printed = await orders.daily_counters(partner, day)
@@ -69,7 +75,9 @@ async def list_orders(
 
 
 @router.get("/{order_id}", responses=error_responses(OrderNotFound))
-async def get_order(order_id: uuid.UUID, partner: PartnerUser, orders: OrderServiceDep) -> OrderRead:
+async def get_order(
+    order_id: uuid.UUID, partner: PartnerUser, orders: OrderServiceDep
+) -> OrderRead:
     """One order."""
     return (await orders.views([await orders.get_owned(partner, order_id)]))[0]
 

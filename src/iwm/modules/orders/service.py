@@ -64,7 +64,7 @@ class OrderService:
     # -- reading ------------------------------------------------------------------------
 
     @staticmethod
-    def _owned(partner_user_id: uuid.UUID) -> Select[tuple[Order, str]]:
+    def _owned(partner_user_id: uuid.UUID) -> Select[Order, str]:
         return (
             select(Order, Kiosk.name)
             .join(Kiosk, Kiosk.id == Order.kiosk_id)
@@ -186,15 +186,17 @@ class OrderService:
             else ActivityEvent.ORDER_MARK_NOT_PRINTED
         )
         self._activity.record(
-            event, actor_type="partner", actor_id=partner.user_id, kiosk_id=order.kiosk_id,
-            order_id=order.id, previous=was.value,
+            event,
+            actor_type="partner",
+            actor_id=partner.user_id,
+            kiosk_id=order.kiosk_id,
+            order_id=order.id,
+            previous=was.value,
         )
         await self._db.flush()
         return order, kiosk_name
 
-    async def create(
-        self, kiosk: Kiosk, form: NewOrderForm, image: bytes
-    ) -> tuple[Order, str]:
+    async def create(self, kiosk: Kiosk, form: NewOrderForm, image: bytes) -> tuple[Order, str]:
         """Stores the photo, then the order. A photo whose order never commits is an
         orphan that the daily cleanup removes after its grace period."""
         content_type, ext = await asyncio.to_thread(sniff_image, image)
@@ -214,8 +216,11 @@ class OrderService:
         )
         self._db.add(order)
         self._activity.record(
-            ActivityEvent.ORDER_CREATED, actor_type="kiosk", actor_id=kiosk.id,
-            kiosk_id=kiosk.id, order_id=order.id,
+            ActivityEvent.ORDER_CREATED,
+            actor_type="kiosk",
+            actor_id=kiosk.id,
+            kiosk_id=kiosk.id,
+            order_id=order.id,
         )
         await self._db.flush()
         return order, kiosk.name

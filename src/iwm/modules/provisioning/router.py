@@ -12,7 +12,7 @@ from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.auth.deps import AdminUser
 from iwm.modules.kiosks.errors import KioskNotFound, ShopNotFound, UnsupportedLanguage
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
-from iwm.modules.kiosks.schemas import AdminKioskRead, KioskCreate, KioskProvisioned
+from iwm.modules.kiosks.schemas import AdminKioskRead, KioskCreate, KioskProvisioned, KioskRead
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.shops.schemas import ShopCreate, ShopRead
 from iwm.modules.shops.service import ShopService
@@ -22,12 +22,10 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin: provisioning"])
 
 
 def _admin_kiosk(kiosk: Kiosk, window: int) -> dict[str, object]:
-    return {**AdminKioskRead.build(kiosk, window).model_dump(), "created_at": kiosk.created_at}
+    return {**KioskRead.build(kiosk, window).model_dump(), "created_at": kiosk.created_at}
 
 
-@router.post(
-    "/shops", status_code=status.HTTP_201_CREATED, responses=error_responses(UserNotFound)
-)
+@router.post("/shops", status_code=status.HTTP_201_CREATED, responses=error_responses(UserNotFound))
 async def create_shop(
     body: ShopCreate, admin: AdminUser, session: SessionDep
 ) -> Envelope[ShopRead]:

@@ -31,8 +31,9 @@ class ShopService:
         shop = Shop(id=uuid.uuid4(), **data.model_dump())
         self._db.add(shop)
         await self._db.flush()
-        self._audit.record(admin, "SHOP_CREATED", "shop", shop.id, new=data.model_dump(
-            mode="json", by_alias=True))
+        self._audit.record(
+            admin, "SHOP_CREATED", "shop", shop.id, new=data.model_dump(mode="json", by_alias=True)
+        )
         return shop
 
     async def get(self, shop_id: uuid.UUID) -> Shop:
@@ -47,9 +48,10 @@ class ShopService:
         stmt = select(Shop)
         if partner_user_id is not None:
             stmt = stmt.where(Shop.partner_user_id == partner_user_id)
-        total = (await self._db.execute(select(func.count()).select_from(stmt.subquery())))
+        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
         rows = await self._db.execute(
-            stmt.order_by(Shop.created_at.desc(), Shop.id).offset((page - 1) * page_size)
+            stmt.order_by(Shop.created_at.desc(), Shop.id)
+            .offset((page - 1) * page_size)
             .limit(page_size)
         )
         return list(rows.scalars()), int(total.scalar_one())
