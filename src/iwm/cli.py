@@ -68,12 +68,12 @@ def create_user(
     from iwm.core.resources import Resources  # noqa: PLC0415
     from iwm.modules.users.service import UserService  # noqa: PLC0415
 
-    async def go() -> str:
+    async def go() -> tuple[str, str]:
         resources = Resources.build(get_settings())
         try:
             async with resources.sessionmaker.begin() as db:
                 user = await UserService(db).create(email, password, {role})
-                return str(user.id)
+                return str(user.id), user.email
         finally:
             await resources.close()
 
@@ -83,11 +83,11 @@ def create_user(
         )
         raise typer.Exit(2)
     try:
-        user_id = _run(go())
+        user_id, stored_email = _run(go())
     except DomainError as exc:
         console.print(f"[red]{exc.code}: {exc.detail_message}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"created {role.value} {email} ({user_id})")
+    console.print(f"created {role.value} {stored_email} ({user_id})")
 
 
 @app.command("demo-data")

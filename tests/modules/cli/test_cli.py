@@ -1,0 +1,110 @@
+"""The `iwm` command line, run as a user would run it, against each profile's database."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.modules.cleanup.models import JobRun
+from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.users.models import User
+from tests.support import Profile, free_port
+
+IWM = str(Path(sys.executable).with_name("iwm"))
+
+
+def run_cli(profile: Profile, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **profile.env}
+    return subprocess.run(  # noqa: S603
+        [IWM, *args], env=env, capture_output=True, text=True, timeout=300, check=False, cwd=cwd
+    )
+
+
+@pytest.fixture
+def cli_profile(profile: Profile, _clean: None) -> Profile:
+    return profile
+
+
+def test_create_user_then_refuse_the_same_email(cli_profile: Profile) -> None:
+    ok = run_cli(cli_profile, "create-user", "--email", "Ops@Example.com",
+                 "--password", "long-enough-pass", "--role", "ADMIN")
+    assert ok.returncode == 0, ok.stderr
+    assert "created ADMIN ops@example.com" in ok.stdout
+    again = run_cli(cli_profile, "create-user", "--email", "ops@example.com",
+                    "--password", "long-enough-pass", "--role", "USER")
+    assert again.returncode == 1
+    assert "EMAIL_ALREADY_EXISTS" in again.stdout
+    bad_role = run_cli(cli_profile, "create-user", "--email", "x@example.com",
+                       "--password", "long-enough-pass", "--role", "KING")
+    assert bad_role.returncode == 2
+
+
+async def test_demo_data_is_safe_to_run_twice(cli_profile: Profile, db: AsyncSession) -> None:
+    first = run_cli(cli_profile, "demo-data")
+    assert first.returncode == 0, first.stderr + first.stdout
+    kiosks = len(list((await db.execute(select(Kiosk.id))).scalars()))
+    users = len(list((await db.execute(select(User.id))).scalars()))
+    assert kiosks >= 4
+    second = run_cli(cli_profile, "demo-data")
+    assert second.returncode == 0
+    assert "already loaded" in second.stdout
+    assert len(list((await db.execute(select(Kiosk.id))).scalars())) == kiosks
+    assert len(list((await db.execute(select(User.id))).scalars())) == users
+
+
+def test_cleanup_command_prints_a_report(cli_profile: Profile) -> None:
+    dry = run_cli(cli_profile, "cleanup", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove" in dry.stdout
+    real = run_cli(cli_profile, "cleanup")
+    assert real.returncode == 0
+    assert "orders" in real.stdout
+
+
+@pytest.fixture
+def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
+    """`iwm serve` in its own process, with the daily job due at once."""
+    port = free_port()
+    env = {**os.environ, **cli_profile.env, "IWM_SCHEDULER_ENABLED": "true",
+           "IWM_CLEANUP_HOUR_UTC": "0"}
+    proc = subprocess.Popen(  # noqa: S603
+        [IWM, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_serve_answers_and_runs_the_daily_cleanup(
+    server: str, db: AsyncSession
+) -> None:
+    async with httpx.AsyncClient(base_url=server) as http:
+        assert (await http.get("/readyz")).json()["status"] == "ready"
+        assert (await http.get("/openapi.json")).status_code == 200
+    run = None
+    for _ in range(50):
+        run = (await db.execute(select(JobRun))).scalar_one_or_none()
+        if run is not None and run.finished_at is not None:
+            break
+        await db.rollback()
+        time.sleep(0.1)
+    assert run is not None
+    assert run.job == "cleanup"
+    assert run.finished_at is not None
