@@ -1,15 +1,18 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
 from iwm.core.db import Base
+from iwm.core.mail import OutboxMail
 from iwm.core.sessions import SessionRow
 from iwm.modules.activity.models import ActivityLog
 from iwm.modules.audit.models import AuditLog
 from iwm.modules.cleanup.models import JobRun
 from iwm.modules.codes.models import FreeRoundCode
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
+from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
+from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank
 from iwm.modules.orders.models import Order
 from iwm.modules.shops.models import Shop
-from iwm.modules.users.models import User, UserRole
+from iwm.modules.users.models import User, UserAddress, UserNote, UserRole
 
 __all__ = [
     "ActivityLog",
@@ -20,9 +23,18 @@ __all__ = [
     "Kiosk",
     "KioskCashEntry",
     "KioskErrorReport",
+    "KycDocument",
+    "KycHistory",
+    "KycVerification",
+    "NetworkPartner",
+    "NetworkTreeEdge",
     "Order",
+    "OutboxMail",
+    "PartnerRank",
     "SessionRow",
     "Shop",
     "User",
+    "UserAddress",
+    "UserNote",
     "UserRole",
 ]

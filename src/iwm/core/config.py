@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
 
+    # Admin API (seed 004): general limit per admin, KYC validity, display currency.
+    admin_rate_limit_per_minute: int = 200
+    admin_rate_limit_window_seconds: int = 60
+    kyc_validity_days: int = 365
+    currency: str = "USD"
+
     supported_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en", "fr", "es", "de", "it", "he", "ru", "ar", "pt", "uk"]
     )

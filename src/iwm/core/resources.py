@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iwm.core.config import Settings
 from iwm.core.db import make_engine, make_sessionmaker
+from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from iwm.core.storage import PhotoStorage, make_storage
@@ -40,6 +41,7 @@ class Resources:
     sessions: SessionStore
     limiter: RateLimiter
     storage: PhotoStorage
+    mail: Mailer
 
     @classmethod
     def build(cls, settings: Settings) -> "Resources":
@@ -57,6 +59,7 @@ class Resources:
             sessions=sessions,
             limiter=RateLimiter(settings.redis_url),
             storage=make_storage(settings, signing_secret(settings)),
+            mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
         )
 
     async def close(self) -> None:

@@ -1,10 +1,11 @@
-"""Accounts: one row per person, roles in their own table."""
+"""Accounts: one row per person, roles in their own table, profile and security facts,
+addresses and the notes admins keep about the person."""
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, String, Text, and_, case, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from iwm.core import clock
@@ -19,6 +20,20 @@ class UserStatus(enum.StrEnum):
     BANNED = "BANNED"
 
 
+class KycState(enum.StrEnum):
+    """The user's current KYC state as lists show it (the latest verification's)."""
+
+    NOT_SUBMITTED = "NOT_SUBMITTED"
+    SUBMITTED = "SUBMITTED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    NEEDS_INFO = "NEEDS_INFO"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+NO_KYC_LEVEL = "NONE"
+
+
 class User(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "users"
 
@@ -27,9 +42,32 @@ class User(IdMixin, CreatedAtMixin, Base):
     status: Mapped[str] = mapped_column(String(32), default=UserStatus.ACTIVE, index=True)
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     phone: Mapped[str | None] = mapped_column(String(32))
-    last_login_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    # Suspension: a timed one ends by itself once `suspended_until` has passed.
+    suspended_at: Mapped[datetime | None]
+    suspended_until: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    suspended_by: Mapped[uuid.UUID | None]
+
+    # Security facts.
+    two_factor_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    two_factor_method: Mapped[str | None] = mapped_column(String(16))
+    email_verified_at: Mapped[datetime | None]
+    phone_verified_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+    # The latest KYC verification's state, kept by the KYC service in the same transaction
+    # so that lists can filter and show it without a join.
+    kyc_status: Mapped[str] = mapped_column(String(16), default=KycState.NOT_SUBMITTED, index=True)
+    kyc_level: Mapped[str] = mapped_column(String(16), default=NO_KYC_LEVEL)
 
     role_rows: Mapped[list["UserRole"]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"
@@ -38,6 +76,48 @@ class User(IdMixin, CreatedAtMixin, Base):
     @property
     def roles(self) -> frozenset[Role]:
         return frozenset(Role(r.role) for r in self.role_rows)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
+    def status_at(self, now: datetime) -> UserStatus:
+        """The status as the user lives it: a timed suspension past its end is ACTIVE."""
+        if (
+            self.status == UserStatus.SUSPENDED
+            and self.suspended_until is not None
+            and self.suspended_until <= now
+        ):
+            return UserStatus.ACTIVE
+        return UserStatus(self.status)
+
+    @property
+    def effective_status(self) -> UserStatus:
+        return self.status_at(clock.now())
+
+    @classmethod
+    def lapsed_suspension(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(
+            cls.status == UserStatus.SUSPENDED,
+            cls.suspended_until.is_not(None),
+            cls.suspended_until <= now,
+        )
+
+    @classmethod
+    def status_is(cls, status: UserStatus, now: datetime) -> ColumnElement[bool]:
+        """SQL form of `status_at(now) == status`."""
+        if status is UserStatus.ACTIVE:
+            return or_(cls.status == UserStatus.ACTIVE, cls.lapsed_suspension(now))
+        if status is UserStatus.SUSPENDED:
+            return and_(
+                cls.status == UserStatus.SUSPENDED,
+                or_(cls.suspended_until.is_(None), cls.suspended_until > now),
+            )
+        return cls.status == status
+
+    @classmethod
+    def effective_status_sql(cls, now: datetime) -> ColumnElement[str]:
+        return case((cls.lapsed_suspension(now), UserStatus.ACTIVE.value), else_=cls.status)
 
 
 class UserRole(Base):
@@ -49,3 +129,34 @@ class UserRole(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
     user: Mapped[User] = relationship(back_populates="role_rows", lazy="raise")
+
+
+class UserAddress(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "user_addresses"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(64), default="Home")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str] = mapped_column(String(100), default="")
+    city: Mapped[str] = mapped_column(String(100))
+    street: Mapped[str] = mapped_column(String(200), default="")
+    building: Mapped[str] = mapped_column(String(32), default="")
+    apartment: Mapped[str | None] = mapped_column(String(32))
+    postal_code: Mapped[str] = mapped_column(String(16), default="")
+
+
+class UserNote(IdMixin, CreatedAtMixin, Base):
+    """A note an admin wrote about the user; never edited, only added."""
+
+    __tablename__ = "user_notes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    content: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
