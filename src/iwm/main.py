@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from iwm.core.config import Settings, get_settings
 from iwm.core.errors import install_error_handlers
@@ -18,6 +19,8 @@ from iwm.modules.kiosks.device_router import router as device_router
 from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.provisioning.router import router as provisioning_router
+from iwm.web.deps import STATIC_DIR
+from iwm.web.router import router as dashboard_router
 
 log = structlog.get_logger()
 
@@ -50,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestIdMiddleware)
 
+    # Before the routers: the dashboard's catch-all page must not shadow its static files.
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+
     for router in (
         health_router,
         auth_router,
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partner_kiosks_router,
         device_router,
         provisioning_router,
+        dashboard_router,
     ):
         app.include_router(router)
     return app

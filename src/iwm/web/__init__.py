@@ -1,0 +1,1 @@
+"""The partner dashboard in the browser: server-rendered pages on the partner services."""
