@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import structlog
 from fastapi import Depends, Request, Response
@@ -211,6 +211,16 @@ def error_key(exc: DomainError) -> str | None:
     return ERROR_MESSAGES.get(exc.code)
 
 
+def _return_to(request: Request) -> str:
+    """The page to come back to after signing in: for htmx the page, not the fragment."""
+    if is_htmx(request):
+        current = urlsplit(request.headers.get("hx-current-url", ""))
+        return current.path + (f"?{current.query}" if current.query else "")
+    if request.method != "GET":
+        return PREFIX
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def render_error(request: Request, exc: DomainError) -> Response:
     """A readable message: a full page, or for htmx a fragment swapped into #flash."""
     lang = language(request)
@@ -219,7 +229,7 @@ def render_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, LoginRequired):
         # "Expired" only when there was a session; a first visit just gets the form.
         expired = "expired=1&" if request.cookies.get(SESSION_COOKIE) else ""
-        target = f"{LOGIN_PATH}?{expired}next={quote(safe_next(request.url.path))}"
+        target = f"{LOGIN_PATH}?{expired}next={quote(safe_next(_return_to(request)))}"
         if is_htmx(request):
             return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
