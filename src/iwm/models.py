@@ -5,19 +5,34 @@ from iwm.core.mail import OutboxMail
 from iwm.core.sessions import SessionRow
 from iwm.modules.activity.models import ActivityLog
 from iwm.modules.audit.models import AuditLog
+from iwm.modules.categories.models import Category
 from iwm.modules.cleanup.models import JobRun
 from iwm.modules.codes.models import FreeRoundCode
+from iwm.modules.commissions.models import Commission, CommissionTotal
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
 from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
+from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank
 from iwm.modules.orders.models import Order
+from iwm.modules.payouts.models import Payout, SimulatedPayment
+from iwm.modules.products.models import Product
+from iwm.modules.shop_orders.models import (
+    OrderNumberCounter,
+    ShopOrder,
+    ShopOrderItem,
+    ShopOrderTotal,
+)
 from iwm.modules.shops.models import Shop
+from iwm.modules.strategies.models import Participation, Strategy
 from iwm.modules.users.models import User, UserAddress, UserNote, UserRole
 
 __all__ = [
     "ActivityLog",
     "AuditLog",
     "Base",
+    "Category",
+    "Commission",
+    "CommissionTotal",
     "FreeRoundCode",
     "JobRun",
     "Kiosk",
@@ -26,13 +41,23 @@ __all__ = [
     "KycDocument",
     "KycHistory",
     "KycVerification",
+    "LedgerEntry",
     "NetworkPartner",
     "NetworkTreeEdge",
     "Order",
+    "OrderNumberCounter",
     "OutboxMail",
+    "Participation",
     "PartnerRank",
+    "Payout",
+    "Product",
     "SessionRow",
     "Shop",
+    "ShopOrder",
+    "ShopOrderItem",
+    "ShopOrderTotal",
+    "SimulatedPayment",
+    "Strategy",
     "User",
     "UserAddress",
     "UserNote",

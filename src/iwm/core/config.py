@@ -1,5 +1,6 @@
 """Settings, read once from `IWM_*` environment variables (and a `.env` file)."""
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
@@ -32,6 +33,18 @@ class Settings(BaseSettings):
     kyc_validity_days: int = 365
     currency: str = "USD"
 
+    # Money (commissions, payouts): the plan's per-level rates in percent of a sale's
+    # commissionable volume (level 1 first), withholding from gross to net, the provider.
+    commission_level_rates: Annotated[list[Decimal], NoDecode] = Field(
+        default_factory=lambda: [Decimal(r) for r in ("50", "20", "10", "10", "10")]
+    )
+    commission_withholding_percent: Decimal = Decimal(0)
+    commission_adjust_limit_per_minute: int = 10
+    payout_process_limit_per_minute: int = 5
+    payout_min_amount: Decimal = Decimal("10")
+    # "simulated" pays at once; "failing" refuses every payment (PAYMENT_FAILED).
+    payment_provider: str = "simulated"
+
     supported_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en", "fr", "es", "de", "it", "he", "ru", "ar", "pt", "uk"]
     )
@@ -62,6 +75,13 @@ class Settings(BaseSettings):
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("commission_level_rates", mode="before")
+    @classmethod
+    def _split_rates(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Decimal(part.strip()) for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("secret_key")

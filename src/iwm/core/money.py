@@ -17,6 +17,20 @@ def to_minor(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def to_whole(amount: Decimal) -> int:
+    """Whole units (career points), with the same ROUND_HALF_UP mode."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def percent_to_bp(percent: Decimal) -> int:
+    """A percentage with at most two decimals (12.5) as hundredths of a percent (1250)."""
+    return to_minor(percent)
+
+
+def bp_to_percent(bp: int) -> Decimal:
+    return from_minor(bp)
+
+
 def _json_number(value: Decimal) -> float | int:
     value = value.quantize(CENT)
     # A whole amount is written as an integer (125000), anything else with its cents.

@@ -1,0 +1,78 @@
+"""Commissions made by the commission engine, one per upline level of a sale."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from iwm.core import clock
+from iwm.core.db import Base, CreatedAtMixin, IdMixin
+
+
+class CommissionStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    PAID = "PAID"
+    HELD = "HELD"
+    REVERSED = "REVERSED"
+
+
+class SourceType(enum.StrEnum):
+    ORDER = "ORDER"
+    INVESTMENT = "INVESTMENT"
+    BONUS = "BONUS"
+    RANK_BONUS = "RANK_BONUS"
+
+
+class Commission(IdMixin, CreatedAtMixin, Base):
+    """`net_minor` is what the partner's balances count; a correction of a PAID commission
+    is a new row with a negative amount pointing at it (`corrects_id`)."""
+
+    __tablename__ = "commissions"
+    __table_args__ = (
+        Index("ix_commissions_status_created", "status", "created_at"),
+        Index("ix_commissions_partner_created", "partner_id", "created_at"),
+        Index("ix_commissions_source", "source_type", "source_id"),
+        Index("ix_commissions_net_amount", "net_minor"),
+    )
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("network_partners.id", ondelete="RESTRICT")
+    )
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[uuid.UUID]
+    source_partner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("network_partners.id", ondelete="SET NULL")
+    )
+    level_depth: Mapped[int | None] = mapped_column(Integer)
+    base_minor: Mapped[int] = mapped_column(BigInteger)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+    gross_minor: Mapped[int] = mapped_column(BigInteger)
+    net_minor: Mapped[int] = mapped_column(BigInteger)
+    career_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=CommissionStatus.PENDING)
+    period_id: Mapped[str | None] = mapped_column(String(7))
+    corrects_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("commissions.id", ondelete="RESTRICT")
+    )
+    processed_at: Mapped[datetime | None]
+    approved_by: Mapped[uuid.UUID | None]
+    adjusted_at: Mapped[datetime | None]
+    adjusted_by: Mapped[uuid.UUID | None]
+    adjust_reason: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class CommissionTotal(Base):
+    """Running count and net sum per (status, source type), sharded (see core/counters)."""
+
+    __tablename__ = "commission_totals"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)

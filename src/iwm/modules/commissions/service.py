@@ -1,0 +1,525 @@
+"""The commission engine (sales -> one commission per upline level) and the admin's
+adjustments. Every state change is a ledger entry in the same transaction."""
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.counters import bump
+from iwm.core.errors import ValidationFailed
+from iwm.core.money import from_minor, to_minor, to_whole
+from iwm.core.principal import Principal
+from iwm.modules.audit.service import AuditService
+from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
+from iwm.modules.commissions.models import (
+    Commission,
+    CommissionStatus,
+    CommissionTotal,
+    SourceType,
+)
+from iwm.modules.ledger.service import LedgerService, commission_shares
+from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerStatus
+from iwm.modules.users.models import User
+
+HUNDRED = Decimal(100)
+BP = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleLine:
+    amount_minor: int
+    commission_bp: int
+    career_points_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    source_type: SourceType
+    source_id: uuid.UUID
+    buyer_user_id: uuid.UUID
+    currency: str
+    lines: list[SaleLine] = field(default_factory=list)
+
+    @property
+    def commissionable(self) -> Decimal:
+        """Exact volume the plan's rates apply to, in major units (never rounded here)."""
+        return sum(
+            (Decimal(ln.amount_minor) / HUNDRED * ln.commission_bp / BP for ln in self.lines),
+            Decimal(0),
+        )
+
+    @property
+    def points_volume(self) -> Decimal:
+        return sum(
+            (Decimal(ln.amount_minor) / HUNDRED * ln.career_points_bp / BP for ln in self.lines),
+            Decimal(0),
+        )
+
+
+def period_of(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+async def track_totals(
+    session: AsyncSession, row: Commission, before: tuple[str, int] | None
+) -> None:
+    """Keeps `commission_totals` in step: `before` is the (status, net) the row had."""
+    if before is not None:
+        await bump(
+            session,
+            CommissionTotal,
+            {"status": before[0], "source_type": row.source_type},
+            -1,
+            -before[1],
+        )
+    await bump(
+        session,
+        CommissionTotal,
+        {"status": str(row.status), "source_type": row.source_type},
+        1,
+        row.net_minor,
+    )
+
+
+class CommissionEngine:
+    """Creates, reverses and settles commissions. Never commits."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._ledger = LedgerService(session)
+
+    def _net(self, gross_minor: int) -> int:
+        withheld = to_minor(
+            from_minor(gross_minor) * self._settings.commission_withholding_percent / HUNDRED
+        )
+        return gross_minor - withheld
+
+    async def on_sale(self, sale: Sale) -> list[Commission]:
+        """One PENDING commission per ACTIVE upline partner within the plan's levels (level 1
+        = the buyer's sponsor). A buyer without a partner profile earns nobody anything."""
+        buyer = await self._db.scalar(
+            select(NetworkPartner.id).where(NetworkPartner.user_id == sale.buyer_user_id)
+        )
+        rates = self._settings.commission_level_rates
+        if buyer is None or not rates:
+            return []
+        upline = (
+            await self._db.execute(
+                select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
+                .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
+                .where(
+                    NetworkTreeEdge.descendant_id == buyer,
+                    NetworkTreeEdge.depth.between(1, len(rates)),
+                    NetworkPartner.status == PartnerStatus.ACTIVE,
+                )
+                # Partner rows are updated in id order: concurrent sales never deadlock.
+                .order_by(NetworkTreeEdge.ancestor_id)
+            )
+        ).all()
+        volume = sale.commissionable
+        points = to_whole(sale.points_volume)
+        now = clock.now()
+        made: list[Commission] = []
+        for partner_id, depth in upline:
+            rate = rates[depth - 1]
+            gross = to_minor(volume * rate / HUNDRED)
+            if gross == 0 and points == 0:
+                continue
+            row = Commission(
+                partner_id=partner_id,
+                source_type=sale.source_type,
+                source_id=sale.source_id,
+                source_partner_id=buyer,
+                level_depth=depth,
+                base_minor=to_minor(volume),
+                rate_bp=to_minor(rate),
+                gross_minor=gross,
+                net_minor=self._net(gross),
+                career_points=points,
+                currency=sale.currency,
+                status=CommissionStatus.PENDING,
+                period_id=period_of(now),
+                created_at=now,
+                updated_at=now,
+            )
+            self._db.add(row)
+            await self._db.flush()
+            await self._ledger.commission_moved(
+                row, "COMMISSION_CREATED", commission_shares("", 0, 0)
+            )
+            await track_totals(self._db, row, None)
+            made.append(row)
+        return made
+
+    async def reverse_source(
+        self, source_type: SourceType, source_id: uuid.UUID, admin: Principal | None = None
+    ) -> list[Commission]:
+        """Clawback of a cancelled or refunded sale: open commissions become REVERSED, a PAID
+        one gets a negative correcting commission (history is never rewritten)."""
+        rows = list(
+            await self._db.scalars(
+                select(Commission)
+                .where(
+                    Commission.source_type == source_type,
+                    Commission.source_id == source_id,
+                    Commission.corrects_id.is_(None),
+                )
+                .order_by(Commission.partner_id, Commission.id)
+            )
+        )
+        changed: list[Commission] = []
+        admin_id = admin.user_id if admin else None
+        for partner_id in sorted({r.partner_id for r in rows}):
+            await self._ledger.lock_partner(partner_id)
+        for stale in rows:
+            row = await self._lock(stale.id)
+            if row.status == CommissionStatus.REVERSED:
+                continue
+            if row.status == CommissionStatus.PAID:
+                if await self._db.scalar(
+                    select(Commission.id).where(Commission.corrects_id == row.id)
+                ):
+                    continue
+                changed.append(await self._correct(row, admin_id))
+                continue
+            before = commission_shares(row.status, row.net_minor, row.career_points)
+            totals_before = (str(row.status), row.net_minor)
+            row.status = CommissionStatus.REVERSED
+            row.adjusted_at = clock.now()
+            row.adjusted_by = admin_id
+            row.adjust_reason = f"{source_type.value} {source_id} cancelled or refunded"
+            await self._ledger.commission_moved(row, "COMMISSION_REVERSED", before, admin_id)
+            await track_totals(self._db, row, totals_before)
+            changed.append(row)
+        return changed
+
+    async def _correct(self, paid: Commission, admin_id: uuid.UUID | None) -> Commission:
+        now = clock.now()
+        row = Commission(
+            partner_id=paid.partner_id,
+            source_type=paid.source_type,
+            source_id=paid.source_id,
+            source_partner_id=paid.source_partner_id,
+            level_depth=paid.level_depth,
+            base_minor=-paid.base_minor,
+            rate_bp=paid.rate_bp,
+            gross_minor=-paid.gross_minor,
+            net_minor=-paid.net_minor,
+            career_points=-paid.career_points,
+            currency=paid.currency,
+            status=CommissionStatus.APPROVED,
+            period_id=period_of(now),
+            corrects_id=paid.id,
+            processed_at=now,
+            approved_by=admin_id,
+            adjust_reason="Correction of a paid commission",
+            created_at=now,
+            updated_at=now,
+        )
+        self._db.add(row)
+        await self._db.flush()
+        await self._ledger.commission_moved(
+            row, "COMMISSION_CORRECTION", commission_shares("", 0, 0), admin_id
+        )
+        await track_totals(self._db, row, None)
+        return row
+
+    async def _lock(self, commission_id: uuid.UUID) -> Commission:
+        row = await self._db.scalar(
+            select(Commission)
+            .where(Commission.id == commission_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise CommissionNotFound()
+        return row
+
+    async def settle_paid(self, partner_id: uuid.UUID, withdrawn_minor: int) -> int:
+        """Marks APPROVED commissions PAID, oldest first, while completed payouts
+        (`withdrawn_minor`) cover them. The caller holds the partner's lock."""
+        paid = int(
+            await self._db.scalar(
+                select(func.coalesce(func.sum(Commission.net_minor), 0)).where(
+                    Commission.partner_id == partner_id,
+                    Commission.status == CommissionStatus.PAID,
+                )
+            )
+            or 0
+        )
+        approved = await self._db.scalars(
+            select(Commission)
+            .where(
+                Commission.partner_id == partner_id,
+                Commission.status == CommissionStatus.APPROVED,
+            )
+            .order_by(Commission.created_at, Commission.id)
+            .with_for_update()
+        )
+        settled = 0
+        now = clock.now()
+        for row in approved:
+            if paid + row.net_minor > withdrawn_minor:
+                break
+            before = commission_shares(row.status, row.net_minor, row.career_points)
+            totals_before = (str(row.status), row.net_minor)
+            row.status = CommissionStatus.PAID
+            row.processed_at = now
+            paid += row.net_minor
+            await self._ledger.commission_moved(row, "COMMISSION_PAID", before)
+            await track_totals(self._db, row, totals_before)
+            settled += 1
+        return settled
+
+
+class AdjustAction(enum.StrEnum):
+    APPROVE = "APPROVE"
+    HOLD = "HOLD"
+    REVERSE = "REVERSE"
+    ADJUST_AMOUNT = "ADJUST_AMOUNT"
+
+
+# Which statuses each action accepts, and where it leads (None: status unchanged).
+ADJUST_RULES: dict[AdjustAction, tuple[frozenset[CommissionStatus], CommissionStatus | None]] = {
+    AdjustAction.APPROVE: (
+        frozenset({CommissionStatus.PENDING, CommissionStatus.HELD}),
+        CommissionStatus.APPROVED,
+    ),
+    AdjustAction.HOLD: (
+        frozenset({CommissionStatus.PENDING, CommissionStatus.APPROVED}),
+        CommissionStatus.HELD,
+    ),
+    AdjustAction.REVERSE: (
+        frozenset({CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD}),
+        CommissionStatus.REVERSED,
+    ),
+    AdjustAction.ADJUST_AMOUNT: (
+        frozenset({CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD}),
+        None,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    commission: Commission
+    previous_status: str
+    previous_amount: int | None
+    new_amount: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionFilters:
+    status: CommissionStatus | None = None
+    source_type: SourceType | None = None
+    partner_id: uuid.UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    min_amount_minor: int | None = None
+    sort_by: str = "createdAt"
+    sort_order: str = "desc"
+
+    @property
+    def only_status_and_source(self) -> bool:
+        return (
+            self.partner_id is None
+            and self.date_from is None
+            and self.date_to is None
+            and self.min_amount_minor is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionListRow:
+    commission: Commission
+    partner_name: str
+    referral_code: str
+    source_partner_name: str | None
+    approved_by_name: str | None
+
+
+class CommissionService:
+    """Admin side of commissions. Never commits."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._ledger = LedgerService(session)
+        self._engine = CommissionEngine(session, settings)
+        self._audit = AuditService(session)
+
+    async def adjust(
+        self,
+        admin: Principal,
+        commission_id: uuid.UUID,
+        action: AdjustAction,
+        reason: str,
+        new_amount_minor: int | None,
+    ) -> Adjustment:
+        """CommissionNotFound (404); CannotAdjust (400) for PAID and REVERSED ones and for an
+        action the status does not allow. Locks the partner, then the commission."""
+        reason = reason.strip()
+        if not reason:
+            raise ValidationFailed(details={"reason": ["A reason is required"]})
+        if action is AdjustAction.ADJUST_AMOUNT and new_amount_minor is None:
+            raise ValidationFailed(details={"newAmount": ["Required for ADJUST_AMOUNT"]})
+        partner_id = await self._db.scalar(
+            select(Commission.partner_id).where(Commission.id == commission_id)
+        )
+        if partner_id is None:
+            raise CommissionNotFound()
+        await self._ledger.lock_partner(partner_id)
+        row = await self._engine._lock(commission_id)
+        allowed, target = ADJUST_RULES[action]
+        if row.status not in allowed:
+            raise CannotAdjust(details={"status": [str(row.status)]})
+        before = commission_shares(row.status, row.net_minor, row.career_points)
+        totals_before = (str(row.status), row.net_minor)
+        previous_status, previous_gross = str(row.status), row.gross_minor
+        now = clock.now()
+        if target is not None:
+            row.status = target
+        if target is CommissionStatus.APPROVED:
+            row.approved_by = admin.user_id
+            row.processed_at = now
+        if new_amount_minor is not None and action is AdjustAction.ADJUST_AMOUNT:
+            row.gross_minor = new_amount_minor
+            row.net_minor = self._engine._net(new_amount_minor)
+        row.adjusted_at = now
+        row.adjusted_by = admin.user_id
+        row.adjust_reason = reason
+        row.updated_at = now
+        await self._ledger.commission_moved(
+            row, f"COMMISSION_{action.value}", before, admin.user_id
+        )
+        await track_totals(self._db, row, totals_before)
+        amount_changed = action is AdjustAction.ADJUST_AMOUNT
+        self._audit.record(
+            admin,
+            "COMMISSION_ADJUSTED",
+            "commission",
+            row.id,
+            previous={"status": previous_status, "grossAmount": str(from_minor(previous_gross))},
+            new={
+                "status": str(row.status),
+                "grossAmount": str(from_minor(row.gross_minor)),
+                "action": action.value,
+                "reason": reason,
+            },
+        )
+        return Adjustment(
+            commission=row,
+            previous_status=previous_status,
+            previous_amount=previous_gross if amount_changed else None,
+            new_amount=row.gross_minor if amount_changed else None,
+        )
+
+    def _filtered(self, f: CommissionFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if with_status and f.status is not None:
+            where.append(Commission.status == f.status)
+        if f.source_type is not None:
+            where.append(Commission.source_type == f.source_type)
+        if f.partner_id is not None:
+            where.append(Commission.partner_id == f.partner_id)
+        if f.date_from is not None:
+            where.append(Commission.created_at >= f.date_from)
+        if f.date_to is not None:
+            where.append(Commission.created_at <= f.date_to)
+        if f.min_amount_minor is not None:
+            where.append(Commission.net_minor >= f.min_amount_minor)
+        return where
+
+    async def list_page(
+        self, f: CommissionFilters, page: int, page_size: int
+    ) -> tuple[list[CommissionListRow], int, dict[str, int]]:
+        """A page, the total and the summary (net sums by status over every filter but
+        `status`, so the four totals stay visible while one status is listed)."""
+        where = self._filtered(f, with_status=True)
+        summary, total = await self._summary_and_total(f)
+        sort_col: Any = {
+            "amount": Commission.net_minor,
+            "status": Commission.status,
+        }.get(f.sort_by, Commission.created_at)
+        order = (
+            [sort_col.asc(), Commission.id.asc()]
+            if f.sort_order == "asc"
+            else [
+                sort_col.desc(),
+                Commission.id.desc(),
+            ]
+        )
+        ids: Select[Any] = (
+            select(Commission.id)
+            .where(and_(*where))
+            .order_by(*order)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        partner = aliased(NetworkPartner)
+        partner_user = aliased(User)
+        source = aliased(NetworkPartner)
+        source_user = aliased(User)
+        approver = aliased(User)
+        page_ids = list(await self._db.scalars(ids))
+        rows = (
+            await self._db.execute(
+                select(
+                    Commission,
+                    partner_user,
+                    partner.referral_code,
+                    source_user,
+                    approver,
+                )
+                .join(partner, partner.id == Commission.partner_id)
+                .join(partner_user, partner_user.id == partner.user_id)
+                .outerjoin(source, source.id == Commission.source_partner_id)
+                .outerjoin(source_user, source_user.id == source.user_id)
+                .outerjoin(approver, approver.id == Commission.approved_by)
+                .where(Commission.id.in_(page_ids))
+            )
+        ).all()
+        by_id = {
+            c.id: CommissionListRow(
+                commission=c,
+                partner_name=pu.full_name,
+                referral_code=code,
+                source_partner_name=su.full_name if su is not None else None,
+                approved_by_name=ap.full_name if ap is not None else None,
+            )
+            for c, pu, code, su, ap in rows
+        }
+        return [by_id[i] for i in page_ids if i in by_id], total, summary
+
+    async def _summary_and_total(self, f: CommissionFilters) -> tuple[dict[str, int], int]:
+        sums: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        if f.only_status_and_source:
+            stmt = select(
+                CommissionTotal.status,
+                func.sum(CommissionTotal.row_count),
+                func.sum(CommissionTotal.amount_minor),
+            ).group_by(CommissionTotal.status)
+            if f.source_type is not None:
+                stmt = stmt.where(CommissionTotal.source_type == f.source_type)
+        else:
+            stmt = (
+                select(Commission.status, func.count(), func.sum(Commission.net_minor))
+                .where(and_(*self._filtered(f, with_status=False)))
+                .group_by(Commission.status)
+            )
+        for status, n, amount in (await self._db.execute(stmt)).all():
+            counts[str(status)] = int(n or 0)
+            sums[str(status)] = int(amount or 0)
+        total = counts.get(f.status.value, 0) if f.status is not None else sum(counts.values())
+        return sums, total

@@ -1,0 +1,33 @@
+from iwm.core.errors import DomainError
+
+
+class PayoutNotFound(DomainError):
+    status_code, code, message = 404, "PAYOUT_NOT_FOUND", "Payout request not found"
+
+
+class NotPending(DomainError):
+    status_code, code, message = 400, "NOT_PENDING", "Payout is not pending"
+
+
+class NotRejectable(DomainError):
+    status_code, code, message = (
+        400,
+        "NOT_REJECTABLE",
+        "Payout cannot be rejected in its current status",
+    )
+
+
+class NotApproved(DomainError):
+    status_code, code, message = 400, "NOT_APPROVED", "Payout must be approved first"
+
+
+class PaymentFailed(DomainError):
+    status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"
+
+
+class InsufficientBalance(DomainError):
+    status_code, code, message = 400, "INSUFFICIENT_BALANCE", "Not enough available balance"
+
+
+class PartnerNotFound(DomainError):
+    status_code, code, message = 404, "PARTNER_NOT_FOUND", "Partner not found"

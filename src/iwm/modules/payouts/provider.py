@@ -1,0 +1,89 @@
+"""The payment-provider interface behind `process`, and the simulated provider.
+
+Every call carries the payout's idempotency key: a provider pays a key at most once and
+answers a repeated key with the payment it already made, so a retry never pays twice.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from iwm.core.errors import DomainError
+from iwm.modules.payouts.models import SimulatedPayment
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOrder:
+    idempotency_key: str
+    amount_minor: int
+    currency: str
+    method_type: str
+    reference_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    reference: str
+    completed: bool
+    estimated_completion: datetime | None = None
+
+
+class ProviderDeclined(DomainError):
+    status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"
+
+
+class PaymentProvider(Protocol):
+    async def pay(self, order: PaymentOrder) -> PaymentResult:
+        """Pays once per idempotency key; raises ProviderDeclined when the payment fails."""
+        ...
+
+
+class SimulatedProvider:
+    """Pays at once. Its payments are rows of `simulated_payments` (own transaction, as an
+    outside system would keep them), unique by idempotency key."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self._maker = maker
+
+    async def pay(self, order: PaymentOrder) -> PaymentResult:
+        async with self._maker.begin() as db:
+            dialect = db.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            table: Any = SimulatedPayment.__table__
+            await db.execute(
+                insert(table)
+                .values(
+                    idempotency_key=order.idempotency_key,
+                    reference=f"SIM-{secrets.token_hex(8).upper()}",
+                    amount_minor=order.amount_minor,
+                    currency=order.currency,
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            )
+            reference = await db.scalar(
+                select(SimulatedPayment.reference).where(
+                    SimulatedPayment.idempotency_key == order.idempotency_key
+                )
+            )
+        assert reference is not None  # noqa: S101
+        return PaymentResult(reference=reference, completed=True)
+
+
+class FailingProvider:
+    """Declines every payment (configuration `IWM_PAYMENT_PROVIDER=failing`)."""
+
+    async def pay(self, order: PaymentOrder) -> PaymentResult:
+        raise ProviderDeclined(details={"provider": ["payment declined"]})
+
+
+def make_provider(name: str, maker: async_sessionmaker[AsyncSession]) -> PaymentProvider:
+    if name == "failing":
+        return FailingProvider()
+    if name == "simulated":
+        return SimulatedProvider(maker)
+    raise ValueError(f"unknown IWM_PAYMENT_PROVIDER: {name!r}")

@@ -1,0 +1,83 @@
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from iwm.core.money import Money
+from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+
+
+class PartnerRef(CamelModel):
+    id: uuid.UUID
+    name: str
+    referral_code: str
+
+
+class MethodRead(CamelModel):
+    type: str
+    masked_details: str
+
+
+class AdminPayout(CamelModel):
+    id: uuid.UUID
+    partner: PartnerRef
+    amount: Money
+    currency: str
+    method: MethodRead
+    status: str
+    rejection_reason: str | None
+    external_reference: str | None
+    processed_by: str | None
+    processed_at: UtcDateTime | None
+    completed_at: UtcDateTime | None
+    created_at: UtcDateTime
+
+
+class PayoutSummaryRead(CamelModel):
+    pending_count: int
+    pending_amount: Money
+    processing_count: int
+    processing_amount: Money
+
+
+class AdminPayoutsPage(CamelModel):
+    payouts: list[AdminPayout]
+    summary: PayoutSummaryRead
+
+
+class ApproveRequest(StrictBody):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ApproveResponse(CamelModel):
+    id: uuid.UUID
+    status: Literal["APPROVED"] = "APPROVED"
+    approved_at: UtcDateTime
+    approved_by: uuid.UUID
+
+
+class RejectRequest(StrictBody):
+    reason: str = Field(min_length=1, max_length=1000)
+    return_to_balance: bool = True
+
+
+class RejectResponse(CamelModel):
+    id: uuid.UUID
+    status: Literal["REJECTED"] = "REJECTED"
+    reason: str
+    rejected_at: UtcDateTime
+    rejected_by: uuid.UUID
+    funds_returned: bool
+
+
+class ProcessRequest(StrictBody):
+    external_reference: str | None = Field(default=None, max_length=128)
+
+
+class ProcessResponse(CamelModel):
+    id: uuid.UUID
+    status: Literal["PROCESSING", "COMPLETED"]
+    external_reference: str | None
+    processed_at: UtcDateTime
+    processed_by: uuid.UUID
+    estimated_completion: UtcDateTime | None

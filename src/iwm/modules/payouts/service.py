@@ -1,0 +1,384 @@
+"""Payout requests: a request reserves available balance at once; admins approve, reject
+(optionally returning the funds) and process them through the payment provider.
+
+Lock order everywhere: partner row, then payout row, then commissions (see ledger).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.errors import ValidationFailed
+from iwm.core.money import from_minor, to_minor
+from iwm.core.principal import Principal
+from iwm.modules.audit.service import AuditService
+from iwm.modules.commissions.service import CommissionEngine
+from iwm.modules.ledger.service import LedgerService, payout_shares
+from iwm.modules.network.models import NetworkPartner
+from iwm.modules.payouts.errors import (
+    InsufficientBalance,
+    NotApproved,
+    NotPending,
+    NotRejectable,
+    PartnerNotFound,
+    PaymentFailed,
+    PayoutNotFound,
+)
+from iwm.modules.payouts.models import Payout, PayoutMethod, PayoutStatus
+from iwm.modules.payouts.provider import PaymentOrder, PaymentProvider, ProviderDeclined
+from iwm.modules.users.models import User
+
+P = PayoutStatus
+
+
+def mask(details: str) -> str:
+    """Only the last four characters of an account number stay visible."""
+    tail = details.strip()[-4:]
+    return f"****{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutFilters:
+    status: PayoutStatus | None = None
+    partner_id: uuid.UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    min_amount_minor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutSummary:
+    pending_count: int
+    pending_minor: int
+    processing_count: int
+    processing_minor: int
+
+
+def _audit_values(row: Payout) -> dict[str, Any]:
+    return {
+        "status": str(row.status),
+        "amount": str(from_minor(row.amount_minor)),
+        "fundsReturned": row.funds_returned,
+        "externalReference": row.external_reference,
+    }
+
+
+class PayoutService:
+    """Never commits (except `process`, which owns its transactions: see there)."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._ledger = LedgerService(session)
+        self._audit = AuditService(session)
+
+    async def request(
+        self,
+        partner_id: uuid.UUID,
+        amount_minor: int,
+        method_type: PayoutMethod = PayoutMethod.BANK_TRANSFER,
+        account: str = "0000000000",
+    ) -> Payout:
+        """A partner's request: reserves the amount from `available` at once.
+        PartnerNotFound, ValidationFailed (below the minimum), InsufficientBalance."""
+        if amount_minor < to_minor(self._settings.payout_min_amount):
+            raise ValidationFailed(details={"amount": ["below the minimum payout"]})
+        partner = await self._ledger.lock_partner(partner_id)
+        if partner is None:
+            raise PartnerNotFound()
+        if partner.available_minor < amount_minor:
+            raise InsufficientBalance(
+                details={"available": [str(from_minor(partner.available_minor))]}
+            )
+        payout_id = uuid.uuid4()
+        row = Payout(
+            id=payout_id,
+            partner_id=partner_id,
+            amount_minor=amount_minor,
+            currency=self._settings.currency,
+            method_type=method_type,
+            masked_details=mask(account),
+            status=P.PENDING,
+            idempotency_key=f"payout-{payout_id}",
+        )
+        self._db.add(row)
+        await self._db.flush()
+        await self._ledger.payout_moved(row, "PAYOUT_REQUESTED", payout_shares("", 0, None))
+        return row
+
+    async def cancel(self, payout_id: uuid.UUID) -> Payout:
+        """The partner withdraws a PENDING request: the reserve returns (NotPending)."""
+        row = await self._lock(payout_id)
+        if row.status != P.PENDING:
+            raise NotPending()
+        before = payout_shares(row.status, row.amount_minor, row.funds_returned)
+        row.status = P.CANCELLED
+        await self._ledger.payout_moved(row, "PAYOUT_CANCELLED", before)
+        return row
+
+    async def _lock(self, payout_id: uuid.UUID) -> Payout:
+        partner_id = await self._db.scalar(select(Payout.partner_id).where(Payout.id == payout_id))
+        if partner_id is None:
+            raise PayoutNotFound()
+        await self._ledger.lock_partner(partner_id)
+        row = await self._db.scalar(
+            select(Payout)
+            .where(Payout.id == payout_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise PayoutNotFound()
+        return row
+
+    async def approve(self, admin: Principal, payout_id: uuid.UUID, note: str | None) -> Payout:
+        """PayoutNotFound; NotPending unless PENDING."""
+        row = await self._lock(payout_id)
+        if row.status != P.PENDING:
+            raise NotPending(details={"status": [str(row.status)]})
+        before_values = _audit_values(row)
+        before = payout_shares(row.status, row.amount_minor, row.funds_returned)
+        now = clock.now()
+        row.status = P.APPROVED
+        row.approved_at = now
+        row.approved_by = admin.user_id
+        row.note = note
+        row.updated_at = now
+        await self._ledger.payout_moved(row, "PAYOUT_APPROVED", before, admin.user_id)
+        self._audit.record(
+            admin,
+            "PAYOUT_APPROVED",
+            "payout",
+            row.id,
+            before_values,
+            {**_audit_values(row), "note": note},
+        )
+        return row
+
+    async def reject(
+        self, admin: Principal, payout_id: uuid.UUID, reason: str, return_to_balance: bool
+    ) -> Payout:
+        """PayoutNotFound; NotRejectable unless PENDING or APPROVED. With
+        `return_to_balance` the reserved amount is available again."""
+        reason = reason.strip()
+        if not reason:
+            raise ValidationFailed(details={"reason": ["A reason is required"]})
+        row = await self._lock(payout_id)
+        if row.status not in (P.PENDING, P.APPROVED):
+            raise NotRejectable(details={"status": [str(row.status)]})
+        before_values = _audit_values(row)
+        before = payout_shares(row.status, row.amount_minor, row.funds_returned)
+        now = clock.now()
+        row.status = P.REJECTED
+        row.rejection_reason = reason
+        row.funds_returned = return_to_balance
+        row.rejected_at = now
+        row.rejected_by = admin.user_id
+        row.updated_at = now
+        await self._ledger.payout_moved(row, "PAYOUT_REJECTED", before, admin.user_id)
+        self._audit.record(
+            admin,
+            "PAYOUT_REJECTED",
+            "payout",
+            row.id,
+            before_values,
+            {**_audit_values(row), "reason": reason},
+        )
+        return row
+
+    def _where(self, f: PayoutFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if with_status and f.status is not None:
+            where.append(Payout.status == f.status)
+        if f.partner_id is not None:
+            where.append(Payout.partner_id == f.partner_id)
+        if f.date_from is not None:
+            where.append(Payout.created_at >= f.date_from)
+        if f.date_to is not None:
+            where.append(Payout.created_at <= f.date_to)
+        if f.min_amount_minor is not None:
+            where.append(Payout.amount_minor >= f.min_amount_minor)
+        return where
+
+    async def list_page(
+        self, f: PayoutFilters, page: int, page_size: int
+    ) -> tuple[list[tuple[Payout, NetworkPartner, User, User | None]], int, PayoutSummary]:
+        """Newest first; the summary counts every filter but `status`."""
+        where = and_(*self._where(f, with_status=True))
+        total = int(
+            await self._db.scalar(select(func.count()).select_from(Payout).where(where)) or 0
+        )
+        ids = list(
+            await self._db.scalars(
+                select(Payout.id)
+                .where(where)
+                .order_by(Payout.created_at.desc(), Payout.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        processor = aliased(User)
+        rows = (
+            await self._db.execute(
+                select(Payout, NetworkPartner, User, processor)
+                .join(NetworkPartner, NetworkPartner.id == Payout.partner_id)
+                .join(User, User.id == NetworkPartner.user_id)
+                .outerjoin(processor, processor.id == Payout.processed_by)
+                .where(Payout.id.in_(ids))
+            )
+        ).all()
+        by_id = {r[0].id: (r[0], r[1], r[2], r[3]) for r in rows}
+        sums = (
+            await self._db.execute(
+                select(Payout.status, func.count(), func.sum(Payout.amount_minor))
+                .where(
+                    and_(*self._where(f, with_status=False)),
+                    Payout.status.in_([P.PENDING, P.PROCESSING]),
+                )
+                .group_by(Payout.status)
+            )
+        ).all()
+        agg = {str(s): (int(n), int(a or 0)) for s, n, a in sums}
+        summary = PayoutSummary(
+            pending_count=agg.get(P.PENDING, (0, 0))[0],
+            pending_minor=agg.get(P.PENDING, (0, 0))[1],
+            processing_count=agg.get(P.PROCESSING, (0, 0))[0],
+            processing_minor=agg.get(P.PROCESSING, (0, 0))[1],
+        )
+        return [by_id[i] for i in ids if i in by_id], total, summary
+
+
+class PayoutProcessor:
+    """`process`: three short transactions, so no lock is held while the provider works.
+
+    1. Claim: a conditional UPDATE APPROVED -> PROCESSING (ledger + audit), committed. Of
+       any number of concurrent calls exactly one gets the row; the rest see NOT_APPROVED.
+    2. The provider call with the payout's idempotency key (outside any transaction).
+    3. Outcome: COMPLETED (withdrawn, commissions settled) or back to APPROVED with
+       PAYMENT_FAILED, each with its ledger entry and audit record.
+    """
+
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        provider: PaymentProvider,
+    ) -> None:
+        self._maker = maker
+        self._settings = settings
+        self._provider = provider
+
+    async def process(
+        self, admin: Principal, payout_id: uuid.UUID, external_reference: str | None
+    ) -> Payout:
+        """PayoutNotFound; NotApproved; PaymentFailed (the payout is APPROVED again)."""
+        async with self._maker.begin() as db:
+            now = clock.now()
+            claimed = await db.scalar(
+                update(Payout)
+                .where(Payout.id == payout_id, Payout.status == P.APPROVED)
+                .values(
+                    status=P.PROCESSING,
+                    processed_at=now,
+                    processed_by=admin.user_id,
+                    updated_at=now,
+                )
+                .returning(Payout)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed is None:
+                exists = await db.scalar(select(Payout.status).where(Payout.id == payout_id))
+                if exists is None:
+                    raise PayoutNotFound()
+                raise NotApproved(details={"status": [str(exists)]})
+            before = payout_shares(P.APPROVED, claimed.amount_minor, claimed.funds_returned)
+            await LedgerService(db).payout_moved(
+                claimed, "PAYOUT_PROCESSING", before, admin.user_id
+            )
+            AuditService(db).record(
+                admin,
+                "PAYOUT_PROCESSING",
+                "payout",
+                claimed.id,
+                {"status": P.APPROVED.value},
+                {"status": P.PROCESSING.value},
+            )
+            order = PaymentOrder(
+                idempotency_key=claimed.idempotency_key,
+                amount_minor=claimed.amount_minor,
+                currency=claimed.currency,
+                method_type=claimed.method_type,
+                reference_hint=external_reference,
+            )
+        try:
+            result = await self._provider.pay(order)
+        except ProviderDeclined as exc:
+            await self._failed(admin, payout_id, exc)
+            raise PaymentFailed(details=exc.details) from exc
+        async with self._maker.begin() as db:
+            ledger = LedgerService(db)
+            row = await _lock_payout(db, ledger, payout_id)
+            before = payout_shares(row.status, row.amount_minor, row.funds_returned)
+            now = clock.now()
+            row.external_reference = external_reference or result.reference
+            row.estimated_completion_at = result.estimated_completion
+            if result.completed:
+                row.status = P.COMPLETED
+                row.completed_at = now
+            row.updated_at = now
+            kind = "PAYOUT_COMPLETED" if result.completed else "PAYOUT_SENT"
+            await ledger.payout_moved(row, kind, before, admin.user_id)
+            if result.completed:
+                partner = await db.get(NetworkPartner, row.partner_id, populate_existing=True)
+                assert partner is not None  # noqa: S101
+                await CommissionEngine(db, self._settings).settle_paid(
+                    row.partner_id, partner.total_withdrawn_minor
+                )
+            AuditService(db).record(
+                admin,
+                kind,
+                "payout",
+                row.id,
+                {"status": P.PROCESSING.value},
+                _audit_values(row),
+            )
+        return row
+
+    async def _failed(self, admin: Principal, payout_id: uuid.UUID, exc: ProviderDeclined) -> None:
+        async with self._maker.begin() as db:
+            ledger = LedgerService(db)
+            row = await _lock_payout(db, ledger, payout_id)
+            before = payout_shares(row.status, row.amount_minor, row.funds_returned)
+            row.status = P.APPROVED
+            row.updated_at = clock.now()
+            await ledger.payout_moved(row, "PAYOUT_FAILED", before, admin.user_id)
+            AuditService(db).record(
+                admin,
+                "PAYOUT_PAYMENT_FAILED",
+                "payout",
+                row.id,
+                {"status": P.PROCESSING.value},
+                {"status": P.APPROVED.value, "error": exc.detail_message},
+            )
+
+
+async def _lock_payout(db: AsyncSession, ledger: LedgerService, payout_id: uuid.UUID) -> Payout:
+    partner_id = await db.scalar(select(Payout.partner_id).where(Payout.id == payout_id))
+    if partner_id is None:
+        raise PayoutNotFound()
+    await ledger.lock_partner(partner_id)
+    row = await db.scalar(
+        select(Payout)
+        .where(Payout.id == payout_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None  # noqa: S101
+    return row

@@ -1,0 +1,104 @@
+import uuid
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from iwm.core.amounts import AmountIn, PercentIn
+from iwm.core.money import Money
+from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.modules.products.models import ProductStatus
+
+
+class Dimensions(StrictBody):
+    length: Decimal = Field(ge=0)
+    width: Decimal = Field(ge=0)
+    height: Decimal = Field(ge=0)
+
+
+class ProductCreate(StrictBody):
+    name: str = Field(min_length=1, max_length=300)
+    description: str = Field(max_length=20_000)
+    short_description: str | None = Field(default=None, max_length=500)
+    price: AmountIn
+    compare_at_price: AmountIn | None = None
+    sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    category_id: uuid.UUID | None = None
+    status: Literal["ACTIVE", "DRAFT", "ARCHIVED"]
+    stock_quantity: int | None = Field(default=None, ge=0)
+    track_inventory: bool = False
+    weight: Decimal | None = Field(default=None, ge=0)
+    dimensions: Dimensions | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    commission_percentage: PercentIn
+    career_points_percentage: PercentIn
+
+
+class ProductUpdate(StrictBody):
+    """All fields optional; an explicit null clears the nullable ones."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    short_description: str | None = Field(default=None, max_length=500)
+    price: AmountIn | None = None
+    compare_at_price: AmountIn | None = None
+    sku: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+    )
+    category_id: uuid.UUID | None = None
+    status: ProductStatus | None = None
+    stock_quantity: int | None = Field(default=None, ge=0)
+    track_inventory: bool | None = None
+    weight: Decimal | None = Field(default=None, ge=0)
+    dimensions: Dimensions | None = None
+    attributes: dict[str, str] | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    commission_percentage: PercentIn | None = None
+    career_points_percentage: PercentIn | None = None
+
+
+class AdminProduct(CamelModel):
+    id: uuid.UUID
+    name: str
+    sku: str
+    status: str
+    price: Money
+    compare_at_price: Money | None
+    stock_quantity: int | None
+    category: str | None
+    orders_count: int
+    total_revenue: Money
+    commission_percentage: Money
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class AdminProductsPage(CamelModel):
+    products: list[AdminProduct]
+
+
+class ProductCreated(CamelModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    sku: str
+    status: str
+    created_at: UtcDateTime
+    created_by: uuid.UUID
+
+
+class ProductUpdated(CamelModel):
+    id: uuid.UUID
+    name: str
+    sku: str
+    status: str
+    updated_at: UtcDateTime
+    updated_by: uuid.UUID
+
+
+class ProductDeleted(CamelModel):
+    id: uuid.UUID
+    status: Literal["ARCHIVED"] = "ARCHIVED"
+    deleted_at: UtcDateTime
+    deleted_by: uuid.UUID

@@ -1,0 +1,271 @@
+"""Shop products: SKU and slug unique, delete is soft (ARCHIVED)."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, distinct, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.money import from_minor, percent_to_bp, to_minor
+from iwm.core.principal import Principal
+from iwm.core.slug import first_free, slugify
+from iwm.modules.audit.service import AuditService
+from iwm.modules.categories.models import Category, CategoryType
+from iwm.modules.categories.service import CategoryService
+from iwm.modules.products.errors import HasPendingOrders, ProductNotFound, SkuAlreadyExists
+from iwm.modules.products.models import Product, ProductStatus
+from iwm.modules.products.schemas import ProductCreate, ProductUpdate
+from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder, ShopOrderItem, ShopOrderStatus
+
+UNFINISHED_ORDER_STATUSES = (
+    ShopOrderStatus.PENDING_PAYMENT,
+    ShopOrderStatus.PAID,
+    ShopOrderStatus.PROCESSING,
+    ShopOrderStatus.SHIPPED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStats:
+    orders_count: int = 0
+    revenue_minor: int = 0
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match, the same on both databases."""
+    result: ColumnElement[bool] = column.ilike(f"%{_escape_like(text)}%", escape="\\")
+    return result
+
+
+class ProductService:
+    """Never commits: the request's transaction does."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+        self._audit = AuditService(session)
+
+    async def get(self, product_id: uuid.UUID) -> Product:
+        row = await self._db.get(Product, product_id)
+        if row is None:
+            raise ProductNotFound()
+        return row
+
+    async def list_page(
+        self,
+        page: int,
+        page_size: int,
+        status: ProductStatus | None,
+        category_id: uuid.UUID | None,
+        search: str | None,
+    ) -> tuple[list[tuple[Product, str | None, ProductStats]], int]:
+        stmt = select(Product, Category.name).outerjoin(
+            Category, Category.id == Product.category_id
+        )
+        if status is not None:
+            stmt = stmt.where(Product.status == status)
+        if category_id is not None:
+            stmt = stmt.where(Product.category_id == category_id)
+        if search:
+            stmt = stmt.where(or_(contains(Product.name, search), contains(Product.sku, search)))
+        total = int(
+            (await self._db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        )
+        rows = (
+            await self._db.execute(
+                stmt.order_by(Product.created_at.desc(), Product.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        ).all()
+        stats = await self.stats([p.id for p, _ in rows])
+        return [(p, cat, stats.get(p.id, ProductStats())) for p, cat in rows], total
+
+    async def stats(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, ProductStats]:
+        """Orders that are not cancelled, and the revenue of paid (not refunded) ones."""
+        if not product_ids:
+            return {}
+        paid = ShopOrder.payment_status == PaymentStatus.PAID
+        rows = await self._db.execute(
+            select(
+                ShopOrderItem.product_id,
+                func.count(distinct(ShopOrderItem.order_id)),
+                func.coalesce(func.sum(case((paid, ShopOrderItem.line_total_minor), else_=0)), 0),
+            )
+            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
+            .where(
+                ShopOrderItem.product_id.in_(product_ids),
+                ShopOrder.status != ShopOrderStatus.CANCELLED,
+            )
+            .group_by(ShopOrderItem.product_id)
+        )
+        return {pid: ProductStats(int(n), int(rev)) for pid, n, rev in rows.all()}
+
+    async def _check_category(self, category_id: uuid.UUID | None) -> None:
+        if category_id is not None:
+            await CategoryService(self._db).get(category_id, CategoryType.PRODUCT)
+
+    async def _sku_taken(self, sku: str, except_id: uuid.UUID | None = None) -> bool:
+        stmt = select(Product.id).where(func.lower(Product.sku) == sku.lower())
+        if except_id is not None:
+            stmt = stmt.where(Product.id != except_id)
+        return (await self._db.scalar(stmt)) is not None
+
+    async def _free_slug(self, name: str) -> str:
+        base = slugify(name)
+        taken = set(
+            await self._db.scalars(
+                select(Product.slug).where(
+                    or_(Product.slug == base, Product.slug.like(f"{_escape_like(base)}-%", "\\"))
+                )
+            )
+        )
+        return first_free(base, taken)
+
+    async def _flush(self) -> None:
+        try:
+            await self._db.flush()
+        except IntegrityError as exc:  # a concurrent create took the SKU after our check
+            raise SkuAlreadyExists() from exc
+
+    async def create(self, admin: Principal, body: ProductCreate) -> Product:
+        """SkuAlreadyExists (409); CategoryNotFound (404) for an unknown category."""
+        await self._check_category(body.category_id)
+        if await self._sku_taken(body.sku):
+            raise SkuAlreadyExists()
+        row = Product(
+            name=body.name.strip(),
+            slug=await self._free_slug(body.name),
+            sku=body.sku,
+            description=body.description,
+            short_description=body.short_description,
+            price_minor=to_minor(body.price),
+            compare_at_price_minor=(
+                None if body.compare_at_price is None else to_minor(body.compare_at_price)
+            ),
+            category_id=body.category_id,
+            status=body.status,
+            stock_quantity=body.stock_quantity,
+            track_inventory=body.track_inventory,
+            details=_details(body.model_dump(mode="json", include=_DETAIL_FIELDS)),
+            commission_bp=percent_to_bp(body.commission_percentage),
+            career_points_bp=percent_to_bp(body.career_points_percentage),
+            created_by=admin.user_id,
+            updated_by=admin.user_id,
+        )
+        self._db.add(row)
+        await self._flush()
+        self._audit.record(admin, "PRODUCT_CREATED", "product", row.id, new=_snapshot(row))
+        return row
+
+    async def update(self, admin: Principal, product_id: uuid.UUID, body: ProductUpdate) -> Product:
+        """ProductNotFound, SkuAlreadyExists, CategoryNotFound."""
+        row = await self.get(product_id)
+        before = _snapshot(row)
+        fields = body.model_fields_set
+        if "sku" in fields and body.sku is not None and body.sku != row.sku:
+            if await self._sku_taken(body.sku, row.id):
+                raise SkuAlreadyExists()
+            row.sku = body.sku
+        if "category_id" in fields:
+            await self._check_category(body.category_id)
+            row.category_id = body.category_id
+        for name in ("name", "description", "status", "track_inventory"):
+            if name in fields and getattr(body, name) is not None:
+                setattr(row, name, getattr(body, name))
+        if "short_description" in fields:
+            row.short_description = body.short_description
+        if "stock_quantity" in fields:
+            row.stock_quantity = body.stock_quantity
+        if "price" in fields and body.price is not None:
+            row.price_minor = to_minor(body.price)
+        if "compare_at_price" in fields:
+            row.compare_at_price_minor = (
+                None if body.compare_at_price is None else to_minor(body.compare_at_price)
+            )
+        if "commission_percentage" in fields and body.commission_percentage is not None:
+            row.commission_bp = percent_to_bp(body.commission_percentage)
+        if "career_points_percentage" in fields and body.career_points_percentage is not None:
+            row.career_points_bp = percent_to_bp(body.career_points_percentage)
+        detail_updates = body.model_dump(mode="json", include=_DETAIL_FIELDS & fields)
+        if detail_updates:
+            row.details = {**row.details, **_details(detail_updates)}
+        if row.status != ProductStatus.ARCHIVED:
+            row.deleted_at = None
+            row.deleted_by = None
+        row.updated_by = admin.user_id
+        row.updated_at = clock.now()
+        await self._flush()
+        after = _snapshot(row)
+        changed = {k for k in after if after[k] != before[k]}
+        self._audit.record(
+            admin,
+            "PRODUCT_UPDATED",
+            "product",
+            row.id,
+            previous={k: before[k] for k in changed},
+            new={k: after[k] for k in changed},
+        )
+        return row
+
+    async def archive(self, admin: Principal, product_id: uuid.UUID) -> Product:
+        """Soft delete: ARCHIVED. HasPendingOrders (400) while unfinished orders hold it."""
+        row = await self.get(product_id)
+        unfinished = await self._db.scalar(
+            select(func.count())
+            .select_from(ShopOrderItem)
+            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
+            .where(
+                ShopOrderItem.product_id == row.id,
+                ShopOrder.status.in_(UNFINISHED_ORDER_STATUSES),
+            )
+        )
+        if unfinished:
+            raise HasPendingOrders(details={"orders": [str(unfinished)]})
+        previous = row.status
+        now = clock.now()
+        row.status = ProductStatus.ARCHIVED
+        row.deleted_at = row.deleted_at or now
+        row.deleted_by = row.deleted_by or admin.user_id
+        row.updated_at = now
+        row.updated_by = admin.user_id
+        self._audit.record(
+            admin,
+            "PRODUCT_DELETED",
+            "product",
+            row.id,
+            previous={"status": previous},
+            new={"status": ProductStatus.ARCHIVED.value},
+        )
+        return row
+
+
+_DETAIL_FIELDS = {"weight", "dimensions", "attributes", "tags"}
+
+
+def _details(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in _DETAIL_FIELDS}
+
+
+def _snapshot(row: Product) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "sku": row.sku,
+        "status": str(row.status),
+        "price": str(from_minor(row.price_minor)),
+        "compareAtPrice": (
+            None
+            if row.compare_at_price_minor is None
+            else str(from_minor(row.compare_at_price_minor))
+        ),
+        "categoryId": None if row.category_id is None else str(row.category_id),
+        "stockQuantity": row.stock_quantity,
+        "commissionPercentage": str(from_minor(row.commission_bp)),
+        "careerPointsPercentage": str(from_minor(row.career_points_bp)),
+    }

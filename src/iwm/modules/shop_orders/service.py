@@ -1,0 +1,405 @@
+"""Shop orders: members place and pay them (service methods until the member API exists),
+admins move them along. Paying runs the commission engine; cancelling a paid order
+refunds it and reverses its commissions."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.counters import bump
+from iwm.core.principal import Principal
+from iwm.modules.audit.service import AuditService
+from iwm.modules.commissions.models import SourceType
+from iwm.modules.commissions.service import CommissionEngine, Sale, SaleLine
+from iwm.modules.products.models import Product, ProductStatus
+from iwm.modules.shop_orders.errors import (
+    InsufficientStock,
+    InvalidTransition,
+    ProductNotAvailable,
+    ShopOrderNotFound,
+)
+from iwm.modules.shop_orders.models import (
+    OrderNumberCounter,
+    PaymentStatus,
+    ShippingMethod,
+    ShopOrder,
+    ShopOrderItem,
+    ShopOrderStatus,
+    ShopOrderTotal,
+)
+from iwm.modules.users.models import User
+
+S = ShopOrderStatus
+TRANSITIONS: dict[ShopOrderStatus, frozenset[ShopOrderStatus]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.PROCESSING, S.CANCELLED}),
+    S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    status: ShopOrderStatus | None = None
+    payment_status: PaymentStatus | None = None
+    user_id: uuid.UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    search: str | None = None
+
+    @property
+    def only_statuses(self) -> bool:
+        return not (self.user_id or self.date_from or self.date_to or self.search)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    total_orders: int
+    total_revenue_minor: int
+    pending_payment: int
+    processing: int
+    shipped: int
+
+
+async def track_totals(
+    session: AsyncSession, row: ShopOrder, before: tuple[str, str] | None
+) -> None:
+    """Keeps `shop_order_totals` in step; `before` is the (status, paymentStatus) it had."""
+    if before is not None:
+        await bump(
+            session,
+            ShopOrderTotal,
+            {"status": before[0], "payment_status": before[1]},
+            -1,
+            -row.total_minor,
+        )
+    await bump(
+        session,
+        ShopOrderTotal,
+        {"status": str(row.status), "payment_status": str(row.payment_status)},
+        1,
+        row.total_minor,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ShopOrderService:
+    """Never commits: the caller's transaction does."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._audit = AuditService(session)
+
+    async def _next_number(self, year: int) -> str:
+        dialect = self._db.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table: Any = OrderNumberCounter.__table__
+        base = insert(table).values(year=year, last_value=1)
+        stmt = base.on_conflict_do_update(
+            index_elements=["year"], set_={"last_value": table.c.last_value + 1}
+        ).returning(table.c.last_value)
+        value = int((await self._db.execute(stmt)).scalar_one())
+        return f"ORD-{year}-{value:08d}"
+
+    async def place(
+        self,
+        user_id: uuid.UUID,
+        lines: list[OrderLine],
+        shipping_method: ShippingMethod = ShippingMethod.STANDARD,
+    ) -> ShopOrder:
+        """A member's order, PENDING_PAYMENT. ProductNotAvailable for a product that is not
+        ACTIVE; InsufficientStock when a tracked stock would go below zero."""
+        if not lines or any(ln.quantity < 1 for ln in lines):
+            raise ProductNotAvailable(details={"items": ["at least one item, quantity >= 1"]})
+        now = clock.now()
+        items: list[ShopOrderItem] = []
+        for line in sorted(lines, key=lambda ln: ln.product_id):
+            product = await self._db.get(Product, line.product_id)
+            if product is None or product.status != ProductStatus.ACTIVE:
+                raise ProductNotAvailable(details={"productId": [str(line.product_id)]})
+            if product.track_inventory:
+                taken = await self._db.execute(
+                    update(Product)
+                    .where(Product.id == product.id, Product.stock_quantity >= line.quantity)
+                    .values(stock_quantity=Product.stock_quantity - line.quantity)
+                    .returning(Product.id)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.scalar_one_or_none() is None:
+                    raise InsufficientStock(details={"productId": [str(product.id)]})
+            items.append(
+                ShopOrderItem(
+                    product_id=product.id,
+                    quantity=line.quantity,
+                    unit_price_minor=product.price_minor,
+                    line_total_minor=product.price_minor * line.quantity,
+                    commission_bp=product.commission_bp,
+                    career_points_bp=product.career_points_bp,
+                )
+            )
+        order = ShopOrder(
+            order_number=await self._next_number(now.year),
+            user_id=user_id,
+            status=S.PENDING_PAYMENT,
+            payment_status=PaymentStatus.PENDING,
+            shipping_method=shipping_method,
+            currency=self._settings.currency,
+            item_count=sum(i.quantity for i in items),
+            total_minor=sum(i.line_total_minor for i in items),
+            created_at=now,
+            updated_at=now,
+        )
+        self._db.add(order)
+        await self._db.flush()
+        for item in items:
+            item.order_id = order.id
+            self._db.add(item)
+        await self._db.flush()
+        await track_totals(self._db, order, None)
+        return order
+
+    async def _lock(self, order_id: uuid.UUID) -> ShopOrder:
+        row = await self._db.scalar(
+            select(ShopOrder)
+            .where(ShopOrder.id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise ShopOrderNotFound()
+        return row
+
+    async def pay(self, order_id: uuid.UUID) -> ShopOrder:
+        """Payment received: PAID, and the commission engine runs (once: the order row is
+        locked and must still be PENDING_PAYMENT)."""
+        return await self._move(order_id, S.PAID, None)
+
+    async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
+        return await self._move(order_id, S.CANCELLED, admin)
+
+    async def _move(
+        self, order_id: uuid.UUID, target: ShopOrderStatus, admin: Principal | None
+    ) -> ShopOrder:
+        row = await self._lock(order_id)
+        current = ShopOrderStatus(row.status)
+        if target not in TRANSITIONS[current]:
+            raise InvalidTransition(
+                details={"status": [f"cannot go from {current.value} to {target.value}"]}
+            )
+        before = (str(row.status), str(row.payment_status))
+        now = clock.now()
+        row.status = target
+        row.updated_at = now
+        row.updated_by = admin.user_id if admin else None
+        engine = CommissionEngine(self._db, self._settings)
+        if target is S.PAID:
+            row.payment_status = PaymentStatus.PAID
+            row.paid_at = now
+            items = await self._db.scalars(
+                select(ShopOrderItem).where(ShopOrderItem.order_id == row.id)
+            )
+            await engine.on_sale(
+                Sale(
+                    source_type=SourceType.ORDER,
+                    source_id=row.id,
+                    buyer_user_id=row.user_id,
+                    currency=row.currency,
+                    lines=[
+                        SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp)
+                        for i in items
+                    ],
+                )
+            )
+        elif target is S.CANCELLED:
+            row.cancelled_at = now
+            if row.payment_status == PaymentStatus.PAID:
+                row.payment_status = PaymentStatus.REFUNDED
+                await engine.reverse_source(SourceType.ORDER, row.id, admin)
+            else:
+                row.payment_status = PaymentStatus.CANCELLED
+            await self._restock(row.id)
+        await self._db.flush()
+        await track_totals(self._db, row, before)
+        return row
+
+    async def _restock(self, order_id: uuid.UUID) -> None:
+        items = await self._db.scalars(
+            select(ShopOrderItem).where(ShopOrderItem.order_id == order_id)
+        )
+        for item in sorted(items, key=lambda i: i.product_id):
+            await self._db.execute(
+                update(Product)
+                .where(Product.id == item.product_id, Product.track_inventory.is_(True))
+                .values(stock_quantity=Product.stock_quantity + item.quantity)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def admin_update(
+        self,
+        admin: Principal,
+        order_id: uuid.UUID,
+        status: ShopOrderStatus | None,
+        fields: dict[str, str | None],
+    ) -> ShopOrder:
+        """Status transition (InvalidTransition, 400 VALIDATION_ERROR), tracking and note."""
+        row = await self._lock(order_id)
+        previous = {
+            "status": str(row.status),
+            "trackingNumber": row.tracking_number,
+            "trackingUrl": row.tracking_url,
+            "note": row.admin_note,
+        }
+        if status is not None and status != row.status:
+            row = await self._move(order_id, status, admin)
+        elif status is not None:
+            raise InvalidTransition(details={"status": [f"order is already {row.status}"]})
+        if "tracking_number" in fields:
+            row.tracking_number = fields["tracking_number"]
+        if "tracking_url" in fields:
+            row.tracking_url = fields["tracking_url"]
+        if "note" in fields:
+            row.admin_note = fields["note"]
+        row.updated_at = clock.now()
+        row.updated_by = admin.user_id
+        await self._db.flush()
+        new = {
+            "status": str(row.status),
+            "trackingNumber": row.tracking_number,
+            "trackingUrl": row.tracking_url,
+            "note": row.admin_note,
+        }
+        changed = [k for k in new if new[k] != previous[k]]
+        self._audit.record(
+            admin,
+            "ORDER_UPDATED",
+            "shop_order",
+            row.id,
+            previous={k: previous[k] for k in changed},
+            new={k: new[k] for k in changed},
+        )
+        return row
+
+    def _where(self, f: OrderFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if with_status and f.status is not None:
+            where.append(ShopOrder.status == f.status)
+        if with_status and f.payment_status is not None:
+            where.append(ShopOrder.payment_status == f.payment_status)
+        if f.user_id is not None:
+            where.append(ShopOrder.user_id == f.user_id)
+        if f.date_from is not None:
+            where.append(ShopOrder.created_at >= f.date_from)
+        if f.date_to is not None:
+            where.append(ShopOrder.created_at <= f.date_to)
+        if f.search:
+            pattern = f"%{_escape_like(f.search.strip())}%"
+            where.append(
+                or_(
+                    ShopOrder.order_number.ilike(pattern, escape="\\"),
+                    ShopOrder.user_id.in_(
+                        select(User.id).where(User.email.ilike(pattern, escape="\\"))
+                    ),
+                )
+            )
+        return where
+
+    async def list_page(
+        self, f: OrderFilters, page: int, page_size: int
+    ) -> tuple[list[tuple[ShopOrder, User]], int, OrderSummary]:
+        """Newest first; the summary counts every filter but the two status filters."""
+        summary, by_status = await self._summary(f)
+        if f.status is None and f.payment_status is None:
+            total = summary.total_orders
+        elif f.only_statuses:
+            total = sum(
+                n
+                for (st, pst), n in by_status.items()
+                if (f.status is None or st == f.status)
+                and (f.payment_status is None or pst == f.payment_status)
+            )
+        else:
+            total = int(
+                await self._db.scalar(
+                    select(func.count())
+                    .select_from(ShopOrder)
+                    .where(and_(*self._where(f, with_status=True)))
+                )
+                or 0
+            )
+        ids = list(
+            await self._db.scalars(
+                select(ShopOrder.id)
+                .where(and_(*self._where(f, with_status=True)))
+                .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        rows = (
+            await self._db.execute(
+                select(ShopOrder, User)
+                .join(User, User.id == ShopOrder.user_id)
+                .where(ShopOrder.id.in_(ids))
+            )
+        ).all()
+        by_id = {o.id: (o, u) for o, u in rows}
+        return [by_id[i] for i in ids if i in by_id], total, summary
+
+    async def _summary(self, f: OrderFilters) -> tuple[OrderSummary, dict[tuple[str, str], int]]:
+        if f.only_statuses:
+            stmt: Any = select(
+                ShopOrderTotal.status,
+                ShopOrderTotal.payment_status,
+                func.sum(ShopOrderTotal.row_count),
+                func.sum(ShopOrderTotal.amount_minor),
+            ).group_by(ShopOrderTotal.status, ShopOrderTotal.payment_status)
+        else:
+            stmt = (
+                select(
+                    ShopOrder.status,
+                    ShopOrder.payment_status,
+                    func.count(),
+                    func.sum(ShopOrder.total_minor),
+                )
+                .where(and_(*self._where(f, with_status=False)))
+                .group_by(ShopOrder.status, ShopOrder.payment_status)
+            )
+        by_status: dict[tuple[str, str], int] = {}
+        revenue = 0
+        for status, pay_status, n, amount in (await self._db.execute(stmt)).all():
+            by_status[(str(status), str(pay_status))] = int(n or 0)
+            if pay_status == PaymentStatus.PAID:
+                revenue += int(amount or 0)
+
+        def count(status: ShopOrderStatus) -> int:
+            return sum(n for (st, _), n in by_status.items() if st == status)
+
+        return (
+            OrderSummary(
+                total_orders=sum(by_status.values()),
+                total_revenue_minor=revenue,
+                pending_payment=count(S.PENDING_PAYMENT),
+                processing=count(S.PROCESSING),
+                shipped=count(S.SHIPPED),
+            ),
+            by_status,
+        )

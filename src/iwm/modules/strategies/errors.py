@@ -1,0 +1,25 @@
+from iwm.core.errors import DomainError
+
+
+class StrategyNotFound(DomainError):
+    status_code, code, message = 404, "STRATEGY_NOT_FOUND", "Strategy not found"
+
+
+class HasActiveParticipations(DomainError):
+    status_code, code, message = (
+        400,
+        "HAS_ACTIVE_PARTICIPATIONS",
+        "Cannot close a strategy with active participations",
+    )
+
+
+class StrategyNotActive(DomainError):
+    status_code, code, message = 400, "STRATEGY_NOT_ACTIVE", "Strategy is not open for investment"
+
+
+class CapacityExceeded(DomainError):
+    status_code, code, message = 409, "CAPACITY_EXCEEDED", "Strategy capacity is exhausted"
+
+
+class ParticipationNotFound(DomainError):
+    status_code, code, message = 404, "PARTICIPATION_NOT_FOUND", "Participation not found"

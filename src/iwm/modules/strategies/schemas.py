@@ -1,0 +1,143 @@
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from iwm.core.amounts import PercentIn, PositiveAmountIn, SignedPercentIn
+from iwm.core.money import Money
+from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.modules.strategies.models import RiskLevel, StrategyStatus
+
+
+class ReturnRateIn(StrictBody):
+    min: SignedPercentIn
+    max: SignedPercentIn
+    expected: SignedPercentIn
+    type: Literal["FIXED", "VARIABLE"]
+    payout_frequency: Literal["DAILY", "WEEKLY", "MONTHLY", "END_OF_TERM"]
+
+
+class DurationIn(StrictBody):
+    min_days: int = Field(ge=1, le=36_500)
+    max_days: int = Field(ge=1, le=36_500)
+    lock_period_days: int = Field(ge=0, le=36_500)
+
+
+class InvestmentIn(StrictBody):
+    min_amount: PositiveAmountIn
+    max_amount: PositiveAmountIn | None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    total_capacity: PositiveAmountIn | None
+
+
+class TermsIn(StrictBody):
+    early_withdrawal_allowed: bool
+    early_withdrawal_penalty: PercentIn | None
+    compounding_available: bool
+    automatic_reinvestment: bool
+
+
+class StrategyCreate(StrictBody):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=20_000)
+    short_description: str = Field(max_length=500)
+    category_id: uuid.UUID
+    return_rate: ReturnRateIn
+    duration: DurationIn
+    investment: InvestmentIn
+    risk_level: RiskLevel
+    risk_disclosure: str = Field(max_length=20_000)
+    terms: TermsIn
+    commission_percentage: PercentIn
+    career_points_percentage: PercentIn
+    status: StrategyStatus
+
+
+class ReturnRatePatch(StrictBody):
+    min: SignedPercentIn | None = None
+    max: SignedPercentIn | None = None
+    expected: SignedPercentIn | None = None
+
+
+class InvestmentPatch(StrictBody):
+    min_amount: PositiveAmountIn | None = None
+    max_amount: PositiveAmountIn | None = None
+    total_capacity: PositiveAmountIn | None = None
+
+
+class TermsPatch(StrictBody):
+    early_withdrawal_allowed: bool | None = None
+    early_withdrawal_penalty: PercentIn | None = None
+    compounding_available: bool | None = None
+    automatic_reinvestment: bool | None = None
+
+
+class StrategyUpdate(StrictBody):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    short_description: str | None = Field(default=None, max_length=500)
+    category_id: uuid.UUID | None = None
+    return_rate: ReturnRatePatch | None = None
+    investment: InvestmentPatch | None = None
+    risk_disclosure: str | None = Field(default=None, max_length=20_000)
+    terms: TermsPatch | None = None
+    commission_percentage: PercentIn | None = None
+    career_points_percentage: PercentIn | None = None
+    status: StrategyStatus | None = None
+
+
+class ReturnRateRead(CamelModel):
+    min: Money
+    max: Money
+    expected: Money
+
+
+class CapacityRead(CamelModel):
+    total: Money | None
+    used: Money
+    available: Money | None
+
+
+class ParticipantsRead(CamelModel):
+    total: int
+    active: int
+
+
+class FinancialsRead(CamelModel):
+    total_invested: Money
+    total_returns_distributed: Money
+    pending_returns: Money
+
+
+class AdminStrategy(CamelModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    risk_level: str
+    return_rate: ReturnRateRead
+    capacity: CapacityRead
+    participants: ParticipantsRead
+    financials: FinancialsRead
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class AdminStrategiesPage(CamelModel):
+    strategies: list[AdminStrategy]
+
+
+class StrategyCreated(CamelModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    status: str
+    created_at: UtcDateTime
+    created_by: uuid.UUID
+
+
+class StrategyUpdated(CamelModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    updated_at: UtcDateTime
+    updated_by: uuid.UUID

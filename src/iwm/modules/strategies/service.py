@@ -1,0 +1,353 @@
+"""Investment strategies (admin) and members' participations in them."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.errors import ValidationFailed
+from iwm.core.money import from_minor, percent_to_bp, to_minor
+from iwm.core.principal import Principal
+from iwm.core.slug import first_free, slugify
+from iwm.modules.audit.service import AuditService
+from iwm.modules.categories.models import CategoryType
+from iwm.modules.categories.service import CategoryService
+from iwm.modules.commissions.models import SourceType
+from iwm.modules.commissions.service import CommissionEngine, Sale, SaleLine
+from iwm.modules.strategies.errors import (
+    CapacityExceeded,
+    HasActiveParticipations,
+    ParticipationNotFound,
+    StrategyNotActive,
+    StrategyNotFound,
+)
+from iwm.modules.strategies.models import (
+    Participation,
+    ParticipationStatus,
+    Strategy,
+    StrategyStatus,
+)
+from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStats:
+    participants: int = 0
+    active: int = 0
+    invested_minor: int = 0
+    distributed_minor: int = 0
+    pending_minor: int = 0
+
+
+def _check_rules(row: Strategy) -> None:
+    """min <= expected <= max, days and amounts in order, capacity not below what is used."""
+    errors: dict[str, list[str]] = {}
+    if not row.return_min_bp <= row.return_expected_bp <= row.return_max_bp:
+        errors["returnRate"] = ["min <= expected <= max is required"]
+    if row.min_days > row.max_days:
+        errors["duration"] = ["minDays must not exceed maxDays"]
+    if row.lock_period_days > row.max_days:
+        errors.setdefault("duration", []).append("lockPeriodDays must not exceed maxDays")
+    if row.max_amount_minor is not None and row.min_amount_minor > row.max_amount_minor:
+        errors["investment.maxAmount"] = ["maxAmount must not be below minAmount"]
+    if row.total_capacity_minor is not None:
+        if row.total_capacity_minor < row.used_capacity_minor:
+            errors["investment.totalCapacity"] = ["below the amount already invested"]
+        elif row.total_capacity_minor < row.min_amount_minor:
+            errors["investment.totalCapacity"] = ["below the minimum investment"]
+    if errors:
+        raise ValidationFailed(details=errors)
+
+
+def _snapshot(row: Strategy) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "status": str(row.status),
+        "categoryId": str(row.category_id),
+        "returnRate": [
+            str(from_minor(b))
+            for b in (row.return_min_bp, row.return_expected_bp, row.return_max_bp)
+        ],
+        "minAmount": str(from_minor(row.min_amount_minor)),
+        "maxAmount": None
+        if row.max_amount_minor is None
+        else str(from_minor(row.max_amount_minor)),
+        "totalCapacity": (
+            None if row.total_capacity_minor is None else str(from_minor(row.total_capacity_minor))
+        ),
+        "commissionPercentage": str(from_minor(row.commission_bp)),
+        "careerPointsPercentage": str(from_minor(row.career_points_bp)),
+        "terms": row.terms,
+    }
+
+
+def _opt_minor(value: Any) -> int | None:
+    return None if value is None else to_minor(value)
+
+
+class StrategyService:
+    """Never commits: the request's transaction does."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._audit = AuditService(session)
+
+    async def get(self, strategy_id: uuid.UUID) -> Strategy:
+        row = await self._db.get(Strategy, strategy_id)
+        if row is None:
+            raise StrategyNotFound()
+        return row
+
+    async def list_page(
+        self,
+        page: int,
+        page_size: int,
+        status: StrategyStatus | None,
+        category_id: uuid.UUID | None,
+    ) -> tuple[list[tuple[Strategy, StrategyStats]], int]:
+        stmt = select(Strategy)
+        if status is not None:
+            stmt = stmt.where(Strategy.status == status)
+        if category_id is not None:
+            stmt = stmt.where(Strategy.category_id == category_id)
+        total = int(
+            (await self._db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        )
+        rows = list(
+            await self._db.scalars(
+                stmt.order_by(Strategy.created_at.desc(), Strategy.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        stats = await self._stats([r.id for r in rows])
+        return [(r, stats.get(r.id, StrategyStats())) for r in rows], total
+
+    async def _stats(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, StrategyStats]:
+        if not ids:
+            return {}
+        active = Participation.status == ParticipationStatus.ACTIVE
+        result = await self._db.execute(
+            select(
+                Participation.strategy_id,
+                func.count(func.distinct(Participation.user_id)),
+                func.count(func.distinct(case((active, Participation.user_id)))),
+                func.sum(Participation.amount_minor),
+                func.sum(Participation.returns_distributed_minor),
+                func.sum(Participation.pending_returns_minor),
+            )
+            .where(Participation.strategy_id.in_(ids))
+            .group_by(Participation.strategy_id)
+        )
+        return {
+            sid: StrategyStats(int(n), int(a), int(inv or 0), int(dist or 0), int(pend or 0))
+            for sid, n, a, inv, dist, pend in result.all()
+        }
+
+    async def _free_slug(self, name: str) -> str:
+        base = slugify(name)
+        taken = set(
+            await self._db.scalars(
+                select(Strategy.slug).where(
+                    (Strategy.slug == base) | Strategy.slug.startswith(f"{base}-", autoescape=True)
+                )
+            )
+        )
+        return first_free(base, taken)
+
+    async def create(self, admin: Principal, body: StrategyCreate) -> Strategy:
+        """CategoryNotFound (404); ValidationFailed when min <= expected <= max fails."""
+        await CategoryService(self._db).get(body.category_id, CategoryType.STRATEGY)
+        rate, inv = body.return_rate, body.investment
+        row = Strategy(
+            name=body.name.strip(),
+            slug=await self._free_slug(body.name),
+            description=body.description,
+            short_description=body.short_description,
+            category_id=body.category_id,
+            status=body.status,
+            risk_level=body.risk_level,
+            risk_disclosure=body.risk_disclosure,
+            return_min_bp=percent_to_bp(rate.min),
+            return_max_bp=percent_to_bp(rate.max),
+            return_expected_bp=percent_to_bp(rate.expected),
+            return_type=rate.type,
+            payout_frequency=rate.payout_frequency,
+            min_days=body.duration.min_days,
+            max_days=body.duration.max_days,
+            lock_period_days=body.duration.lock_period_days,
+            min_amount_minor=to_minor(inv.min_amount),
+            max_amount_minor=_opt_minor(inv.max_amount),
+            currency=inv.currency,
+            total_capacity_minor=_opt_minor(inv.total_capacity),
+            used_capacity_minor=0,
+            terms=body.terms.model_dump(mode="json", by_alias=True),
+            commission_bp=percent_to_bp(body.commission_percentage),
+            career_points_bp=percent_to_bp(body.career_points_percentage),
+            created_by=admin.user_id,
+            updated_by=admin.user_id,
+        )
+        _check_rules(row)
+        self._db.add(row)
+        await self._db.flush()
+        self._audit.record(admin, "STRATEGY_CREATED", "strategy", row.id, new=_snapshot(row))
+        return row
+
+    async def update(
+        self, admin: Principal, strategy_id: uuid.UUID, body: StrategyUpdate
+    ) -> Strategy:
+        """StrategyNotFound, CategoryNotFound, ValidationFailed; closing while participations
+        are active is HasActiveParticipations. Locks the strategy row (capacity checks)."""
+        row = await self._db.scalar(
+            select(Strategy).where(Strategy.id == strategy_id).with_for_update()
+        )
+        if row is None:
+            raise StrategyNotFound()
+        before = _snapshot(row)
+        fields = body.model_fields_set
+        for name in ("name", "description", "short_description", "risk_disclosure"):
+            if name in fields and getattr(body, name) is not None:
+                setattr(row, name, getattr(body, name))
+        if "category_id" in fields and body.category_id is not None:
+            await CategoryService(self._db).get(body.category_id, CategoryType.STRATEGY)
+            row.category_id = body.category_id
+        if body.return_rate is not None:
+            rr = body.return_rate
+            if rr.min is not None:
+                row.return_min_bp = percent_to_bp(rr.min)
+            if rr.max is not None:
+                row.return_max_bp = percent_to_bp(rr.max)
+            if rr.expected is not None:
+                row.return_expected_bp = percent_to_bp(rr.expected)
+        if body.investment is not None:
+            inv, set_ = body.investment, body.investment.model_fields_set
+            if inv.min_amount is not None:
+                row.min_amount_minor = to_minor(inv.min_amount)
+            if "max_amount" in set_:
+                row.max_amount_minor = _opt_minor(inv.max_amount)
+            if "total_capacity" in set_:
+                row.total_capacity_minor = _opt_minor(inv.total_capacity)
+        if body.terms is not None:
+            row.terms = {
+                **row.terms,
+                **body.terms.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            }
+        if body.commission_percentage is not None:
+            row.commission_bp = percent_to_bp(body.commission_percentage)
+        if body.career_points_percentage is not None:
+            row.career_points_bp = percent_to_bp(body.career_points_percentage)
+        if body.status is not None and body.status != row.status:
+            if body.status is StrategyStatus.CLOSED:
+                active = await self._db.scalar(
+                    select(func.count())
+                    .select_from(Participation)
+                    .where(
+                        Participation.strategy_id == row.id,
+                        Participation.status == ParticipationStatus.ACTIVE,
+                    )
+                )
+                if active:
+                    raise HasActiveParticipations(details={"activeParticipations": [str(active)]})
+            row.status = body.status
+        _check_rules(row)
+        row.updated_by = admin.user_id
+        row.updated_at = clock.now()
+        await self._db.flush()
+        after = _snapshot(row)
+        changed = [k for k in after if after[k] != before[k]]
+        self._audit.record(
+            admin,
+            "STRATEGY_UPDATED",
+            "strategy",
+            row.id,
+            previous={k: before[k] for k in changed},
+            new={k: after[k] for k in changed},
+        )
+        return row
+
+
+class ParticipationService:
+    """Members' investments. `invest` fills capacity with a conditional update, so two
+    concurrent investments can never overfill a strategy, and runs the commission engine."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+
+    async def invest(
+        self, user_id: uuid.UUID, strategy_id: uuid.UUID, amount_minor: int
+    ) -> Participation:
+        """StrategyNotFound, StrategyNotActive, ValidationFailed (outside min/max),
+        CapacityExceeded (409)."""
+        strategy = await self._db.get(Strategy, strategy_id)
+        if strategy is None:
+            raise StrategyNotFound()
+        if strategy.status != StrategyStatus.ACTIVE:
+            raise StrategyNotActive()
+        if amount_minor < strategy.min_amount_minor or (
+            strategy.max_amount_minor is not None and amount_minor > strategy.max_amount_minor
+        ):
+            raise ValidationFailed(details={"amount": ["outside the strategy's min and max"]})
+        filled = await self._db.execute(
+            update(Strategy)
+            .where(
+                Strategy.id == strategy_id,
+                Strategy.status == StrategyStatus.ACTIVE,
+                (Strategy.total_capacity_minor.is_(None))
+                | (Strategy.used_capacity_minor + amount_minor <= Strategy.total_capacity_minor),
+            )
+            .values(used_capacity_minor=Strategy.used_capacity_minor + amount_minor)
+            .returning(Strategy.id)
+            .execution_options(synchronize_session=False)
+        )
+        if filled.scalar_one_or_none() is None:
+            raise CapacityExceeded()
+        now = clock.now()
+        row = Participation(
+            strategy_id=strategy_id,
+            user_id=user_id,
+            amount_minor=amount_minor,
+            status=ParticipationStatus.ACTIVE,
+            started_at=now,
+            ends_at=now + timedelta(days=strategy.max_days),
+        )
+        self._db.add(row)
+        await self._db.flush()
+        await CommissionEngine(self._db, self._settings).on_sale(
+            Sale(
+                source_type=SourceType.INVESTMENT,
+                source_id=row.id,
+                buyer_user_id=user_id,
+                currency=strategy.currency,
+                lines=[SaleLine(amount_minor, strategy.commission_bp, strategy.career_points_bp)],
+            )
+        )
+        return row
+
+    async def finish(
+        self, participation_id: uuid.UUID, status: ParticipationStatus, returns_minor: int = 0
+    ) -> Participation:
+        """Ends an active participation (COMPLETED or WITHDRAWN) and frees its capacity."""
+        row = await self._db.scalar(
+            select(Participation).where(Participation.id == participation_id).with_for_update()
+        )
+        if row is None:
+            raise ParticipationNotFound()
+        if row.status != ParticipationStatus.ACTIVE or status is ParticipationStatus.ACTIVE:
+            raise ValidationFailed(details={"status": ["participation is not active"]})
+        row.status = status
+        row.closed_at = clock.now()
+        row.returns_distributed_minor += returns_minor
+        await self._db.execute(
+            update(Strategy)
+            .where(Strategy.id == row.strategy_id)
+            .values(used_capacity_minor=Strategy.used_capacity_minor - row.amount_minor)
+            .execution_options(synchronize_session=False)
+        )
+        return row
