@@ -12,13 +12,23 @@ from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import RequestIdMiddleware
 from iwm.core.resources import Resources
+from iwm.modules.audit.router import router as admin_audit_router
 from iwm.modules.auth.router import router as auth_router
+from iwm.modules.categories.router import router as admin_categories_router
 from iwm.modules.cleanup.scheduler import DailyScheduler
+from iwm.modules.commissions.router import router as admin_commissions_router
 from iwm.modules.health.router import router as health_router
 from iwm.modules.kiosks.device_router import router as device_router
 from iwm.modules.kiosks.router import router as partner_kiosks_router
+from iwm.modules.kyc.router import router as admin_kyc_router
+from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.router import router as partner_orders_router
+from iwm.modules.payouts.router import router as admin_payouts_router
+from iwm.modules.products.router import router as admin_products_router
 from iwm.modules.provisioning.router import router as provisioning_router
+from iwm.modules.shop_orders.router import router as admin_shop_orders_router
+from iwm.modules.strategies.router import router as admin_strategies_router
+from iwm.modules.users.router import router as admin_users_router
 from iwm.web.deps import STATIC_DIR
 from iwm.web.router import router as dashboard_router
 
@@ -63,6 +73,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partner_kiosks_router,
         device_router,
         provisioning_router,
+        admin_categories_router,
+        admin_products_router,
+        admin_shop_orders_router,
+        admin_strategies_router,
+        admin_commissions_router,
+        admin_payouts_router,
+        admin_users_router,
+        admin_kyc_router,
+        admin_partners_router,
+        admin_audit_router,
         dashboard_router,
     ):
         app.include_router(router)

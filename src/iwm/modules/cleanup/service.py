@@ -22,6 +22,8 @@ from iwm.modules.kiosks.models import KioskErrorReport
 from iwm.modules.orders.models import Order
 
 log = structlog.get_logger()
+# Order photos live under this prefix (OrderService); the storage holds other files too.
+ORDER_PHOTO_PREFIX = "orders/"
 
 
 @dataclass
@@ -118,7 +120,8 @@ class CleanupService:
         found = 0
         batch: list[str] = []
         async for obj in self._res.storage.list():
-            if obj.modified_at >= grace_cutoff:
+            # Only order photos are ours to judge; other files (KYC documents) are not.
+            if not obj.key.startswith(ORDER_PHOTO_PREFIX) or obj.modified_at >= grace_cutoff:
                 continue
             batch.append(obj.key)
             if len(batch) >= self._batch:

@@ -103,6 +103,7 @@ class KycDocument(IdMixin, Base):
         ForeignKey("kyc_verifications.id", ondelete="CASCADE"), index=True
     )
     type: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order within the submission
     file_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
@@ -110,7 +111,7 @@ class KycDocument(IdMixin, Base):
     thumbnail_key: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.PENDING)
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
-    ocr_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ocr_data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 

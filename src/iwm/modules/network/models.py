@@ -46,8 +46,10 @@ class NetworkPartner(IdMixin, CreatedAtMixin, Base):
         ForeignKey("users.id", ondelete="RESTRICT"), unique=True
     )
     referral_code: Mapped[str] = mapped_column(String(8), unique=True)
+    # NO ACTION (checked at the end of the statement), not RESTRICT: a partner with
+    # referrals still cannot be deleted, but a whole tree can be removed in one statement.
     sponsor_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("network_partners.id", ondelete="RESTRICT"), index=True
+        ForeignKey("network_partners.id"), index=True
     )
     status: Mapped[str] = mapped_column(String(16), default=PartnerStatus.ACTIVE)
     rank_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -68,6 +70,7 @@ class NetworkPartner(IdMixin, CreatedAtMixin, Base):
     pending_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_earned_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_withdrawn_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Career points are whole units.
     career_points_total: Mapped[int] = mapped_column(BigInteger, default=0)
     career_points_period: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -9,7 +9,7 @@ from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.auth.deps import AdminUser
+from iwm.modules.admin.deps import AdminUser
 from iwm.modules.kiosks.errors import KioskNotFound, ShopNotFound, UnsupportedLanguage
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import AdminKioskRead, KioskCreate, KioskProvisioned, KioskRead

@@ -7,3 +7,23 @@ class EmailAlreadyExists(DomainError):
 
 class UserNotFound(NotFound):
     code, message = "USER_NOT_FOUND", "User not found"
+
+
+class CannotModifySuperAdmin(DomainError):
+    status_code, code, message = (
+        403,
+        "CANNOT_MODIFY_SUPER_ADMIN",
+        "Only a SUPER_ADMIN may modify a SUPER_ADMIN user",
+    )
+
+
+class CannotSuspendAdmin(DomainError):
+    status_code, code, message = 403, "CANNOT_SUSPEND_ADMIN", "Administrators cannot be suspended"
+
+
+class AlreadySuspended(DomainError):
+    status_code, code, message = 400, "ALREADY_SUSPENDED", "User is already suspended"
+
+
+class NotSuspended(DomainError):
+    status_code, code, message = 400, "NOT_SUSPENDED", "User is not suspended"

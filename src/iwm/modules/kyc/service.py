@@ -1,0 +1,530 @@
+"""KYC verifications: submission (documents into the storage backend), the review queue
+and the admin's decisions. Never commits: the caller's transaction does.
+
+Every decision locks the verification row (FOR UPDATE) so that two admins deciding at
+once cannot both succeed; the second one gets NOT_REVIEWABLE.
+"""
+
+import asyncio
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.errors import ValidationFailed
+from iwm.core.principal import Principal
+from iwm.core.storage import PhotoStorage
+from iwm.modules.admin.params import SortOrder, ordered
+from iwm.modules.audit.service import AuditService
+from iwm.modules.kyc import schemas as s
+from iwm.modules.kyc.errors import KycNotFound, NotReviewable
+from iwm.modules.kyc.models import (
+    REVIEWABLE,
+    DocumentStatus,
+    KycDocument,
+    KycHistory,
+    KycLevel,
+    KycPriority,
+    KycStatus,
+    KycVerification,
+)
+from iwm.modules.users.models import User
+from iwm.modules.users.service import UserService
+
+ENTITY = "kyc"
+THUMBNAIL_SIZE = (320, 320)
+PROCESSING_WINDOW = timedelta(days=30)
+_SIGNATURES = [
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"%PDF-", "application/pdf", "pdf"),
+]
+# Sorting by priority "desc" lists HIGH first.
+_PRIORITY_WEIGHT = {KycPriority.HIGH: 3, KycPriority.NORMAL: 2, KycPriority.LOW: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilters:
+    status: s.QueueStatus | None = None
+    priority: KycPriority | None = None
+    sort_by: s.QueueSortField = s.QueueSortField.SUBMITTED_AT
+    sort_order: SortOrder | None = None
+
+
+def _sniff(data: bytes) -> tuple[str, str]:
+    for magic, content_type, ext in _SIGNATURES:
+        if data.startswith(magic):
+            return content_type, ext
+    raise ValidationFailed(
+        "Documents must be JPEG, PNG or PDF", {"documents": ["unsupported file type"]}
+    )
+
+
+def _thumbnail(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as img:
+        img.thumbnail(THUMBNAIL_SIZE)
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+class KycService:
+    def __init__(self, session: AsyncSession, settings: Settings, storage: PhotoStorage) -> None:
+        self._db = session
+        self._settings = settings
+        self._storage = storage
+        self._audit = AuditService(session)
+        self._users = UserService(session)
+
+    # -- submission ----------------------------------------------------------------------
+
+    async def submit(
+        self,
+        user_id: uuid.UUID,
+        info: s.PersonalInfo,
+        documents: list[s.DocumentUpload],
+        level: KycLevel = KycLevel.STANDARD,
+        priority: KycPriority = KycPriority.NORMAL,
+    ) -> KycVerification:
+        """A member's submission. Files are stored first: a failed transaction can leave
+        unreferenced files behind, never a row pointing at a missing file."""
+        user = await self._users.get(user_id)
+        if not documents:
+            raise ValidationFailed("At least one document is required", {"documents": ["empty"]})
+        now = clock.now()
+        verification = KycVerification(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            status=KycStatus.SUBMITTED,
+            level=level,
+            priority=priority,
+            first_name=info.first_name,
+            last_name=info.last_name,
+            middle_name=info.middle_name,
+            date_of_birth=info.date_of_birth,
+            nationality=info.nationality.upper(),
+            document_type=info.document_type,
+            document_number=info.document_number,
+            document_issue_date=info.document_issue_date,
+            document_expiry_date=info.document_expiry_date,
+            country=info.address.country.upper(),
+            region=info.address.region,
+            city=info.address.city,
+            street=info.address.street,
+            building=info.address.building,
+            apartment=info.address.apartment,
+            postal_code=info.address.postal_code,
+            submitted_at=now,
+        )
+        self._db.add(verification)
+        await self._db.flush()
+        for position, upload in enumerate(documents):
+            self._db.add(await self._store(verification.id, position, upload, now))
+        self._db.add(KycHistory(verification_id=verification.id, action="SUBMITTED"))
+        user.kyc_status, user.kyc_level = KycStatus.SUBMITTED, level
+        await self._db.flush()
+        return verification
+
+    async def _store(
+        self, verification_id: uuid.UUID, position: int, upload: s.DocumentUpload, now: datetime
+    ) -> KycDocument:
+        content_type, ext = _sniff(upload.data)
+        doc_id = uuid.uuid4()
+        key = f"kyc/{verification_id}/{doc_id}.{ext}"
+        await self._storage.put(key, upload.data, content_type)
+        thumb_key = None
+        if content_type != "application/pdf":
+            thumb_key = f"kyc/{verification_id}/{doc_id}-thumb.jpg"
+            thumb = await asyncio.to_thread(_thumbnail, upload.data)
+            await self._storage.put(thumb_key, thumb, "image/jpeg")
+        return KycDocument(
+            id=doc_id,
+            verification_id=verification_id,
+            type=upload.type,
+            position=position,
+            file_name=upload.file_name[:255],
+            content_type=content_type,
+            size_bytes=len(upload.data),
+            storage_key=key,
+            thumbnail_key=thumb_key,
+            status=DocumentStatus.PENDING,
+            ocr_data=upload.ocr_data,
+            uploaded_at=now,
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def queue(
+        self, filters: QueueFilters, page: int, page_size: int
+    ) -> tuple[s.KycQueue, int]:
+        statuses = [filters.status.value] if filters.status else [q.value for q in s.QueueStatus]
+        stmt = (
+            select(KycVerification, User)
+            .join(User, User.id == KycVerification.user_id)
+            .where(KycVerification.status.in_(statuses))
+        )
+        if filters.priority is not None:
+            stmt = stmt.where(KycVerification.priority == filters.priority)
+        total = (
+            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
+        if filters.sort_by is s.QueueSortField.PRIORITY:
+            weight: ColumnElement[int] = case(
+                {p.value: w for p, w in _PRIORITY_WEIGHT.items()},
+                value=KycVerification.priority,
+                else_=0,
+            )
+            order: list[Any] = [
+                ordered(weight, filters.sort_order or SortOrder.DESC),
+                KycVerification.submitted_at.asc(),
+            ]
+        else:
+            order = [ordered(KycVerification.submitted_at, filters.sort_order or SortOrder.ASC)]
+        rows = list(
+            await self._db.execute(
+                stmt.order_by(*order, KycVerification.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        ids = [v.id for v, _ in rows]
+        doc_counts: dict[uuid.UUID, int] = {}
+        if ids:
+            counted = await self._db.execute(
+                select(KycDocument.verification_id, func.count())
+                .where(KycDocument.verification_id.in_(ids))
+                .group_by(KycDocument.verification_id)
+            )
+            doc_counts = {vid: int(n) for vid, n in counted}
+        names = await self._names({v.assigned_to for v, _ in rows})
+        now = clock.now()
+        items = [
+            s.QueueItem(
+                id=v.id,
+                user=s.QueueUser(id=u.id, email=u.email, name=u.full_name),
+                status=v.status,
+                level=v.level,
+                priority=v.priority,
+                submitted_at=v.submitted_at,
+                assigned_to=names.get(v.assigned_to) if v.assigned_to else None,
+                documents_count=doc_counts.get(v.id, 0),
+                waiting_time=max(0, int((now - v.submitted_at).total_seconds() // 3600)),
+            )
+            for v, u in rows
+        ]
+        return s.KycQueue(submissions=items, stats=await self._stats(now)), int(total)
+
+    async def _stats(self, now: datetime) -> s.QueueStats:
+        counts = dict(
+            (
+                await self._db.execute(
+                    select(KycVerification.status, func.count())
+                    .where(KycVerification.status.in_([q.value for q in s.QueueStatus]))
+                    .group_by(KycVerification.status)
+                )
+            ).all()
+        )
+        if self._db.get_bind().dialect.name == "postgresql":
+            seconds: ColumnElement[Any] = func.extract(
+                "epoch", KycVerification.reviewed_at - KycVerification.submitted_at
+            )
+        else:
+            seconds = (
+                func.julianday(KycVerification.reviewed_at)
+                - func.julianday(KycVerification.submitted_at)
+            ) * 86400
+        average = (
+            await self._db.execute(
+                select(func.avg(seconds)).where(
+                    KycVerification.reviewed_at >= now - PROCESSING_WINDOW
+                )
+            )
+        ).scalar_one()
+        return s.QueueStats(
+            pending=int(counts.get(KycStatus.SUBMITTED, 0)),
+            under_review=int(counts.get(KycStatus.UNDER_REVIEW, 0)),
+            needs_info=int(counts.get(KycStatus.NEEDS_INFO, 0)),
+            average_processing_time=round(float(average) / 3600, 1) if average else 0.0,
+        )
+
+    async def _names(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await self._db.execute(select(User).where(User.id.in_(wanted)))
+        return {u.id: u.full_name for u in rows.scalars()}
+
+    async def _get(self, kyc_id: uuid.UUID, *, lock: bool = False) -> KycVerification:
+        stmt = select(KycVerification).where(KycVerification.id == kyc_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        verification = (await self._db.execute(stmt)).scalar_one_or_none()
+        if verification is None:
+            raise KycNotFound()
+        return verification
+
+    async def _documents(self, kyc_id: uuid.UUID) -> list[KycDocument]:
+        rows = await self._db.execute(
+            select(KycDocument)
+            .where(KycDocument.verification_id == kyc_id)
+            .order_by(KycDocument.uploaded_at, KycDocument.position)
+        )
+        return list(rows.scalars())
+
+    async def detail(self, kyc_id: uuid.UUID) -> s.KycDetail:
+        v = await self._get(kyc_id)
+        user = await self._users.get(v.user_id)
+        docs = await self._documents(v.id)
+        history = list(
+            (
+                await self._db.execute(
+                    select(KycHistory)
+                    .where(KycHistory.verification_id == v.id)
+                    .order_by(KycHistory.created_at, KycHistory.id)
+                )
+            ).scalars()
+        )
+        names = await self._names({v.reviewed_by} | {h.performed_by for h in history})
+        documents = []
+        for d in docs:
+            file_url = await self._storage.url(d.storage_key)
+            thumb = await self._storage.url(d.thumbnail_key) if d.thumbnail_key else file_url
+            documents.append(
+                s.DetailDocument(
+                    id=d.id,
+                    type=d.type,
+                    file_name=d.file_name,
+                    file_url=file_url,
+                    thumbnail_url=thumb,
+                    status=d.status,
+                    ocr_data=d.ocr_data,
+                    uploaded_at=d.uploaded_at,
+                )
+            )
+        return s.KycDetail(
+            id=v.id,
+            user=s.DetailUser(
+                id=user.id,
+                email=user.email,
+                name=user.full_name,
+                phone=user.phone,
+                created_at=user.created_at,
+            ),
+            status=v.status,
+            level=v.level,
+            personal_info=s.DetailPersonalInfo(
+                first_name=v.first_name,
+                last_name=v.last_name,
+                middle_name=v.middle_name,
+                date_of_birth=v.date_of_birth,
+                nationality=v.nationality,
+                document_number=v.document_number,
+                document_type=v.document_type,
+                document_issue_date=v.document_issue_date,
+                document_expiry_date=v.document_expiry_date,
+                address=s.KycAddress(
+                    country=v.country,
+                    region=v.region,
+                    city=v.city,
+                    street=v.street,
+                    building=v.building,
+                    apartment=v.apartment,
+                    postal_code=v.postal_code,
+                ),
+            ),
+            documents=documents,
+            history=[
+                s.HistoryEntry(
+                    action=h.action,
+                    performed_by=names.get(h.performed_by) if h.performed_by else None,
+                    note=h.note,
+                    timestamp=h.created_at,
+                )
+                for h in history
+            ],
+            submitted_at=v.submitted_at,
+            reviewed_at=v.reviewed_at,
+            reviewed_by=names.get(v.reviewed_by) if v.reviewed_by else None,
+            rejection_reason=v.rejection_reason,
+        )
+
+    # -- decisions -----------------------------------------------------------------------
+
+    async def _reviewable(self, kyc_id: uuid.UUID) -> KycVerification:
+        v = await self._get(kyc_id, lock=True)
+        if v.status not in REVIEWABLE:
+            raise NotReviewable()
+        return v
+
+    async def _admin_name(self, admin: Principal) -> str:
+        return (await self._names({admin.user_id})).get(admin.user_id, admin.email)
+
+    async def _sync_user(self, v: KycVerification) -> None:
+        """The user's KYC state is their latest verification's."""
+        latest = (
+            await self._db.execute(
+                select(KycVerification.id)
+                .where(KycVerification.user_id == v.user_id)
+                .order_by(KycVerification.submitted_at.desc(), KycVerification.id)
+                .limit(1)
+            )
+        ).scalar_one()
+        if latest == v.id:
+            user = await self._users.get(v.user_id)
+            user.kyc_status, user.kyc_level = v.status, v.level
+
+    async def start_review(self, admin: Principal, kyc_id: uuid.UUID) -> KycVerification:
+        """Takes a submission into review, assigned to `admin`."""
+        v = await self._reviewable(kyc_id)
+        previous = {"status": v.status, "assignedTo": str(v.assigned_to or "") or None}
+        v.status, v.assigned_to = KycStatus.UNDER_REVIEW, admin.user_id
+        self._db.add(
+            KycHistory(verification_id=v.id, action="REVIEW_STARTED", performed_by=admin.user_id)
+        )
+        await self._sync_user(v)
+        await self._db.flush()
+        self._audit.record(
+            admin,
+            "KYC_REVIEW_STARTED",
+            ENTITY,
+            v.id,
+            previous=previous,
+            new={"status": v.status, "assignedTo": str(admin.user_id)},
+        )
+        return v
+
+    async def request_info(self, admin: Principal, kyc_id: uuid.UUID, note: str) -> KycVerification:
+        """Asks the member for more information (NEEDS_INFO)."""
+        v = await self._reviewable(kyc_id)
+        previous = v.status
+        v.status = KycStatus.NEEDS_INFO
+        self._db.add(
+            KycHistory(
+                verification_id=v.id, action="INFO_REQUESTED", performed_by=admin.user_id, note=note
+            )
+        )
+        await self._sync_user(v)
+        await self._db.flush()
+        self._audit.record(
+            admin,
+            "KYC_INFO_REQUESTED",
+            ENTITY,
+            v.id,
+            previous={"status": previous},
+            new={"status": v.status, "note": note},
+        )
+        return v
+
+    async def approve(
+        self, admin: Principal, kyc_id: uuid.UUID, body: s.ApproveRequest
+    ) -> s.Approved:
+        """Raises KYC_NOT_FOUND, NOT_REVIEWABLE, VALIDATION_ERROR (expiry in the past).
+        Valid for `kyc_validity_days` unless `expiresAt` says otherwise."""
+        v = await self._reviewable(kyc_id)
+        now = clock.now()
+        expires_at = body.expires_at or now + timedelta(days=self._settings.kyc_validity_days)
+        if expires_at <= now:
+            raise ValidationFailed(
+                "expiresAt must be in the future", {"expiresAt": ["must be in the future"]}
+            )
+        previous = {"status": v.status, "level": v.level}
+        v.status, v.level = KycStatus.APPROVED, body.level
+        v.reviewed_at, v.reviewed_by, v.expires_at = now, admin.user_id, expires_at
+        v.rejection_reason = None
+        for doc in await self._documents(v.id):
+            if doc.status == DocumentStatus.PENDING:
+                doc.status = DocumentStatus.VERIFIED
+        self._db.add(
+            KycHistory(
+                verification_id=v.id, action="APPROVED", performed_by=admin.user_id, note=body.note
+            )
+        )
+        await self._sync_user(v)
+        await self._db.flush()
+        self._audit.record(
+            admin,
+            "KYC_APPROVED",
+            ENTITY,
+            v.id,
+            previous=previous,
+            new={
+                "status": v.status,
+                "level": v.level,
+                "expiresAt": clock.iso(expires_at),
+                "note": body.note,
+            },
+        )
+        return s.Approved(
+            id=v.id,
+            user_id=v.user_id,
+            status=v.status,
+            level=v.level,
+            approved_at=now,
+            approved_by=await self._admin_name(admin),
+            expires_at=expires_at,
+        )
+
+    async def reject(
+        self, admin: Principal, kyc_id: uuid.UUID, body: s.RejectRequest
+    ) -> s.Rejected:
+        """Raises KYC_NOT_FOUND, NOT_REVIEWABLE, VALIDATION_ERROR (a document of another
+        verification). Named documents are marked REJECTED with their reason."""
+        v = await self._reviewable(kyc_id)
+        docs = {d.id: d for d in await self._documents(v.id)}
+        unknown = [str(r.document_id) for r in body.rejected_documents if r.document_id not in docs]
+        if unknown:
+            raise ValidationFailed(
+                "Unknown document in rejectedDocuments",
+                {
+                    "rejectedDocuments": [
+                        f"not a document of this verification: {u}" for u in unknown
+                    ]
+                },
+            )
+        now = clock.now()
+        previous = {"status": v.status}
+        for item in body.rejected_documents:
+            docs[item.document_id].status = DocumentStatus.REJECTED
+            docs[item.document_id].rejection_reason = item.reason
+        v.status = KycStatus.REJECTED
+        v.reviewed_at, v.reviewed_by = now, admin.user_id
+        v.rejection_reason, v.can_resubmit = body.reason, body.allow_resubmission
+        self._db.add(
+            KycHistory(
+                verification_id=v.id,
+                action="REJECTED",
+                performed_by=admin.user_id,
+                note=body.reason,
+            )
+        )
+        await self._sync_user(v)
+        await self._db.flush()
+        self._audit.record(
+            admin,
+            "KYC_REJECTED",
+            ENTITY,
+            v.id,
+            previous=previous,
+            new={
+                "status": v.status,
+                "reason": body.reason,
+                "canResubmit": body.allow_resubmission,
+                "rejectedDocuments": [str(r.document_id) for r in body.rejected_documents],
+            },
+        )
+        return s.Rejected(
+            id=v.id,
+            user_id=v.user_id,
+            status=v.status,
+            reason=body.reason,
+            rejected_at=now,
+            rejected_by=await self._admin_name(admin),
+            can_resubmit=body.allow_resubmission,
+        )

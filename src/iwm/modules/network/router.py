@@ -1,0 +1,83 @@
+"""Admin view of network partners and their sponsor tree: /api/v1/admin/partners."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
+from iwm.core.pagination import Page
+from iwm.core.schemas import Envelope, PaginationMeta, ok
+from iwm.modules.admin.deps import AdminUser
+from iwm.modules.admin.params import SortOrder
+from iwm.modules.network.errors import PartnerNotFound
+from iwm.modules.network.models import PartnerStatus
+from iwm.modules.network.schemas import (
+    AdminPartnerDetail,
+    AdminPartnersList,
+    PartnerNetwork,
+    PartnerSortField,
+    PartnerStatusFilter,
+)
+from iwm.modules.network.service import MAX_DEPTH, NetworkService, PartnerFilters
+
+router = APIRouter(
+    prefix="/api/v1/admin/partners",
+    tags=["admin: partners"],
+    responses=error_responses(Unauthorized, Forbidden, RateLimited),
+)
+
+
+def network_service(session: SessionDep, resources: ResourcesDep) -> NetworkService:
+    return NetworkService(session, resources.settings)
+
+
+NetworkServiceDep = Annotated[NetworkService, Depends(network_service)]
+
+
+@router.get("", responses=error_responses(ValidationFailed))
+async def list_partners(
+    admin: AdminUser,
+    network: NetworkServiceDep,
+    page: Page,
+    status: PartnerStatusFilter = PartnerStatusFilter.ALL,
+    rank: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    sort_by: Annotated[PartnerSortField, Query(alias="sortBy")] = PartnerSortField.CREATED_AT,
+    sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = SortOrder.DESC,
+) -> Envelope[AdminPartnersList]:
+    """Network partners, filtered, searched by name or referral code, and sorted."""
+    filters = PartnerFilters(
+        status=None if status is PartnerStatusFilter.ALL else PartnerStatus(status.value),
+        rank=rank,
+        search=search.strip() or None if search else None,
+        sort_by=sort_by,
+        sort_order=sort_order,
+    )
+    items, total = await network.list(filters, page.page, page.page_size)
+    return ok(
+        AdminPartnersList(partners=items),
+        pagination=PaginationMeta.build(total, page.page, page.page_size),
+    )
+
+
+@router.get("/{partner_id}", responses=error_responses(PartnerNotFound))
+async def get_partner(
+    partner_id: uuid.UUID, admin: AdminUser, network: NetworkServiceDep
+) -> Envelope[AdminPartnerDetail]:
+    """One partner with rank, sponsor, balances and network statistics."""
+    return ok(await network.detail(partner_id))
+
+
+@router.get("/{partner_id}/network", responses=error_responses(ValidationFailed, PartnerNotFound))
+async def get_network(
+    partner_id: uuid.UUID,
+    admin: AdminUser,
+    network: NetworkServiceDep,
+    page: Page,
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = MAX_DEPTH,
+) -> Envelope[PartnerNetwork]:
+    """The partner's downline to `depth` levels (1-10), level by level."""
+    data, total = await network.network(partner_id, depth, page.page, page.page_size)
+    return ok(data, pagination=PaginationMeta.build(total, page.page, page.page_size))

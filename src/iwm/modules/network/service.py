@@ -1,0 +1,413 @@
+"""Network partners and the sponsor tree. Never commits: the caller's transaction does.
+
+Enrolling a partner adds its closure rows (one per ancestor, plus its own at depth 0)
+and bumps the ancestors' `network_size` and the sponsor's `direct_referrals`, after
+locking those ancestor rows in id order so that concurrent enrolments queue.
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.money import from_minor
+from iwm.modules.admin.params import SortOrder, like_pattern, ordered
+from iwm.modules.network import schemas as s
+from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
+from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank, PartnerStatus
+from iwm.modules.users.models import User
+from iwm.modules.users.repository import full_name_sql
+from iwm.modules.users.service import UserService
+
+# Unambiguous characters only (no 0/O, 1/I/L).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+MAX_DEPTH = 10
+ZERO = Decimal("0.00")
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFilters:
+    status: PartnerStatus | None = None
+    rank: str | None = None
+    search: str | None = None
+    sort_by: s.PartnerSortField = s.PartnerSortField.CREATED_AT
+    sort_order: SortOrder = SortOrder.DESC
+
+
+class NetworkService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+
+    # -- enrolment and ranks -------------------------------------------------------------
+
+    async def enroll(
+        self,
+        user_id: uuid.UUID,
+        sponsor_id: uuid.UUID | None = None,
+        status: PartnerStatus = PartnerStatus.ACTIVE,
+    ) -> NetworkPartner:
+        """Makes a user a network partner under `sponsor_id`. Raises USER_NOT_FOUND,
+        PARTNER_NOT_FOUND (sponsor), ALREADY_PARTNER."""
+        await UserService(self._db).get(user_id)
+        taken = await self._db.execute(
+            select(NetworkPartner.id).where(NetworkPartner.user_id == user_id)
+        )
+        if taken.first() is not None:
+            raise AlreadyPartner()
+        sponsor = None
+        if sponsor_id is not None:
+            sponsor = await self._db.get(NetworkPartner, sponsor_id)
+            if sponsor is None:
+                raise PartnerNotFound("Sponsor not found")
+        now = clock.now()
+        partner = NetworkPartner(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            referral_code=await self._unused_code(),
+            sponsor_id=sponsor_id,
+            status=status,
+            activated_at=now if status is PartnerStatus.ACTIVE else None,
+            depth=sponsor.depth + 1 if sponsor else 0,
+            created_at=now,
+        )
+        self._db.add(partner)
+        await self._db.flush()
+        own = NetworkTreeEdge(
+            descendant_id=partner.id, ancestor_id=partner.id, depth=0, descendant_joined_at=now
+        )
+        if sponsor is None:
+            self._db.add(own)
+            await self._db.flush()
+            return partner
+        ancestors = list(
+            (
+                await self._db.execute(
+                    select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth).where(
+                        NetworkTreeEdge.descendant_id == sponsor.id
+                    )
+                )
+            ).all()
+        )
+        ancestor_ids = sorted(a for a, _ in ancestors)
+        await self._db.execute(
+            select(NetworkPartner.id)
+            .where(NetworkPartner.id.in_(ancestor_ids))
+            .order_by(NetworkPartner.id)
+            .with_for_update()
+        )
+        self._db.add_all(
+            [
+                NetworkTreeEdge(
+                    descendant_id=partner.id, ancestor_id=a, depth=d + 1, descendant_joined_at=now
+                )
+                for a, d in ancestors
+            ]
+            + [own]
+        )
+        await self._db.execute(
+            update(NetworkPartner)
+            .where(NetworkPartner.id.in_(ancestor_ids))
+            .values(network_size=NetworkPartner.network_size + 1)
+        )
+        await self._db.execute(
+            update(NetworkPartner)
+            .where(NetworkPartner.id == sponsor.id)
+            .values(direct_referrals=NetworkPartner.direct_referrals + 1)
+        )
+        await self._db.flush()
+        return partner
+
+    async def _unused_code(self) -> str:
+        while True:
+            code = new_referral_code()
+            used = await self._db.execute(
+                select(NetworkPartner.id).where(NetworkPartner.referral_code == code)
+            )
+            if used.first() is None:
+                return code
+
+    async def ensure_rank(self, code: str, name: str, level: int) -> PartnerRank:
+        rank = (
+            await self._db.execute(select(PartnerRank).where(PartnerRank.code == code))
+        ).scalar_one_or_none()
+        if rank is None:
+            rank = PartnerRank(id=uuid.uuid4(), code=code, name=name, level=level)
+            self._db.add(rank)
+            await self._db.flush()
+        return rank
+
+    async def set_rank(self, partner_id: uuid.UUID, rank_code: str) -> NetworkPartner:
+        """Raises PARTNER_NOT_FOUND, RANK_NOT_FOUND; keeps the highest rank reached."""
+        partner = await self._get(partner_id)
+        rank = (
+            await self._db.execute(select(PartnerRank).where(PartnerRank.code == rank_code))
+        ).scalar_one_or_none()
+        if rank is None:
+            raise RankNotFound()
+        partner.rank_id = rank.id
+        highest = (
+            await self._db.get(PartnerRank, partner.highest_rank_id)
+            if partner.highest_rank_id
+            else None
+        )
+        if highest is None or rank.level > highest.level:
+            partner.highest_rank_id, partner.highest_rank_at = rank.id, clock.now()
+        await self._db.flush()
+        return partner
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def _get(self, partner_id: uuid.UUID) -> NetworkPartner:
+        partner = await self._db.get(NetworkPartner, partner_id)
+        if partner is None:
+            raise PartnerNotFound()
+        return partner
+
+    def _filtered(self, filters: PartnerFilters) -> Select[NetworkPartner, User]:
+        stmt = select(NetworkPartner, User).join(User, User.id == NetworkPartner.user_id)
+        if filters.status is not None:
+            stmt = stmt.where(NetworkPartner.status == filters.status)
+        if filters.rank is not None:
+            stmt = stmt.join(PartnerRank, PartnerRank.id == NetworkPartner.rank_id).where(
+                PartnerRank.code == filters.rank
+            )
+        if filters.search:
+            pattern = like_pattern(filters.search)
+            stmt = stmt.where(
+                or_(
+                    full_name_sql().like(pattern, escape="\\"),
+                    NetworkPartner.referral_code.like(pattern.upper(), escape="\\"),
+                )
+            )
+        return stmt
+
+    async def list(
+        self, filters: PartnerFilters, page: int, page_size: int
+    ) -> tuple[list[s.AdminPartnerItem], int]:
+        stmt = self._filtered(filters)
+        total = (
+            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
+        column: Any = {
+            s.PartnerSortField.CREATED_AT: NetworkPartner.created_at,
+            s.PartnerSortField.TOTAL_EARNED: NetworkPartner.total_earned_minor,
+            s.PartnerSortField.NETWORK_SIZE: NetworkPartner.network_size,
+        }[filters.sort_by]
+        rows = list(
+            await self._db.execute(
+                stmt.order_by(
+                    ordered(column, filters.sort_order),
+                    ordered(NetworkPartner.id, filters.sort_order),
+                )
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        ranks = await self._ranks({p.rank_id for p, _ in rows})
+        sponsors = await self._sponsors({p.sponsor_id for p, _ in rows})
+        items = []
+        for p, u in rows:
+            rank = ranks.get(p.rank_id) if p.rank_id else None
+            sponsor = sponsors.get(p.sponsor_id) if p.sponsor_id else None
+            items.append(
+                s.AdminPartnerItem(
+                    id=p.id,
+                    user=s.PartnerUser(id=u.id, email=u.email, name=u.full_name),
+                    referral_code=p.referral_code,
+                    status=p.status,
+                    rank=s.RankRef(name=rank.name, code=rank.code) if rank else None,
+                    sponsor=s.SponsorRef(id=sponsor[0].id, name=sponsor[1]) if sponsor else None,
+                    stats=s.ListStats(
+                        direct_referrals=p.direct_referrals,
+                        network_size=p.network_size,
+                        total_earned=from_minor(p.total_earned_minor),
+                        total_withdrawn=from_minor(p.total_withdrawn_minor),
+                        available_balance=from_minor(p.available_minor),
+                        pending_balance=from_minor(p.pending_minor),
+                    ),
+                    joined_at=p.created_at,
+                )
+            )
+        return items, int(total)
+
+    async def _ranks(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, PartnerRank]:
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await self._db.execute(select(PartnerRank).where(PartnerRank.id.in_(wanted)))
+        return {r.id: r for r in rows.scalars()}
+
+    async def _sponsors(
+        self, ids: set[uuid.UUID | None]
+    ) -> dict[uuid.UUID, tuple[NetworkPartner, str]]:
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await self._db.execute(
+            select(NetworkPartner, User)
+            .join(User, User.id == NetworkPartner.user_id)
+            .where(NetworkPartner.id.in_(wanted))
+        )
+        return {p.id: (p, u.full_name) for p, u in rows}
+
+    async def detail(self, partner_id: uuid.UUID) -> s.AdminPartnerDetail:
+        partner = await self._get(partner_id)
+        user = await UserService(self._db).get(partner.user_id)
+        ranks = await self._ranks({partner.rank_id, partner.highest_rank_id})
+        rank = ranks.get(partner.rank_id) if partner.rank_id else None
+        highest = ranks.get(partner.highest_rank_id) if partner.highest_rank_id else None
+        sponsor = (
+            (await self._sponsors({partner.sponsor_id})).get(partner.sponsor_id)
+            if (partner.sponsor_id)
+            else None
+        )
+        tree_depth = (
+            await self._db.execute(
+                select(func.max(NetworkTreeEdge.depth)).where(
+                    NetworkTreeEdge.ancestor_id == partner.id
+                )
+            )
+        ).scalar_one()
+        active = (
+            await self._db.execute(
+                select(func.count()).where(
+                    NetworkPartner.sponsor_id == partner.id,
+                    NetworkPartner.status == PartnerStatus.ACTIVE,
+                )
+            )
+        ).scalar_one()
+        return s.AdminPartnerDetail(
+            id=partner.id,
+            user=s.DetailUser(
+                id=user.id,
+                email=user.email,
+                name=user.full_name,
+                phone=user.phone,
+                status=user.effective_status,
+            ),
+            referral_code=partner.referral_code,
+            status=partner.status,
+            rank=s.DetailRank(id=rank.id, name=rank.name, code=rank.code, level=rank.level)
+            if rank
+            else None,
+            highest_rank=s.HighestRank(
+                name=highest.name, code=highest.code, achieved_at=partner.highest_rank_at
+            )
+            if highest and partner.highest_rank_at
+            else None,
+            sponsor=s.DetailSponsor(
+                id=sponsor[0].id, name=sponsor[1], referral_code=sponsor[0].referral_code
+            )
+            if sponsor
+            else None,
+            balance=s.Balance(
+                available=from_minor(partner.available_minor),
+                pending=from_minor(partner.pending_minor),
+                total_earned=from_minor(partner.total_earned_minor),
+                total_withdrawn=from_minor(partner.total_withdrawn_minor),
+                career_points_total=partner.career_points_total,
+                career_points_period=partner.career_points_period,
+                currency=self._settings.currency,
+            ),
+            stats=s.DetailStats(
+                direct_referrals=partner.direct_referrals,
+                network_size=partner.network_size,
+                tree_depth=int(tree_depth or 0),
+                active_referrals=int(active),
+            ),
+            recent_commissions=[],
+            recent_payouts=[],
+            joined_at=partner.created_at,
+            activated_at=partner.activated_at,
+        )
+
+    async def network(
+        self, partner_id: uuid.UUID, depth: int, page: int, page_size: int
+    ) -> tuple[s.PartnerNetwork, int]:
+        """Descendants down to `depth` levels, level by level in join order; `level` is
+        the distance below the partner. Served by the closure index alone."""
+        partner = await self._get(partner_id)
+        owner = await UserService(self._db).get(partner.user_id)
+        in_range = and_(
+            NetworkTreeEdge.ancestor_id == partner.id,
+            NetworkTreeEdge.depth >= 1,
+            NetworkTreeEdge.depth <= depth,
+        )
+        by_level = [
+            (int(level), int(count))
+            for level, count in await self._db.execute(
+                select(NetworkTreeEdge.depth, func.count())
+                .where(in_range)
+                .group_by(NetworkTreeEdge.depth)
+                .order_by(NetworkTreeEdge.depth)
+            )
+        ]
+        total = sum(count for _, count in by_level)
+        edge = aliased(NetworkTreeEdge)
+        page_edges = (
+            select(edge.descendant_id, edge.depth, edge.descendant_joined_at)
+            .where(edge.ancestor_id == partner.id, edge.depth >= 1, edge.depth <= depth)
+            .order_by(edge.depth, edge.descendant_joined_at, edge.descendant_id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+            .subquery()
+        )
+        rows = list(
+            await self._db.execute(
+                select(NetworkPartner, User, page_edges.c.depth)
+                .join(page_edges, page_edges.c.descendant_id == NetworkPartner.id)
+                .join(User, User.id == NetworkPartner.user_id)
+                .order_by(
+                    page_edges.c.depth,
+                    page_edges.c.descendant_joined_at,
+                    page_edges.c.descendant_id,
+                )
+            )
+        )
+        ranks = await self._ranks({p.rank_id for p, _, _ in rows})
+        nodes = []
+        for p, u, level in rows:
+            rank = ranks.get(p.rank_id) if p.rank_id else None
+            nodes.append(
+                s.NetworkNode(
+                    id=p.id,
+                    name=u.full_name,
+                    email=u.email,
+                    referral_code=p.referral_code,
+                    level=int(level),
+                    status=p.status,
+                    rank=rank.name if rank else None,
+                    direct_referrals=p.direct_referrals,
+                    # Sales volume comes from shop orders and investments (later domains).
+                    total_volume=ZERO,
+                    joined_at=p.created_at,
+                )
+            )
+        return (
+            s.PartnerNetwork(
+                partner_id=partner.id,
+                partner_name=owner.full_name,
+                network=nodes,
+                stats=s.NetworkStats(
+                    total_size=total,
+                    by_level=[
+                        s.LevelStats(level=level, count=count, volume=ZERO)
+                        for level, count in by_level
+                    ],
+                ),
+            ),
+            total,
+        )

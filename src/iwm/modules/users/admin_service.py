@@ -1,0 +1,479 @@
+"""What admins do with accounts: list, inspect, edit, suspend and reactivate.
+
+Never commits: the request's transaction does, and the audit row travels with it.
+Mail to the user is returned to the caller, to be sent after the commit.
+"""
+
+import builtins
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.errors import Forbidden, ValidationFailed
+from iwm.core.mail import MailMessage
+from iwm.core.money import from_minor
+from iwm.core.principal import Principal, Role
+from iwm.core.sessions import SessionStore
+from iwm.modules.audit.models import AuditLog
+from iwm.modules.audit.service import AuditService
+from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
+from iwm.modules.network.models import NetworkPartner, PartnerRank
+from iwm.modules.users import schemas as s
+from iwm.modules.users.errors import (
+    AlreadySuspended,
+    CannotModifySuperAdmin,
+    CannotSuspendAdmin,
+    EmailAlreadyExists,
+    NotSuspended,
+    UserNotFound,
+)
+from iwm.modules.users.models import User, UserAddress, UserNote, UserRole, UserStatus
+from iwm.modules.users.repository import UserFilters, UserRepository
+from iwm.modules.users.service import normalize_email
+
+ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
+RECENT_ACTIVITY = 10
+ENTITY = "user"
+
+_ACTIVITY_TEXT = {
+    "USER_UPDATED": "Account details changed by an administrator",
+    "USER_SUSPENDED": "Account suspended",
+    "USER_ACTIVATED": "Account reactivated",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A mutation's response body, and the mail to send once it is committed."""
+
+    body: Any
+    mail: MailMessage | None = None
+
+
+class UserAdminService:
+    def __init__(self, session: AsyncSession, sessions: SessionStore) -> None:
+        self._db = session
+        self._sessions = sessions
+        self._users = UserRepository(session)
+        self._audit = AuditService(session)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def list(
+        self, filters: UserFilters, page: int, page_size: int
+    ) -> tuple[list[s.AdminUserItem], int]:
+        now = clock.now()
+        users, total = await self._users.page(filters, now, page, page_size)
+        partners = await self._users.partner_user_ids([u.id for u in users])
+        items = [
+            s.AdminUserItem(
+                id=u.id,
+                email=u.email,
+                phone=u.phone,
+                status=u.status_at(now),
+                profile=s.ListProfile(
+                    first_name=u.first_name, last_name=u.last_name, avatar_url=u.avatar_url
+                ),
+                kyc=s.ListKyc(status=u.kyc_status, level=u.kyc_level),
+                roles=sorted(u.roles),
+                is_partner=u.id in partners,
+                stats=s.ListStats(),
+                last_login_at=u.last_login_at,
+                created_at=u.created_at,
+            )
+            for u in users
+        ]
+        return items, total
+
+    async def _get(self, user_id: uuid.UUID, *, lock: bool = False) -> User:
+        stmt = select(User).where(User.id == user_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        user = (await self._db.execute(stmt)).scalar_one_or_none()
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def detail(self, user_id: uuid.UUID) -> s.AdminUserDetail:
+        user = await self._get(user_id)
+        kyc = await self._latest_kyc(user.id)
+        partner_row = (
+            await self._db.execute(select(NetworkPartner).where(NetworkPartner.user_id == user.id))
+        ).scalar_one_or_none()
+        partner = await self._partner(partner_row) if partner_row else None
+        notes = list(
+            (
+                await self._db.execute(
+                    select(UserNote)
+                    .where(UserNote.user_id == user.id)
+                    .order_by(UserNote.created_at.desc(), UserNote.id)
+                )
+            ).scalars()
+        )
+        addresses = (
+            await self._db.execute(
+                select(UserAddress)
+                .where(UserAddress.user_id == user.id)
+                .order_by(UserAddress.is_default.desc(), UserAddress.created_at)
+            )
+        ).scalars()
+        names = await self._users.names(
+            {n.created_by for n in notes} | {kyc.reviewed_by if kyc else None}
+        )
+        return s.AdminUserDetail(
+            id=user.id,
+            email=user.email,
+            phone=user.phone,
+            status=user.effective_status,
+            profile=s.DetailProfile(
+                first_name=user.first_name,
+                last_name=user.last_name,
+                middle_name=user.middle_name,
+                date_of_birth=user.date_of_birth,
+                avatar_url=user.avatar_url,
+                language=user.language,
+                timezone=user.timezone,
+            ),
+            kyc=await self._kyc_view(kyc, names) if kyc else None,
+            roles=sorted(user.roles),
+            partner=partner,
+            security=s.Security(
+                two_factor_enabled=user.two_factor_enabled,
+                two_factor_method=user.two_factor_method,
+                email_verified_at=user.email_verified_at,
+                phone_verified_at=user.phone_verified_at,
+                password_changed_at=user.password_changed_at,
+                active_sessions=await self._sessions.count_user(user.id, db=self._db),
+            ),
+            stats=s.DetailStats(
+                commissions_earned=from_minor(partner_row.total_earned_minor)
+                if partner_row
+                else from_minor(0),
+                referrals_count=partner_row.direct_referrals if partner_row else 0,
+            ),
+            addresses=[
+                s.Address(
+                    id=a.id, label=a.label, is_default=a.is_default, city=a.city, country=a.country
+                )
+                for a in addresses
+            ],
+            recent_activity=await self._recent_activity(user),
+            notes=[
+                s.Note(
+                    id=n.id,
+                    content=n.content,
+                    created_by=names.get(n.created_by, "") if n.created_by else "",
+                    created_at=n.created_at,
+                )
+                for n in notes
+            ],
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+    async def _latest_kyc(self, user_id: uuid.UUID) -> KycVerification | None:
+        stmt = (
+            select(KycVerification)
+            .where(KycVerification.user_id == user_id)
+            .order_by(KycVerification.submitted_at.desc(), KycVerification.id)
+            .limit(1)
+        )
+        return (await self._db.execute(stmt)).scalar_one_or_none()
+
+    async def _kyc_view(self, kyc: KycVerification, names: dict[uuid.UUID, str]) -> s.DetailKyc:
+        docs = (
+            await self._db.execute(
+                select(KycDocument)
+                .where(KycDocument.verification_id == kyc.id)
+                .order_by(KycDocument.uploaded_at, KycDocument.position)
+            )
+        ).scalars()
+        return s.DetailKyc(
+            id=kyc.id,
+            status=kyc.status,
+            level=kyc.level,
+            submitted_at=kyc.submitted_at,
+            reviewed_at=kyc.reviewed_at,
+            reviewed_by=names.get(kyc.reviewed_by) if kyc.reviewed_by else None,
+            expires_at=kyc.expires_at,
+            documents=[
+                s.DetailKycDocument(
+                    id=d.id, type=d.type, status=d.status, uploaded_at=d.uploaded_at
+                )
+                for d in docs
+            ],
+        )
+
+    async def _partner(self, partner: NetworkPartner) -> s.DetailPartner:
+        rank = await self._db.get(PartnerRank, partner.rank_id) if partner.rank_id else None
+        sponsor_name = None
+        if partner.sponsor_id is not None:
+            sponsor = await self._db.get(NetworkPartner, partner.sponsor_id)
+            if sponsor is not None:
+                sponsor_name = (await self._users.names({sponsor.user_id})).get(sponsor.user_id)
+        return s.DetailPartner(
+            id=partner.id,
+            referral_code=partner.referral_code,
+            status=partner.status,
+            rank=rank.name if rank else None,
+            sponsor_id=partner.sponsor_id,
+            sponsor_name=sponsor_name,
+            balance=s.PartnerBalance(
+                available=from_minor(partner.available_minor),
+                pending=from_minor(partner.pending_minor),
+            ),
+        )
+
+    async def _recent_activity(self, user: User) -> builtins.list[s.Activity]:
+        """Facts already recorded elsewhere: the last sign-in, admin actions on the
+        account and the history of its KYC verifications."""
+        items: builtins.list[s.Activity] = []
+        if user.last_login_at is not None:
+            items.append(
+                s.Activity(type="LOGIN", description="Signed in", timestamp=user.last_login_at)
+            )
+        audits = await self._db.execute(
+            select(AuditLog)
+            .where(AuditLog.entity_type == ENTITY, AuditLog.entity_id == str(user.id))
+            .order_by(AuditLog.created_at.desc())
+            .limit(RECENT_ACTIVITY)
+        )
+        items.extend(
+            s.Activity(
+                type=a.action,
+                description=_ACTIVITY_TEXT.get(a.action, a.action.replace("_", " ").capitalize()),
+                timestamp=a.created_at,
+            )
+            for a in audits.scalars()
+        )
+        history = await self._db.execute(
+            select(KycHistory)
+            .join(KycVerification, KycVerification.id == KycHistory.verification_id)
+            .where(KycVerification.user_id == user.id)
+            .order_by(KycHistory.created_at.desc())
+            .limit(RECENT_ACTIVITY)
+        )
+        items.extend(
+            s.Activity(
+                type="KYC",
+                description=f"KYC {h.action.lower().replace('_', ' ')}",
+                timestamp=h.created_at,
+            )
+            for h in history.scalars()
+        )
+        items.sort(key=lambda a: a.timestamp, reverse=True)
+        return items[:RECENT_ACTIVITY]
+
+    # -- mutations ---------------------------------------------------------------------
+
+    def _guard_super_admin(self, admin: Principal, target: User) -> None:
+        if Role.SUPER_ADMIN in target.roles and Role.SUPER_ADMIN not in admin.roles:
+            raise CannotModifySuperAdmin()
+
+    async def _admin_name(self, admin: Principal) -> str:
+        return (await self._users.names({admin.user_id})).get(admin.user_id, admin.email)
+
+    def _note(self, admin: Principal, user: User, content: str) -> None:
+        self._db.add(UserNote(user_id=user.id, content=content, created_by=admin.user_id))
+
+    async def update(self, admin: Principal, user_id: uuid.UUID, body: s.UserUpdate) -> Outcome:
+        """Raises USER_NOT_FOUND, CANNOT_MODIFY_SUPER_ADMIN, FORBIDDEN (roles need
+        SUPER_ADMIN), EMAIL_ALREADY_EXISTS; one USER_UPDATED audit row."""
+        user = await self._get(user_id, lock=True)
+        self._guard_super_admin(admin, user)
+        if body.roles is not None and Role.SUPER_ADMIN not in admin.roles:
+            raise Forbidden("Changing roles requires SUPER_ADMIN")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+
+        def change(field: str, key: str, value: Any) -> None:
+            old = getattr(user, field)
+            if old != value:
+                before[key], after[key] = _json(old), _json(value)
+                setattr(user, field, value)
+
+        sent = body.model_fields_set
+        if "email" in sent and body.email is not None:
+            email = normalize_email(body.email)
+            if email != user.email:
+                if await self._users.email_taken(email, user.id):
+                    raise EmailAlreadyExists()
+                change("email", "email", email)
+                # A new address has not been verified yet.
+                change("email_verified_at", "emailVerifiedAt", None)
+        if "phone" in sent:
+            if body.phone != user.phone:
+                change("phone_verified_at", "phoneVerifiedAt", None)
+            change("phone", "phone", body.phone)
+        if body.profile is not None:
+            fields = {
+                "first_name": "profile.firstName",
+                "last_name": "profile.lastName",
+                "middle_name": "profile.middleName",
+                "date_of_birth": "profile.dateOfBirth",
+                "language": "profile.language",
+                "timezone": "profile.timezone",
+            }
+            for field in body.profile.model_fields_set:
+                change(field, fields[field], getattr(body.profile, field))
+        if body.roles is not None:
+            await self._set_roles(user, set(body.roles), before, after)
+        if body.note is not None:
+            self._note(admin, user, body.note)
+            after["note"] = body.note
+        if before or after:
+            user.updated_at = clock.now()
+        await self._db.flush()
+        self._audit.record(admin, "USER_UPDATED", ENTITY, user.id, previous=before, new=after)
+        return Outcome(
+            s.UserUpdated(
+                id=user.id,
+                email=user.email,
+                phone=user.phone,
+                status=user.effective_status,
+                profile=s.Profile(
+                    first_name=user.first_name,
+                    last_name=user.last_name,
+                    middle_name=user.middle_name,
+                    date_of_birth=user.date_of_birth,
+                    language=user.language,
+                    timezone=user.timezone,
+                ),
+                roles=sorted(user.roles),
+                updated_at=user.updated_at,
+                updated_by=await self._admin_name(admin),
+            )
+        )
+
+    async def _set_roles(
+        self, user: User, roles: set[Role], before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        current = set(user.roles)
+        if roles == current:
+            return
+        if (
+            Role.SUPER_ADMIN in current
+            and Role.SUPER_ADMIN not in roles
+            and await self._users.count_role(Role.SUPER_ADMIN) <= 1
+        ):
+            raise ValidationFailed(
+                "The last SUPER_ADMIN cannot lose the role", {"roles": ["last SUPER_ADMIN"]}
+            )
+        user.role_rows = [r for r in user.role_rows if Role(r.role) in roles] + [
+            UserRole(role=r.value) for r in sorted(roles - current)
+        ]
+        before["roles"], after["roles"] = sorted(current), sorted(roles)
+
+    async def suspend(
+        self, admin: Principal, user_id: uuid.UUID, body: s.SuspendRequest
+    ) -> Outcome:
+        """Raises USER_NOT_FOUND, CANNOT_SUSPEND_ADMIN, ALREADY_SUSPENDED. Revokes every
+        session of the user; a timed suspension ends by itself at `suspendedUntil`."""
+        user = await self._get(user_id, lock=True)
+        if user.roles & ADMIN_ROLES:
+            raise CannotSuspendAdmin()
+        status = user.effective_status
+        if status is UserStatus.SUSPENDED:
+            raise AlreadySuspended()
+        if status is UserStatus.BANNED:
+            raise AlreadySuspended("User is banned")
+        now = clock.now()
+        until = now + timedelta(days=body.duration) if body.duration else None
+        previous = _suspension_facts(user)
+        user.status = UserStatus.SUSPENDED
+        user.suspended_at = now
+        user.suspended_until = until
+        user.suspension_reason = body.reason
+        user.suspended_by = admin.user_id
+        user.updated_at = now
+        await self._db.flush()
+        # Last before the commit: with Redis this cannot be rolled back.
+        revoked = await self._sessions.revoke_user(user.id, db=self._db)
+        self._audit.record(
+            admin,
+            "USER_SUSPENDED",
+            ENTITY,
+            user.id,
+            previous=previous,
+            new={**_suspension_facts(user), "sessionsRevoked": revoked},
+        )
+        mail = None
+        if body.notify_user:
+            ending = f"until {clock.iso(until)}" if until else "until further notice"
+            mail = MailMessage(
+                to=user.email,
+                subject="Your account has been suspended",
+                body=f"Hello {user.full_name},\n\nyour account is suspended {ending}.\n"
+                f"Reason: {body.reason}\n",
+            )
+        return Outcome(
+            s.Suspended(
+                user_id=user.id,
+                status=UserStatus.SUSPENDED,
+                reason=body.reason,
+                suspended_at=now,
+                suspended_by=await self._admin_name(admin),
+                suspended_until=until,
+                sessions_revoked=revoked,
+            ),
+            mail,
+        )
+
+    async def activate(
+        self, admin: Principal, user_id: uuid.UUID, body: s.ActivateRequest
+    ) -> Outcome:
+        """Lifts a suspension (or a ban). Raises USER_NOT_FOUND, NOT_SUSPENDED."""
+        user = await self._get(user_id, lock=True)
+        self._guard_super_admin(admin, user)
+        if user.effective_status not in (UserStatus.SUSPENDED, UserStatus.BANNED):
+            raise NotSuspended()
+        now = clock.now()
+        previous = _suspension_facts(user)
+        user.status = UserStatus.ACTIVE
+        user.suspended_at = user.suspended_until = None
+        user.suspension_reason = None
+        user.suspended_by = None
+        user.updated_at = now
+        if body.note is not None:
+            self._note(admin, user, body.note)
+        await self._db.flush()
+        new = {**_suspension_facts(user), **({"note": body.note} if body.note else {})}
+        self._audit.record(admin, "USER_ACTIVATED", ENTITY, user.id, previous=previous, new=new)
+        mail = None
+        if body.notify_user:
+            mail = MailMessage(
+                to=user.email,
+                subject="Your account is active again",
+                body=f"Hello {user.full_name},\n\nyour account has been reactivated.\n",
+            )
+        return Outcome(
+            s.Activated(
+                user_id=user.id,
+                status=UserStatus.ACTIVE,
+                activated_at=now,
+                activated_by=await self._admin_name(admin),
+            ),
+            mail,
+        )
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool | list):
+        return value
+    if hasattr(value, "isoformat"):
+        return clock.iso(value) if hasattr(value, "tzinfo") else value.isoformat()
+    return str(value)
+
+
+def _suspension_facts(user: User) -> dict[str, Any]:
+    return {
+        "status": user.status,
+        "suspendedUntil": clock.iso(user.suspended_until),
+        "reason": user.suspension_reason,
+    }

@@ -1,0 +1,110 @@
+"""SQL of the admin user views."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core.principal import Role
+from iwm.modules.admin.params import SortOrder, like_pattern, ordered
+from iwm.modules.network.models import NetworkPartner
+from iwm.modules.users.models import User, UserRole, UserStatus
+from iwm.modules.users.schemas import UserSortField
+
+
+def full_name_sql() -> ColumnElement[str]:
+    """lower(first_name || ' ' || last_name): exactly the expression of the trigram index
+    (a literal, not a bound parameter, so that PostgreSQL can match the index)."""
+    sep: ColumnElement[str] = literal_column("' '")
+    return func.lower(User.first_name.op("||")(sep).op("||")(User.last_name))
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilters:
+    status: UserStatus | None = None
+    role: Role | None = None
+    kyc_status: str | None = None
+    search: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    sort_by: UserSortField = UserSortField.CREATED_AT
+    sort_order: SortOrder = SortOrder.DESC
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    def _filtered(self, filters: UserFilters, now: datetime) -> Select[User]:
+        stmt = select(User)
+        if filters.status is not None:
+            stmt = stmt.where(User.status_is(filters.status, now))
+        if filters.role is not None:
+            stmt = stmt.where(
+                exists().where(UserRole.user_id == User.id, UserRole.role == filters.role.value)
+            )
+        if filters.kyc_status is not None:
+            stmt = stmt.where(User.kyc_status == filters.kyc_status)
+        if filters.search:
+            pattern = like_pattern(filters.search)
+            stmt = stmt.where(
+                or_(
+                    User.email.like(pattern, escape="\\"),
+                    full_name_sql().like(pattern, escape="\\"),
+                    User.phone.like(pattern, escape="\\"),
+                )
+            )
+        if filters.created_from is not None:
+            stmt = stmt.where(User.created_at >= filters.created_from)
+        if filters.created_before is not None:
+            stmt = stmt.where(User.created_at < filters.created_before)
+        return stmt
+
+    async def page(
+        self, filters: UserFilters, now: datetime, page: int, page_size: int
+    ) -> tuple[list[User], int]:
+        stmt = self._filtered(filters, now)
+        total = (
+            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
+        sort_column: Any = {
+            UserSortField.CREATED_AT: User.created_at,
+            UserSortField.EMAIL: User.email,
+            UserSortField.STATUS: User.effective_status_sql(now),
+            UserSortField.LAST_LOGIN_AT: User.last_login_at,
+        }[filters.sort_by]
+        first = ordered(sort_column, filters.sort_order)
+        if filters.sort_by is UserSortField.LAST_LOGIN_AT:
+            first = first.nulls_last()  # never-logged-in users last, whichever the direction
+        order = [first, ordered(User.id, filters.sort_order)]
+        rows = await self._db.execute(
+            stmt.order_by(*order).offset((page - 1) * page_size).limit(page_size)
+        )
+        return list(rows.scalars()), int(total)
+
+    async def partner_user_ids(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not user_ids:
+            return set()
+        rows = await self._db.execute(
+            select(NetworkPartner.user_id).where(NetworkPartner.user_id.in_(user_ids))
+        )
+        return set(rows.scalars())
+
+    async def names(self, user_ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+        """Display names of the given users (admins who did something, sponsors...)."""
+        ids = [i for i in user_ids if i is not None]
+        if not ids:
+            return {}
+        rows = await self._db.execute(select(User).where(User.id.in_(ids)))
+        return {u.id: u.full_name for u in rows.scalars()}
+
+    async def email_taken(self, email: str, other_than: uuid.UUID) -> bool:
+        stmt = select(exists().where(User.email == email, User.id != other_than))
+        return bool((await self._db.execute(stmt)).scalar())
+
+    async def count_role(self, role: Role) -> int:
+        stmt = select(func.count()).select_from(UserRole).where(UserRole.role == role.value)
+        return int((await self._db.execute(stmt)).scalar_one())
