@@ -1,5 +1,6 @@
 """The one error format of every surface, and the handlers that produce it."""
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -7,6 +8,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger()
@@ -67,9 +70,29 @@ def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any
     return out
 
 
+_PARAM_SOURCES = ("query", "path", "header", "cookie")
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts) or str(loc[-1] if loc else "request")
+    """The request's own name for the field: a parameter's name (without the type tags a
+    union adds), a body field's dotted path, or `body` for a body that is not JSON."""
+    if not loc:
+        return "request"
+    if loc[0] in _PARAM_SOURCES and len(loc) > 1:
+        return str(loc[1])
+    parts = (
+        [str(p) for p in loc[1:] if isinstance(p, str)]
+        if loc[0] in ("body", "form")
+        else [str(p) for p in loc]
+    )
+    return ".".join(parts) or str(loc[0])
+
+
+def validation_details(errors: Sequence[Any]) -> dict[str, list[str]]:
+    details: dict[str, list[str]] = {}
+    for err in errors:
+        details.setdefault(_field_name(tuple(err.get("loc", ()))), []).append(str(err["msg"]))
+    return details
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -82,12 +105,18 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101
-    details: dict[str, list[str]] = {}
-    for err in exc.errors():
-        details.setdefault(_field_name(tuple(err.get("loc", ()))), []).append(str(err["msg"]))
+    assert isinstance(exc, RequestValidationError | ValidationError)  # noqa: S101
+    # A pydantic ValidationError raised while building a model from request values (in a
+    # dependency) is bad input too, not a crash.
+    errors = exc.errors()
+    if isinstance(exc, ValidationError):
+        errors = [
+            {**e, "loc": ("body", *(to_camel(p) if isinstance(p, str) else p for p in e["loc"]))}
+            for e in errors
+        ]
     return JSONResponse(
-        error_body("VALIDATION_ERROR", "Request validation failed", details), status_code=400
+        error_body("VALIDATION_ERROR", "Request validation failed", validation_details(errors)),
+        status_code=400,
     )
 
 
@@ -117,11 +146,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         error_body("INTERNAL_ERROR", "Internal server error", {"requestId": [str(request_id)]}),
         status_code=500,
+        # The server drops the connection after an unhandled error; say so to the client.
+        headers={"Connection": "close"},
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

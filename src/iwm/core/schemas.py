@@ -1,10 +1,10 @@
 """Shared schema pieces: camelCase JSON, UTC timestamps with `Z`, the admin envelope."""
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -19,7 +19,35 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
-class StrictBody(CamelModel):
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL and SQLite would store it: refuse it at the edge.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _plausible(value: date) -> date:
+    # Far-off dates overflow date arithmetic (a day later, a time zone away).
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+MIN_YEAR, MAX_YEAR = 1970, 2999
+PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+PlausibleDateTime = Annotated[datetime, AfterValidator(_plausible)]
+
+
+class InputModel(CamelModel):
+    """Values that come from a request: no string may carry a NUL character."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _strings_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value) if isinstance(value, str) else value
+
+
+class StrictBody(InputModel):
     """A request body: unknown fields are refused rather than silently dropped."""
 
     model_config = ConfigDict(extra="forbid")

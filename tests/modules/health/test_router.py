@@ -25,3 +25,15 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     assert "/partner/orders/new" in spec["paths"]
     assert "/kiosk/{kiosk_id}/code/redeem" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_head_on_healthz(client: httpx.AsyncClient) -> None:
+    assert (await client.head("/healthz")).status_code == 200
+
+
+async def test_malformed_json_is_reported_on_body(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/auth/login", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 400
+    assert list(resp.json()["error"]["details"]) == ["body"]

@@ -89,3 +89,43 @@ async def test_bad_error_reports_write_nothing(
     assert await count(db, ActivityLog) == 0
     row = (await db.execute(select(Kiosk).where(Kiosk.id == kiosk.id))).scalar_one()
     assert row.status == "active"
+
+
+async def test_the_kiosk_learns_its_settings(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    headers = await login(client, world.partner)
+    await client.post(
+        f"/partner/kiosks/{kiosk.id}/language", headers=headers, json={"language": "he"}
+    )
+    await client.post(
+        f"/partner/kiosks/{kiosk.id}/status", headers=headers, json={"status": "inactive"}
+    )
+    beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
+    assert beat.json()["status"] == "inactive"
+    assert beat.json()["settings"] == {"defaultLanguage": "he"}
+    own = await client.get(f"/kiosk/{kiosk.id}", headers=kiosk.headers)
+    assert own.status_code == 200
+    assert own.json() == {
+        "id": str(kiosk.id),
+        "name": "Kiosk #1",
+        "status": "inactive",
+        "settings": {"defaultLanguage": "he"},
+    }
+    assert (await client.get(f"/kiosk/{kiosk.id}")).status_code == 401
+
+
+async def test_nul_characters_are_refused_on_both_databases(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    for body in ({"code": "B2", "message": "bad \x00 nul"}, {"code": "B\x002"}):
+        resp = await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json=body)
+        assert resp.status_code == 400, body
+    assert await count(db, KioskErrorReport) == 0
+    login_resp = await client.post("/auth/login", json={"email": "a\x00b@x.com", "password": "x"})
+    assert login_resp.status_code == 400
+    assert "email" in login_resp.json()["error"]["details"]

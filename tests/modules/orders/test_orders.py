@@ -321,3 +321,73 @@ async def test_photo_links_are_signed(
     assert (await _fetch(client, tampered)).status_code == 404
     unsigned = url.split("?")[0]
     assert (await _fetch(client, unsigned)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/partner/orders?dateTo=9999-12-31",
+        "/partner/orders?dateFrom=0001-01-01",
+        "/partner/orders/daily-counters?date=9999-12-31",
+        "/partner/orders/daily-counters?date=0001-01-01",
+        "/partner/orders?customerName=a%00b",
+        "/partner/orders?customerEmail=a%00b@x.com",
+    ],
+)
+async def test_extreme_or_nul_query_values_are_400(
+    client: httpx.AsyncClient, resources: Resources, query: str
+) -> None:
+    world = await make_world(resources)
+    headers = await login(client, world.partner)
+    resp = await client.get(query, headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+    param = query.split("?")[1].split("=")[0]
+    assert list(resp.json()["error"]["details"]) == [param]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"customerName": "   "}, "customerName"),
+        ({"customerName": "Nul\x00name"}, "customerName"),
+        ({"customerName": "Jo", "extra": "1"}, "extra"),
+    ],
+)
+async def test_blank_nul_and_unknown_form_fields_are_400(
+    client: httpx.AsyncClient,
+    resources: Resources,
+    db: AsyncSession,
+    data: dict[str, str],
+    field: str,
+) -> None:
+    world = await make_world(resources)
+    resp = await _post_order(client, world.kiosks[0], jpeg(), data=data)
+    assert resp.status_code == 400, resp.text
+    assert field in resp.json()["error"]["details"]
+    assert await count(db, Order) == 0
+
+
+async def test_optional_contact_fields_are_null_when_missing(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    resp = await _post_order(client, world.kiosks[0], jpeg(), data={"customerName": "Jo"})
+    assert resp.status_code == 201
+    assert resp.json()["customerEmail"] is None
+    assert resp.json()["customerPhone"] is None
+
+
+async def test_a_switched_off_kiosk_takes_no_orders(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    headers = await login(client, world.partner)
+    await client.post(
+        f"/partner/kiosks/{kiosk.id}/status", headers=headers, json={"status": "inactive"}
+    )
+    resp = await _post_order(client, kiosk, jpeg())
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "KIOSK_INACTIVE"
+    assert await count(db, Order) == 0

@@ -13,7 +13,7 @@ from iwm.core.storage import LocalStorage
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
@@ -48,7 +48,7 @@ class PhotoNotFound(NotFound):
     code, message = "PHOTO_NOT_FOUND", "Photo not found or link expired"
 
 
-@router.get("/media/{key:path}", include_in_schema=False)
+@router.api_route("/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def media(
     key: str,
     resources: ResourcesDep,

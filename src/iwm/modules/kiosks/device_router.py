@@ -5,16 +5,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from iwm.core import clock
 from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
-from iwm.core.errors import RateLimited, ValidationFailed, error_responses
+from iwm.core.errors import RateLimited, ValidationFailed, error_responses, validation_details
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode
 from iwm.modules.codes.schemas import RedeemRequest, RedeemResult
 from iwm.modules.codes.service import CodeService
-from iwm.modules.kiosks.errors import InvalidDeviceKey, WrongKiosk
-from iwm.modules.kiosks.models import Kiosk
-from iwm.modules.kiosks.schemas import ErrorReport, HeartbeatAck, KioskErrorRead
+from iwm.modules.kiosks.errors import InvalidDeviceKey, KioskInactive, WrongKiosk
+from iwm.modules.kiosks.models import Kiosk, KioskStatus
+from iwm.modules.kiosks.schemas import (
+    DeviceKioskRead,
+    ErrorReport,
+    HeartbeatAck,
+    KioskErrorRead,
+    KioskSettings,
+)
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.errors import ImageTooLarge, InvalidImage
 from iwm.modules.orders.schemas import NewOrderForm, OrderRead
@@ -22,6 +29,7 @@ from iwm.modules.orders.service import OrderService
 
 router = APIRouter(prefix="/kiosk/{kiosk_id}", tags=["kiosk device"])
 AUTH_ERRORS = (InvalidDeviceKey, WrongKiosk)
+ORDER_FORM_FIELDS = {"customerName", "customerEmail", "customerPhone", "image"}
 
 
 async def current_kiosk(
@@ -36,13 +44,30 @@ async def current_kiosk(
 KioskDevice = Annotated[Kiosk, Depends(current_kiosk)]
 
 
+@router.get("", responses=error_responses(*AUTH_ERRORS))
+async def own_settings(kiosk: KioskDevice) -> DeviceKioskRead:
+    """The kiosk's own status and settings."""
+    return DeviceKioskRead(
+        id=kiosk.id,
+        name=kiosk.name,
+        status=KioskStatus(kiosk.status),
+        settings=KioskSettings(default_language=kiosk.default_language),
+    )
+
+
 @router.post("/heartbeat", responses=error_responses(*AUTH_ERRORS))
 async def heartbeat(
     kiosk_id: uuid.UUID, request: Request, session: SessionDep, resources: ResourcesDep
 ) -> HeartbeatAck:
-    """Tell the server the kiosk is alive (updates lastActiveAt)."""
-    await KioskService(session, resources.settings).heartbeat(kiosk_id, bearer_token(request))
-    return HeartbeatAck(server_time=clock.now())
+    """Tell the server the kiosk is alive (updates lastActiveAt); answers its settings."""
+    status, language = await KioskService(session, resources.settings).heartbeat(
+        kiosk_id, bearer_token(request)
+    )
+    return HeartbeatAck(
+        server_time=clock.now(),
+        status=KioskStatus(status),
+        settings=KioskSettings(default_language=language),
+    )
 
 
 @router.post(
@@ -73,9 +98,10 @@ async def redeem_code(
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(*AUTH_ERRORS, InvalidImage, ImageTooLarge),
+    responses=error_responses(*AUTH_ERRORS, InvalidImage, ImageTooLarge, KioskInactive),
 )
 async def create_order(
+    request: Request,
     kiosk: KioskDevice,
     session: SessionDep,
     resources: ResourcesDep,
@@ -84,8 +110,13 @@ async def create_order(
     customer_email: Annotated[str | None, Form(alias="customerEmail")] = None,
     customer_phone: Annotated[str | None, Form(alias="customerPhone")] = None,
 ) -> OrderRead:
-    """Create a photo order with its photo (multipart form)."""
+    """Create a photo order with its photo (multipart form); refused while switched off."""
+    unknown = sorted(set((await request.form()).keys()) - ORDER_FORM_FIELDS)
+    if unknown:
+        raise ValidationFailed("Unknown form fields", {name: ["unknown field"] for name in unknown})
     form = _validated_form(customer_name, customer_email, customer_phone)
+    if kiosk.status == KioskStatus.INACTIVE:
+        raise KioskInactive()
     limit = resources.settings.max_upload_bytes
     data = await image.read(limit + 1)
     if len(data) > limit:
@@ -102,13 +133,12 @@ def _validated_form(name: str, email: str | None, phone: str | None) -> NewOrder
             customer_name=name, customer_email=email or None, customer_phone=phone or None
         )
     except ValidationError as exc:
-        details: dict[str, list[str]] = {}
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "form"
-            details.setdefault(_camel(field), []).append(err["msg"])
-        raise ValidationFailed("Invalid order form", details) from None
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
+        raise ValidationFailed(
+            "Invalid order form",
+            validation_details(
+                [
+                    {**e, "loc": ("form", to_camel(str(e["loc"][0])) if e["loc"] else "form")}
+                    for e in exc.errors()
+                ]
+            ),
+        ) from None

@@ -19,3 +19,7 @@ class InvalidDeviceKey(DomainError):
 
 class WrongKiosk(DomainError):
     status_code, code, message = 403, "FORBIDDEN", "This device key belongs to another kiosk"
+
+
+class KioskInactive(DomainError):
+    status_code, code, message = 409, "KIOSK_INACTIVE", "The kiosk is switched off"

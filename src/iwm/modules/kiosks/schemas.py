@@ -99,5 +99,18 @@ class KioskProvisioned(AdminKioskRead):
 
 
 class HeartbeatAck(CamelModel):
+    """What the kiosk needs to know back: its status and the language its partner set."""
+
     ok: bool = True
     server_time: UtcDateTime
+    status: KioskStatus
+    settings: KioskSettings
+
+
+class DeviceKioskRead(CamelModel):
+    """The kiosk's own view of itself."""
+
+    id: uuid.UUID
+    name: str
+    status: KioskStatus
+    settings: KioskSettings

@@ -40,12 +40,12 @@ class KioskService:
 
     # -- admin provisioning -------------------------------------------------------------
 
-    def _check_language(self, language: str) -> str:
+    def _check_language(self, language: str, field: str = "language") -> str:
         language = language.lower()
         if language not in self._settings.supported_languages:
             raise UnsupportedLanguage(
                 details={
-                    "language": [f"must be one of: {', '.join(self._settings.supported_languages)}"]
+                    field: [f"must be one of: {', '.join(self._settings.supported_languages)}"]
                 }
             )
         return language
@@ -53,7 +53,7 @@ class KioskService:
     async def provision(self, admin: Principal, data: KioskCreate) -> tuple[Kiosk, str]:
         """Creates a kiosk and returns its device key, which is never stored in clear."""
         await ShopService(self._db).get(data.shop_id)
-        language = self._check_language(data.default_language)
+        language = self._check_language(data.default_language, field="defaultLanguage")
         device_key = new_token()
         kiosk = Kiosk(
             id=uuid.uuid4(),
@@ -211,18 +211,24 @@ class KioskService:
             raise WrongKiosk()
         raise InvalidDeviceKey()
 
-    async def heartbeat(self, kiosk_id: uuid.UUID, device_key: str | None) -> None:
-        """One conditional UPDATE on the hot path; the full check only when it misses."""
+    async def heartbeat(self, kiosk_id: uuid.UUID, device_key: str | None) -> tuple[str, str]:
+        """Returns the kiosk's (status, language) so the device learns what its partner set.
+
+        One conditional UPDATE ... RETURNING on the hot path; the full check only when it
+        misses (unknown key, or a key of another kiosk)."""
         if device_key:
             result = await self._db.execute(
                 update(Kiosk)
                 .where(Kiosk.id == kiosk_id, Kiosk.device_key_hash == token_hash(device_key))
                 .values(last_active_at=clock.now())
+                .returning(Kiosk.status, Kiosk.default_language)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return
-        await self.authenticate(kiosk_id, device_key)
+            row = result.one_or_none()
+            if row is not None:
+                return row[0], row[1]
+        kiosk = await self.authenticate(kiosk_id, device_key)
+        return kiosk.status, kiosk.default_language
 
     async def report_error(self, kiosk: Kiosk, report: ErrorReport) -> KioskErrorReport:
         now = clock.now()

@@ -1,7 +1,6 @@
 """The partner dashboard's orders: /partner/orders/..."""
 
 import uuid
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
+from iwm.core.schemas import PlausibleDate, PlausibleDateTime
 from iwm.modules.auth.deps import PartnerUser
 from iwm.modules.orders.errors import OrderNotFound
 from iwm.modules.orders.models import PrintStatus
@@ -27,8 +27,8 @@ OrderServiceDep = Annotated[OrderService, Depends(order_service)]
 
 def order_filters(
     status: PrintStatus | None = None,
-    date_from: Annotated[date | datetime | None, Query(alias="dateFrom")] = None,
-    date_to: Annotated[date | datetime | None, Query(alias="dateTo")] = None,
+    date_from: Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateFrom")] = None,
+    date_to: Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateTo")] = None,
     kiosk_id: Annotated[uuid.UUID | None, Query(alias="kioskId")] = None,
     customer_name: Annotated[str | None, Query(alias="customerName", max_length=200)] = None,
     customer_email: Annotated[str | None, Query(alias="customerEmail", max_length=320)] = None,
@@ -53,7 +53,7 @@ async def new_orders(partner: PartnerUser, orders: OrderServiceDep) -> list[Orde
 async def daily_counters(
     partner: PartnerUser,
     orders: OrderServiceDep,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[PlausibleDate | None, Query(alias="date")] = None,
 ) -> DailyCounters:
     """Today's order counts `{all, printed}`, in each shop's time zone."""
     total, printed = await orders.daily_counters(partner, day)

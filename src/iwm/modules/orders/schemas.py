@@ -1,9 +1,15 @@
 import uuid
-from datetime import date, datetime
 
-from pydantic import EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.core.schemas import (
+    CamelModel,
+    InputModel,
+    PlausibleDate,
+    PlausibleDateTime,
+    StrictBody,
+    UtcDateTime,
+)
 from iwm.modules.orders.models import PrintStatus
 
 
@@ -15,8 +21,8 @@ class OrderKiosk(CamelModel):
 class OrderRead(CamelModel):
     id: uuid.UUID
     customer_name: str
-    customer_email: str
-    customer_phone: str
+    customer_email: str | None
+    customer_phone: str | None
     status: PrintStatus
     image_url: str
     printed_at: UtcDateTime | None
@@ -33,16 +39,18 @@ class DailyCounters(CamelModel):
     printed: int
 
 
-class NewOrderForm(CamelModel):
+class NewOrderForm(InputModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     customer_name: str = Field(min_length=1, max_length=200)
     customer_email: EmailStr | None = None
     customer_phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")
 
 
-class OrderFilters(CamelModel):
+class OrderFilters(InputModel):
     status: PrintStatus | None = None
-    date_from: date | datetime | None = None
-    date_to: date | datetime | None = None
+    date_from: PlausibleDate | PlausibleDateTime | None = None
+    date_to: PlausibleDate | PlausibleDateTime | None = None
     kiosk_id: uuid.UUID | None = None
     customer_name: str | None = Field(default=None, max_length=200)
     customer_email: str | None = Field(default=None, max_length=320)

@@ -78,8 +78,8 @@ class OrderService:
             OrderRead(
                 id=o.id,
                 customer_name=o.customer_name,
-                customer_email=o.customer_email,
-                customer_phone=o.customer_phone,
+                customer_email=o.customer_email or None,
+                customer_phone=o.customer_phone or None,
                 status=o.status,
                 image_url=url,
                 printed_at=o.printed_at,
