@@ -156,4 +156,4 @@ async def _load(resources: Resources, console: Console) -> None:
         console.print(f"  {role.value:<12} {email}")
     console.print("kiosk device keys (shown once):")
     for name, kiosk_id, key in keys:
-        console.print(f"  {name:<9} {kiosk_id}  {key}")
+        console.print(f"  {name:<9} {kiosk_id}  {key}", soft_wrap=True)
