@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     commission_withholding_percent: Decimal = Decimal(0)
     commission_adjust_limit_per_minute: int = 10
     payout_process_limit_per_minute: int = 5
-    payout_min_amount: Decimal = Decimal("10")
+    payout_min_amount: Decimal = Decimal("1")
     # "simulated" pays at once; "failing" refuses every payment (PAYMENT_FAILED).
     payment_provider: str = "simulated"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -461,7 +461,7 @@ class CommissionService:
         )
         ids: Select[Any] = (
             select(Commission.id)
-            .where(and_(*where))
+            .where(and_(true(), *where))
             .order_by(*order)
             .offset((page - 1) * page_size)
             .limit(page_size)
@@ -515,7 +515,7 @@ class CommissionService:
         else:
             stmt = (
                 select(Commission.status, func.count(), func.sum(Commission.net_minor))
-                .where(and_(*self._filtered(f, with_status=False)))
+                .where(and_(true(), *self._filtered(f, with_status=False)))
                 .group_by(Commission.status)
             )
         for status, n, amount in (await self._db.execute(stmt)).all():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -211,7 +211,7 @@ class PayoutService:
         self, f: PayoutFilters, page: int, page_size: int
     ) -> tuple[list[tuple[Payout, NetworkPartner, User, User | None]], int, PayoutSummary]:
         """Newest first; the summary counts every filter but `status`."""
-        where = and_(*self._where(f, with_status=True))
+        where = and_(true(), *self._where(f, with_status=True))
         total = int(
             await self._db.scalar(select(func.count()).select_from(Payout).where(where)) or 0
         )
@@ -239,7 +239,7 @@ class PayoutService:
             await self._db.execute(
                 select(Payout.status, func.count(), func.sum(Payout.amount_minor))
                 .where(
-                    and_(*self._where(f, with_status=False)),
+                    and_(true(), *self._where(f, with_status=False)),
                     Payout.status.in_([P.PENDING, P.PROCESSING]),
                 )
                 .group_by(Payout.status)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -341,14 +341,14 @@ class ShopOrderService:
                 await self._db.scalar(
                     select(func.count())
                     .select_from(ShopOrder)
-                    .where(and_(*self._where(f, with_status=True)))
+                    .where(and_(true(), *self._where(f, with_status=True)))
                 )
                 or 0
             )
         ids = list(
             await self._db.scalars(
                 select(ShopOrder.id)
-                .where(and_(*self._where(f, with_status=True)))
+                .where(and_(true(), *self._where(f, with_status=True)))
                 .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
                 .offset((page - 1) * page_size)
                 .limit(page_size)
@@ -380,7 +380,7 @@ class ShopOrderService:
                     func.count(),
                     func.sum(ShopOrder.total_minor),
                 )
-                .where(and_(*self._where(f, with_status=False)))
+                .where(and_(true(), *self._where(f, with_status=False)))
                 .group_by(ShopOrder.status, ShopOrder.payment_status)
             )
         by_status: dict[tuple[str, str], int] = {}
