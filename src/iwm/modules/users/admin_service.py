@@ -7,7 +7,7 @@ Mail to the user is returned to the caller, to be sent after the commit.
 import builtins
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -405,7 +405,7 @@ class UserAdminService:
         )
         mail = None
         if body.notify_user:
-            ending = f"until {clock.iso(until)}" if until else "until further notice"
+            ending = f"until {_iso_seconds(until)}" if until else "until further notice"
             mail = MailMessage(
                 to=user.email,
                 subject="Your account has been suspended",
@@ -469,6 +469,10 @@ def _json(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return clock.iso(value) if hasattr(value, "tzinfo") else value.isoformat()
     return str(value)
+
+
+def _iso_seconds(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _suspension_facts(user: User) -> dict[str, Any]:
