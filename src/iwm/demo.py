@@ -15,6 +15,7 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
+from iwm.demo_admin import load_admin_demo
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
@@ -62,6 +63,7 @@ async def load_demo_data(settings: Settings, console: Console) -> None:
     resources = Resources.build(settings)
     try:
         await _load(resources, console)
+        await load_admin_demo(resources, console)
     finally:
         await resources.close()
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core.principal import Role
 from iwm.core.security import hash_password
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
-from iwm.modules.users.models import User, UserRole, UserStatus
+from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus
 
 
 def normalize_email(email: str) -> str:
@@ -55,3 +55,37 @@ class UserService:
         self._db.add(user)
         await self._db.flush()
         return user
+
+    async def add_address(
+        self,
+        user_id: uuid.UUID,
+        *,
+        country: str,
+        city: str,
+        label: str = "Home",
+        street: str = "",
+        building: str = "",
+        postal_code: str = "",
+        is_default: bool = False,
+    ) -> UserAddress:
+        """Raises USER_NOT_FOUND. A new default address takes over from the old one."""
+        await self.get(user_id)
+        if is_default:
+            for old in (
+                await self._db.execute(select(UserAddress).where(UserAddress.user_id == user_id))
+            ).scalars():
+                old.is_default = False
+        address = UserAddress(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            label=label,
+            is_default=is_default,
+            country=country.upper(),
+            city=city,
+            street=street,
+            building=building,
+            postal_code=postal_code,
+        )
+        self._db.add(address)
+        await self._db.flush()
+        return address
