@@ -9,7 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 MAX_DEPTH = 10
 ZERO = Decimal("0.00")
+_Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 
 def new_referral_code() -> str:
@@ -176,19 +177,24 @@ class NetworkService:
             raise PartnerNotFound()
         return partner
 
-    def _filtered(self, filters: PartnerFilters) -> Select[NetworkPartner, User]:
-        stmt = select(NetworkPartner, User).join(User, User.id == NetworkPartner.user_id)
+    def _filtered(self, stmt: _Stmt, filters: PartnerFilters) -> _Stmt:
+        """Applies the filters; joins users only for a search (counting 200,000 partners
+        must not join a million users for nothing)."""
         if filters.status is not None:
             stmt = stmt.where(NetworkPartner.status == filters.status)
         if filters.rank is not None:
-            stmt = stmt.join(PartnerRank, PartnerRank.id == NetworkPartner.rank_id).where(
-                PartnerRank.code == filters.rank
+            stmt = stmt.where(
+                NetworkPartner.rank_id.in_(
+                    select(PartnerRank.id).where(PartnerRank.code == filters.rank)
+                )
             )
         if filters.search:
             pattern = like_pattern(filters.search)
             stmt = stmt.where(
                 or_(
-                    full_name_sql().like(pattern, escape="\\"),
+                    NetworkPartner.user_id.in_(
+                        select(User.id).where(full_name_sql().like(pattern, escape="\\"))
+                    ),
                     NetworkPartner.referral_code.like(pattern.upper(), escape="\\"),
                 )
             )
@@ -197,10 +203,11 @@ class NetworkService:
     async def list(
         self, filters: PartnerFilters, page: int, page_size: int
     ) -> tuple[list[s.AdminPartnerItem], int]:
-        stmt = self._filtered(filters)
-        total = (
-            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        ).scalar_one()
+        counted = self._filtered(select(func.count()).select_from(NetworkPartner), filters)
+        total = (await self._db.execute(counted)).scalar_one()
+        stmt = self._filtered(
+            select(NetworkPartner, User).join(User, User.id == NetworkPartner.user_id), filters
+        )
         column: Any = {
             s.PartnerSortField.CREATED_AT: NetworkPartner.created_at,
             s.PartnerSortField.TOTAL_EARNED: NetworkPartner.total_earned_minor,
