@@ -2,7 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core.db import Base, CreatedAtMixin, IdMixin
@@ -33,3 +33,8 @@ class Order(IdMixin, CreatedAtMixin, Base):
     @property
     def status(self) -> PrintStatus:
         return PrintStatus.PRINTED if self.printed_at else PrintStatus.NOT_PRINTED
+
+
+# The "new orders" screen reads, per kiosk, only orders whose last event (printing, else
+# creation) is recent: see OrderService.new_orders.
+Index("ix_orders_kiosk_activity", Order.kiosk_id, func.coalesce(Order.printed_at, Order.created_at))

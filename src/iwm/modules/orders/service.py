@@ -100,7 +100,11 @@ class OrderService:
                 or_(
                     and_(Order.printed_at.is_(None), Order.created_at >= unprinted_since),
                     Order.printed_at >= printed_since,
-                )
+                ),
+                # Implied by the condition above; lets ix_orders_kiosk_activity narrow the
+                # scan to each kiosk's recent rows.
+                func.coalesce(Order.printed_at, Order.created_at)
+                >= min(unprinted_since, printed_since),
             )
             .order_by(Order.created_at.desc(), Order.id)
             .limit(limit)
