@@ -47,7 +47,7 @@ async def test_status_transitions(
     _, headers = await admin(client, resources)
     buyer = await make_person(resources)
     order = await place_order(resources, buyer, await make_product(resources))
-    if start != "PENDING_PAYMENT" and start != "CANCELLED":
+    if start not in {"PENDING_PAYMENT", "CANCELLED"}:
         await pay_order(resources, order)
     for step in PATHS[start]:
         resp = await client.patch(

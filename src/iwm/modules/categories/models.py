@@ -22,5 +22,5 @@ class Category(IdMixin, CreatedAtMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(220))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
     )
