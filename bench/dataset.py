@@ -171,14 +171,15 @@ ORDER_COLUMNS = (
 )
 
 
-def _order_rows(count: int, now: datetime, rng: random.Random) -> list[tuple[object, ...]]:
-    """Orders spread evenly over the last 30 days: the last 3 hours hold their share
-    (~0.4%, about 20 per partner), half of them printed; older ones are mostly printed."""
+def _order_rows(
+    count: int, oldest: float, newest: float, now: datetime, rng: random.Random
+) -> list[tuple[object, ...]]:
+    """Orders aged between `oldest` and `newest` seconds, oldest first (as a live table
+    holds them): the last 3 hours hold their share (~0.4%, about 20 per partner), half
+    of them printed; older ones are mostly printed."""
     kiosk_ids = [kiosk_id(i) for i in range(PARTNERS * KIOSKS_PER_PARTNER)]
-    span = DAYS * 86400
     rows = []
-    for _ in range(count):
-        age = rng.random() * span
+    for age in sorted((rng.uniform(newest, oldest) for _ in range(count)), reverse=True):
         created = now - timedelta(seconds=age)
         share_printed = 0.5 if age < 3600 * 3 else 0.95
         printed = None
@@ -209,9 +210,11 @@ async def _load_orders(conn: asyncpg.Connection, now: datetime) -> None:
     rng = random.Random(20251015)
     await conn.execute("TRUNCATE orders, activity_logs")
     done = 0
+    span = DAYS * 86400
     while done < ORDERS:
         n = min(_ORDER_CHUNK, ORDERS - done)
-        rows = await asyncio.to_thread(_order_rows, n, now, rng)
+        oldest, newest = span * (1 - done / ORDERS), span * (1 - (done + n) / ORDERS)
+        rows = await asyncio.to_thread(_order_rows, n, oldest, newest, now, rng)
         await conn.copy_records_to_table("orders", records=rows, columns=ORDER_COLUMNS)
         done += n
         print(f"  orders: {done:,}/{ORDERS:,}", flush=True)

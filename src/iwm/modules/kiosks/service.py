@@ -6,7 +6,7 @@ simply not found. Never commits: the request's transaction does.
 
 import uuid
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -29,6 +29,19 @@ from iwm.modules.shops.service import ShopService
 
 PARTNER = "partner"
 KIOSK = "kiosk"
+
+_KIOSKS = Kiosk.__table__
+# Built once: every kiosk calls it every few seconds, and a prebuilt Core statement skips
+# the ORM bulk-update machinery and the per-call statement cache key.
+_HEARTBEAT = (
+    update(_KIOSKS)
+    .where(
+        _KIOSKS.c.id == bindparam("kiosk_id"),
+        _KIOSKS.c.device_key_hash == bindparam("key_hash"),
+    )
+    .values(last_active_at=bindparam("seen_at", type_=_KIOSKS.c.last_active_at.type))
+    .returning(_KIOSKS.c.status, _KIOSKS.c.default_language)
+)
 
 
 class KioskService:
@@ -217,12 +230,10 @@ class KioskService:
         One conditional UPDATE ... RETURNING on the hot path; the full check only when it
         misses (unknown key, or a key of another kiosk)."""
         if device_key:
-            result = await self._db.execute(
-                update(Kiosk)
-                .where(Kiosk.id == kiosk_id, Kiosk.device_key_hash == token_hash(device_key))
-                .values(last_active_at=clock.now())
-                .returning(Kiosk.status, Kiosk.default_language)
-                .execution_options(synchronize_session=False)
+            conn = await self._db.connection()
+            result = await conn.execute(
+                _HEARTBEAT,
+                {"kiosk_id": kiosk_id, "key_hash": token_hash(device_key), "seen_at": clock.now()},
             )
             row = result.one_or_none()
             if row is not None:
