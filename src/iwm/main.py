@@ -12,6 +12,7 @@ from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import RequestIdMiddleware
 from iwm.core.resources import Resources
+from iwm.modules.analytics.router import router as admin_analytics_router
 from iwm.modules.audit.router import router as admin_audit_router
 from iwm.modules.auth.router import router as auth_router
 from iwm.modules.categories.router import router as admin_categories_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_kyc_router,
         admin_partners_router,
         admin_audit_router,
+        admin_analytics_router,
         dashboard_router,
     ):
         app.include_router(router)

@@ -4,6 +4,15 @@ from iwm.core.db import Base
 from iwm.core.mail import OutboxMail
 from iwm.core.sessions import SessionRow
 from iwm.modules.activity.models import ActivityLog
+from iwm.modules.analytics.models import (
+    CommissionDaily,
+    CustomerSales,
+    PartnerCommissions,
+    ProductSalesDaily,
+    SaleFact,
+    SalesDaily,
+    UsersDaily,
+)
 from iwm.modules.audit.models import AuditLog
 from iwm.modules.categories.models import Category
 from iwm.modules.cleanup.models import JobRun
@@ -32,7 +41,9 @@ __all__ = [
     "Base",
     "Category",
     "Commission",
+    "CommissionDaily",
     "CommissionTotal",
+    "CustomerSales",
     "FreeRoundCode",
     "JobRun",
     "Kiosk",
@@ -48,9 +59,13 @@ __all__ = [
     "OrderNumberCounter",
     "OutboxMail",
     "Participation",
+    "PartnerCommissions",
     "PartnerRank",
     "Payout",
     "Product",
+    "ProductSalesDaily",
+    "SaleFact",
+    "SalesDaily",
     "SessionRow",
     "Shop",
     "ShopOrder",
@@ -62,4 +77,5 @@ __all__ = [
     "UserAddress",
     "UserNote",
     "UserRole",
+    "UsersDaily",
 ]

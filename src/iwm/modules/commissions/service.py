@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
+from iwm.modules.analytics import rollups
 from iwm.core.errors import ValidationFailed
 from iwm.core.money import from_minor, to_minor, to_whole
 from iwm.core.principal import Principal
@@ -88,6 +89,7 @@ async def track_totals(
         1,
         row.net_minor,
     )
+    await rollups.commission_moved(session, row, before)
 
 
 class CommissionEngine:

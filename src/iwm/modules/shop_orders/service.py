@@ -15,6 +15,7 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
 from iwm.core.principal import Principal
+from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.models import SourceType
 from iwm.modules.commissions.service import CommissionEngine, Sale, SaleLine
@@ -188,16 +189,22 @@ class ShopOrderService:
             raise ShopOrderNotFound()
         return row
 
-    async def pay(self, order_id: uuid.UUID) -> ShopOrder:
+    async def pay(
+        self, order_id: uuid.UUID, payment_method: str = rollups.DEFAULT_PAYMENT_METHOD
+    ) -> ShopOrder:
         """Payment received: PAID, and the commission engine runs (once: the order row is
         locked and must still be PENDING_PAYMENT)."""
-        return await self._move(order_id, S.PAID, None)
+        return await self._move(order_id, S.PAID, None, payment_method)
 
     async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
         return await self._move(order_id, S.CANCELLED, admin)
 
     async def _move(
-        self, order_id: uuid.UUID, target: ShopOrderStatus, admin: Principal | None
+        self,
+        order_id: uuid.UUID,
+        target: ShopOrderStatus,
+        admin: Principal | None,
+        payment_method: str = rollups.DEFAULT_PAYMENT_METHOD,
     ) -> ShopOrder:
         row = await self._lock(order_id)
         current = ShopOrderStatus(row.status)
@@ -229,10 +236,12 @@ class ShopOrderService:
                     ],
                 )
             )
+            await rollups.order_paid(self._db, row, payment_method)
         elif target is S.CANCELLED:
             row.cancelled_at = now
             if row.payment_status == PaymentStatus.PAID:
                 row.payment_status = PaymentStatus.REFUNDED
+                await rollups.order_refunded(self._db, row)
                 await engine.reverse_source(SourceType.ORDER, row.id, admin)
             else:
                 row.payment_status = PaymentStatus.CANCELLED

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.principal import Role
 from iwm.core.security import hash_password
+from iwm.modules.analytics import rollups
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
 from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus
 
@@ -54,6 +55,7 @@ class UserService:
         )
         self._db.add(user)
         await self._db.flush()
+        await rollups.user_registered(self._db, user)
         return user
 
     async def add_address(

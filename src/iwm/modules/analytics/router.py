@@ -1,0 +1,69 @@
+"""Admin analytics: /api/v1/admin/analytics."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from iwm.core.deps import SessionDep
+from iwm.core.errors import RateLimited, ValidationFailed, error_responses
+from iwm.core.schemas import Envelope, ok
+from iwm.modules.admin.deps import AdminUser
+from iwm.modules.analytics.periods import DEFAULT_GRANULARITY, Granularity, Period, Window
+from iwm.modules.analytics.schemas import (
+    CommissionAnalyticsResponse,
+    DashboardResponse,
+    SalesResponse,
+)
+from iwm.modules.analytics.service import AnalyticsService
+
+router = APIRouter(
+    prefix="/api/v1/admin/analytics",
+    tags=["admin: analytics"],
+    responses=error_responses(ValidationFailed, RateLimited),
+)
+
+RangePeriod = Literal["WEEK", "MONTH", "QUARTER", "YEAR"]
+PeriodQuery = Annotated[RangePeriod, Query()]
+GranularityQuery = Annotated[Granularity | None, Query()]
+
+
+@router.get("/dashboard")
+async def dashboard(
+    admin: AdminUser, session: SessionDep, period: Annotated[Period, Query()] = Period.MONTH
+) -> Envelope[DashboardResponse]:
+    """Platform figures of a period beside their totals."""
+    return ok(await AnalyticsService(session).dashboard(Window.of(period)))
+
+
+@router.get("/sales")
+async def sales(
+    admin: AdminUser,
+    session: SessionDep,
+    period: PeriodQuery = "MONTH",
+    granularity: GranularityQuery = None,
+    category_id: Annotated[uuid.UUID | None, Query(alias="categoryId")] = None,
+) -> Envelope[SalesResponse]:
+    """Shop sales of a period: timeline, categories, products, payment methods, regions."""
+    p = Period(period)
+    return ok(
+        await AnalyticsService(session).sales(
+            Window.of(p), granularity or DEFAULT_GRANULARITY[p], category_id
+        )
+    )
+
+
+@router.get("/commissions")
+async def commissions(
+    admin: AdminUser,
+    session: SessionDep,
+    period: PeriodQuery = "MONTH",
+    granularity: GranularityQuery = None,
+) -> Envelope[CommissionAnalyticsResponse]:
+    """Commissions of a period: timeline, sources, levels, ranks, top earners, payouts."""
+    p = Period(period)
+    return ok(
+        await AnalyticsService(session).commissions(
+            Window.of(p), granularity or DEFAULT_GRANULARITY[p]
+        )
+    )
