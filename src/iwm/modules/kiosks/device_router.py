@@ -56,17 +56,19 @@ async def own_settings(kiosk: KioskDevice) -> DeviceKioskRead:
 
 
 @router.post("/heartbeat", responses=error_responses(*AUTH_ERRORS))
-async def heartbeat(
-    kiosk_id: uuid.UUID, request: Request, session: SessionDep, resources: ResourcesDep
-) -> HeartbeatAck:
+async def heartbeat(kiosk_id: uuid.UUID, request: Request, resources: ResourcesDep) -> HeartbeatAck:
     """Tell the server the kiosk is alive (updates lastActiveAt); answers its settings."""
-    status, language = await KioskService(session, resources.settings).heartbeat(
-        kiosk_id, bearer_token(request)
-    )
+    key = bearer_token(request)
+    seen = await KioskService.heartbeat(resources.engine, kiosk_id, key)
+    if seen is None:
+        async with resources.sessionmaker() as session:
+            # Raises the precise refusal: unknown key (401) or another kiosk's key (403).
+            kiosk = await KioskService(session, resources.settings).authenticate(kiosk_id, key)
+        seen = (kiosk.status, kiosk.default_language)
     return HeartbeatAck(
         server_time=clock.now(),
-        status=KioskStatus(status),
-        settings=KioskSettings(default_language=language),
+        status=KioskStatus(seen[0]),
+        settings=KioskSettings(default_language=seen[1]),
     )
 
 

@@ -24,7 +24,7 @@ from iwm.modules.kiosks.service import KioskService
 router = APIRouter(prefix="/partner/kiosks", tags=["partner: kiosks"])
 
 
-def kiosk_service(session: SessionDep, resources: ResourcesDep) -> KioskService:
+async def kiosk_service(session: SessionDep, resources: ResourcesDep) -> KioskService:
     return KioskService(session, resources.settings)
 
 

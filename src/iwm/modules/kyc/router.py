@@ -32,7 +32,7 @@ router = APIRouter(
 MAX_QUEUE_PAGE = 50
 
 
-def kyc_service(session: SessionDep, resources: ResourcesDep) -> KycService:
+async def kyc_service(session: SessionDep, resources: ResourcesDep) -> KycService:
     return KycService(session, resources.settings, resources.storage)
 
 

@@ -29,7 +29,7 @@ router = APIRouter(
 )
 
 
-def network_service(session: SessionDep, resources: ResourcesDep) -> NetworkService:
+async def network_service(session: SessionDep, resources: ResourcesDep) -> NetworkService:
     return NetworkService(session, resources.settings)
 
 

@@ -18,14 +18,14 @@ from iwm.modules.orders.service import OrderService
 router = APIRouter(prefix="/partner/orders", tags=["partner: orders"])
 
 
-def order_service(session: SessionDep, resources: ResourcesDep) -> OrderService:
+async def order_service(session: SessionDep, resources: ResourcesDep) -> OrderService:
     return OrderService(session, resources.settings, resources.storage)
 
 
 OrderServiceDep = Annotated[OrderService, Depends(order_service)]
 
 
-def order_filters(
+async def order_filters(
     status: PrintStatus | None = None,
     date_from: Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateFrom")] = None,
     date_to: Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateTo")] = None,

@@ -53,14 +53,14 @@ class StatusFilter(enum.StrEnum):
     ALL = "ALL"
 
 
-def user_service(session: SessionDep, resources: ResourcesDep) -> UserAdminService:
+async def user_service(session: SessionDep, resources: ResourcesDep) -> UserAdminService:
     return UserAdminService(session, resources.sessions)
 
 
 UserAdminServiceDep = Annotated[UserAdminService, Depends(user_service)]
 
 
-def user_filters(
+async def user_filters(
     status: StatusFilter = StatusFilter.ALL,
     role: Role | None = None,
     kyc_status: Annotated[KycState | None, Query(alias="kycStatus")] = None,
