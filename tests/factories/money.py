@@ -25,6 +25,8 @@ from iwm.modules.products.schemas import ProductCreate
 from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.models import ShopOrder
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
+from iwm.modules.strategies.schemas import StrategyCreate
+from iwm.modules.strategies.service import StrategyService
 from iwm.modules.users.models import User
 from iwm.modules.users.service import UserService
 from tests.factories.kiosk_network import PASSWORD, login, make_user, principal_of
@@ -194,3 +196,50 @@ async def invest(resources: Resources, user: User, strategy_id: uuid.UUID, amoun
         await ParticipationService(db, resources.settings).invest(
             user.id, strategy_id, to_minor(Decimal(amount))
         )
+
+
+def strategy_body(category_id: uuid.UUID, **over: object) -> dict[str, object]:
+    """A valid POST /strategies body (camelCase, as the API takes it)."""
+    body: dict[str, object] = {
+        "name": f"Stable Growth {uuid.uuid4().hex[:6]}",
+        "description": "Diversified portfolio",
+        "shortDescription": "Low risk",
+        "categoryId": str(category_id),
+        "returnRate": {
+            "min": 5,
+            "max": 12,
+            "expected": 8,
+            "type": "VARIABLE",
+            "payoutFrequency": "MONTHLY",
+        },
+        "duration": {"minDays": 30, "maxDays": 365, "lockPeriodDays": 30},
+        "investment": {
+            "minAmount": 100,
+            "maxAmount": 10000,
+            "currency": "USD",
+            "totalCapacity": 100000,
+        },
+        "riskLevel": "LOW",
+        "riskDisclosure": "Capital at risk",
+        "terms": {
+            "earlyWithdrawalAllowed": True,
+            "earlyWithdrawalPenalty": 2,
+            "compoundingAvailable": False,
+            "automaticReinvestment": False,
+        },
+        "commissionPercentage": 3,
+        "careerPointsPercentage": 1,
+        "status": "ACTIVE",
+    }
+    body.update(over)
+    return body
+
+
+async def make_strategy(resources: Resources, **over: object) -> uuid.UUID:
+    category = await make_category(resources, CategoryType.STRATEGY)
+    boss = await make_user(resources, Role.SUPER_ADMIN)
+    async with resources.sessionmaker.begin() as db:
+        row = await StrategyService(db, resources.settings).create(
+            principal_of(boss), StrategyCreate.model_validate(strategy_body(category, **over))
+        )
+        return row.id

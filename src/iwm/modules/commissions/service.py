@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -57,6 +57,10 @@ class Sale:
             (Decimal(ln.amount_minor) / HUNDRED * ln.commission_bp / BP for ln in self.lines),
             Decimal(0),
         )
+
+    @property
+    def amount_minor(self) -> int:
+        return sum(ln.amount_minor for ln in self.lines)
 
     @property
     def points_volume(self) -> Decimal:
@@ -113,7 +117,7 @@ class CommissionEngine:
             select(NetworkPartner.id).where(NetworkPartner.user_id == sale.buyer_user_id)
         )
         rates = self._settings.commission_level_rates
-        if buyer is None or not rates:
+        if buyer is None:
             return []
         upline = (
             await self._db.execute(
@@ -128,6 +132,8 @@ class CommissionEngine:
                 .order_by(NetworkTreeEdge.ancestor_id)
             )
         ).all()
+        await self._lock_partners({a for a, _ in upline} | {buyer})
+        await self._book_volume(buyer, sale.amount_minor)
         volume = sale.commissionable
         points = to_whole(sale.points_volume)
         now = clock.now()
@@ -163,11 +169,36 @@ class CommissionEngine:
             made.append(row)
         return made
 
+    async def _lock_partners(self, ids: set[uuid.UUID]) -> None:
+        """Locks partner rows in id order, before any of them is updated."""
+        await self._db.execute(
+            select(NetworkPartner.id)
+            .where(NetworkPartner.id.in_(sorted(ids)))
+            .order_by(NetworkPartner.id)
+            .with_for_update()
+        )
+
+    async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
+        if delta_minor:
+            await self._db.execute(
+                update(NetworkPartner)
+                .where(NetworkPartner.id == partner_id)
+                .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
+                .execution_options(synchronize_session=False)
+            )
+
     async def reverse_source(
-        self, source_type: SourceType, source_id: uuid.UUID, admin: Principal | None = None
+        self,
+        source_type: SourceType,
+        source_id: uuid.UUID,
+        admin: Principal | None = None,
+        *,
+        buyer_user_id: uuid.UUID | None = None,
+        volume_minor: int = 0,
     ) -> list[Commission]:
         """Clawback of a cancelled or refunded sale: open commissions become REVERSED, a PAID
-        one gets a negative correcting commission (history is never rewritten)."""
+        one gets a negative correcting commission (history is never rewritten); the
+        buyer's sales volume loses `volume_minor`."""
         rows = list(
             await self._db.scalars(
                 select(Commission)
@@ -181,8 +212,16 @@ class CommissionEngine:
         )
         changed: list[Commission] = []
         admin_id = admin.user_id if admin else None
-        for partner_id in sorted({r.partner_id for r in rows}):
-            await self._ledger.lock_partner(partner_id)
+        buyer = (
+            await self._db.scalar(
+                select(NetworkPartner.id).where(NetworkPartner.user_id == buyer_user_id)
+            )
+            if buyer_user_id is not None
+            else None
+        )
+        await self._lock_partners({r.partner_id for r in rows} | ({buyer} if buyer else set()))
+        if buyer is not None:
+            await self._book_volume(buyer, -volume_minor)
         for stale in rows:
             row = await self._lock(stale.id)
             if row.status == CommissionStatus.REVERSED:

@@ -72,7 +72,11 @@ class NetworkPartner(IdMixin, CreatedAtMixin, Base):
     total_withdrawn_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # Career points are whole units.
     career_points_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Not moved by anything: the admin views compute the current period from commissions.
     career_points_period: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Personal sales volume: the partner's own paid (not refunded) shop orders plus its
+    # investments, kept by the commission engine in the sale's transaction.
+    sales_volume_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 

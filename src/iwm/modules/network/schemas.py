@@ -98,7 +98,6 @@ class DetailStats(CamelModel):
     network_size: int
     tree_depth: int
     active_referrals: int
-    # Commissions and payouts belong to later domains: 0 until their tables exist.
     commissions_count: int = 0
     payouts_count: int = 0
 

@@ -8,6 +8,7 @@ locking those ancestor rows in id order so that concurrent enrolments queue.
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -19,9 +20,11 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.money import from_minor
 from iwm.modules.admin.params import SortOrder, like_pattern, ordered
+from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
 from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank, PartnerStatus
+from iwm.modules.payouts.models import Payout
 from iwm.modules.users.models import User
 from iwm.modules.users.repository import full_name_sql
 from iwm.modules.users.service import UserService
@@ -30,8 +33,24 @@ from iwm.modules.users.service import UserService
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 MAX_DEPTH = 10
+RECENT = 5
 ZERO = Decimal("0.00")
+# Statuses whose career points count (a REVERSED commission gives its points back).
+POINTS_STATUSES = (
+    CommissionStatus.PENDING,
+    CommissionStatus.APPROVED,
+    CommissionStatus.PAID,
+    CommissionStatus.HELD,
+)
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
+
+
+def month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(start: datetime) -> datetime:
+    return (start + timedelta(days=32)).replace(day=1)
 
 
 def new_referral_code() -> str:
@@ -296,6 +315,7 @@ class NetworkService:
                 )
             )
         ).scalar_one()
+        money = await self._money_facts(partner.id)
         return s.AdminPartnerDetail(
             id=partner.id,
             user=s.DetailUser(
@@ -326,7 +346,7 @@ class NetworkService:
                 total_earned=from_minor(partner.total_earned_minor),
                 total_withdrawn=from_minor(partner.total_withdrawn_minor),
                 career_points_total=partner.career_points_total,
-                career_points_period=partner.career_points_period,
+                career_points_period=money.points_period,
                 currency=self._settings.currency,
             ),
             stats=s.DetailStats(
@@ -334,11 +354,79 @@ class NetworkService:
                 network_size=partner.network_size,
                 tree_depth=int(tree_depth or 0),
                 active_referrals=int(active),
+                commissions_count=money.commissions_count,
+                payouts_count=money.payouts_count,
             ),
-            recent_commissions=[],
-            recent_payouts=[],
+            payout_details=money.payout_details,
+            recent_commissions=money.recent_commissions,
+            recent_payouts=money.recent_payouts,
             joined_at=partner.created_at,
             activated_at=partner.activated_at,
+        )
+
+    async def _money_facts(self, partner_id: uuid.UUID) -> "_MoneyFacts":
+        """Counts, the latest commissions and payouts, and the career points of the current
+        calendar month (UTC): every query is a range of the (partner, created) indexes."""
+        start = month_start(clock.now().astimezone(UTC))
+        points = await self._db.scalar(
+            select(func.coalesce(func.sum(Commission.career_points), 0)).where(
+                Commission.partner_id == partner_id,
+                Commission.created_at >= start,
+                Commission.created_at < next_month(start),
+                Commission.status.in_(POINTS_STATUSES),
+            )
+        )
+        commissions_count = await self._db.scalar(
+            select(func.count()).where(Commission.partner_id == partner_id)
+        )
+        payouts_count = await self._db.scalar(
+            select(func.count()).where(Payout.partner_id == partner_id)
+        )
+        commissions = await self._db.scalars(
+            select(Commission)
+            .where(Commission.partner_id == partner_id)
+            .order_by(Commission.created_at.desc(), Commission.id.desc())
+            .limit(RECENT)
+        )
+        payouts = list(
+            await self._db.scalars(
+                select(Payout)
+                .where(Payout.partner_id == partner_id)
+                .order_by(Payout.created_at.desc(), Payout.id.desc())
+                .limit(RECENT)
+            )
+        )
+        latest = payouts[0] if payouts else None
+        return _MoneyFacts(
+            points_period=int(points or 0),
+            commissions_count=int(commissions_count or 0),
+            payouts_count=int(payouts_count or 0),
+            payout_details=s.PayoutDetails(
+                method=latest.method_type,
+                masked_details=latest.masked_details,
+                last_updated=latest.created_at,
+            )
+            if latest
+            else None,
+            recent_commissions=[
+                s.RecentCommission(
+                    id=c.id,
+                    amount=from_minor(c.net_minor),
+                    source_type=c.source_type,
+                    status=c.status,
+                    created_at=c.created_at,
+                )
+                for c in commissions
+            ],
+            recent_payouts=[
+                s.RecentPayout(
+                    id=p.id,
+                    amount=from_minor(p.amount_minor),
+                    status=p.status,
+                    created_at=p.created_at,
+                )
+                for p in payouts
+            ],
         )
 
     async def network(
@@ -354,15 +442,20 @@ class NetworkService:
             NetworkTreeEdge.depth <= depth,
         )
         by_level = [
-            (int(level), int(count))
-            for level, count in await self._db.execute(
-                select(NetworkTreeEdge.depth, func.count())
+            (int(level), int(count), int(volume or 0))
+            for level, count, volume in await self._db.execute(
+                select(
+                    NetworkTreeEdge.depth,
+                    func.count(),
+                    func.sum(NetworkPartner.sales_volume_minor),
+                )
+                .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.descendant_id)
                 .where(in_range)
                 .group_by(NetworkTreeEdge.depth)
                 .order_by(NetworkTreeEdge.depth)
             )
         ]
-        total = sum(count for _, count in by_level)
+        total = sum(count for _, count, _ in by_level)
         edge = aliased(NetworkTreeEdge)
         page_edges = (
             select(edge.descendant_id, edge.depth, edge.descendant_joined_at)
@@ -398,8 +491,7 @@ class NetworkService:
                     status=p.status,
                     rank=rank.name if rank else None,
                     direct_referrals=p.direct_referrals,
-                    # Sales volume comes from shop orders and investments (later domains).
-                    total_volume=ZERO,
+                    total_volume=from_minor(p.sales_volume_minor),
                     joined_at=p.created_at,
                 )
             )
@@ -411,10 +503,20 @@ class NetworkService:
                 stats=s.NetworkStats(
                     total_size=total,
                     by_level=[
-                        s.LevelStats(level=level, count=count, volume=ZERO)
-                        for level, count in by_level
+                        s.LevelStats(level=level, count=count, volume=from_minor(volume))
+                        for level, count, volume in by_level
                     ],
                 ),
             ),
             total,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _MoneyFacts:
+    points_period: int
+    commissions_count: int
+    payouts_count: int
+    payout_details: s.PayoutDetails | None
+    recent_commissions: list[s.RecentCommission]
+    recent_payouts: list[s.RecentPayout]

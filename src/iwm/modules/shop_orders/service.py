@@ -242,7 +242,13 @@ class ShopOrderService:
             if row.payment_status == PaymentStatus.PAID:
                 row.payment_status = PaymentStatus.REFUNDED
                 await rollups.order_refunded(self._db, row)
-                await engine.reverse_source(SourceType.ORDER, row.id, admin)
+                await engine.reverse_source(
+                    SourceType.ORDER,
+                    row.id,
+                    admin,
+                    buyer_user_id=row.user_id,
+                    volume_minor=row.total_minor,
+                )
             else:
                 row.payment_status = PaymentStatus.CANCELLED
             await self._restock(row.id)

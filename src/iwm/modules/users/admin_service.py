@@ -33,12 +33,13 @@ from iwm.modules.users.errors import (
     UserNotFound,
 )
 from iwm.modules.users.models import User, UserAddress, UserNote, UserRole, UserStatus
-from iwm.modules.users.repository import UserFilters, UserRepository
+from iwm.modules.users.repository import MoneyStats, UserFilters, UserRepository
 from iwm.modules.users.service import normalize_email
 
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 RECENT_ACTIVITY = 10
 ENTITY = "user"
+NO_MONEY = MoneyStats()
 
 _ACTIVITY_TEXT = {
     "USER_UPDATED": "Account details changed by an administrator",
@@ -70,6 +71,7 @@ class UserAdminService:
         now = clock.now()
         users, total = await self._users.page(filters, now, page, page_size)
         partners = await self._users.partner_user_ids([u.id for u in users])
+        money = await self._users.money_stats([u.id for u in users])
         items = [
             s.AdminUserItem(
                 id=u.id,
@@ -82,7 +84,7 @@ class UserAdminService:
                 kyc=s.ListKyc(status=u.kyc_status, level=u.kyc_level),
                 roles=sorted(u.roles),
                 is_partner=u.id in partners,
-                stats=s.ListStats(),
+                stats=_list_stats(money.get(u.id, NO_MONEY)),
                 last_login_at=u.last_login_at,
                 created_at=u.created_at,
             )
@@ -151,6 +153,9 @@ class UserAdminService:
                 active_sessions=await self._sessions.count_user(user.id, db=self._db),
             ),
             stats=s.DetailStats(
+                **_list_stats(
+                    (await self._users.money_stats([user.id])).get(user.id, NO_MONEY)
+                ).model_dump(),
                 commissions_earned=from_minor(partner_row.total_earned_minor)
                 if partner_row
                 else from_minor(0),
@@ -461,6 +466,15 @@ class UserAdminService:
             ),
             mail,
         )
+
+
+def _list_stats(money: MoneyStats) -> s.ListStats:
+    return s.ListStats(
+        orders_count=money.orders_count,
+        total_spent=from_minor(money.spent_minor),
+        investments_count=money.investments_count,
+        total_invested=from_minor(money.invested_minor),
+    )
 
 
 def _json(value: Any) -> Any:

@@ -40,7 +40,6 @@ class ListKyc(CamelModel):
 
 
 class ListStats(CamelModel):
-    # Orders and investments belong to later domains: 0 until their tables exist.
     orders_count: int = 0
     total_spent: Money = ZERO
     investments_count: int = 0
