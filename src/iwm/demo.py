@@ -16,6 +16,7 @@ from iwm.core.config import Settings
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.demo_admin import load_admin_demo
+from iwm.demo_money import load_money_demo
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
@@ -64,6 +65,7 @@ async def load_demo_data(settings: Settings, console: Console) -> None:
     try:
         await _load(resources, console)
         await load_admin_demo(resources, console)
+        await load_money_demo(resources, console)
     finally:
         await resources.close()
 

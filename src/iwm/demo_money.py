@@ -1,0 +1,340 @@
+"""`iwm demo-data`, money part: categories, products and strategies; shop orders in every
+status, investments, commissions in every status and payouts in every status, made
+through the domain services on top of the admin demo's partner tree. Safe to run twice:
+it stops when its first product exists."""
+
+import random
+import uuid
+from decimal import Decimal
+
+from rich.console import Console
+from rich.progress import Progress, TaskID
+from sqlalchemy import select
+
+from iwm.core.money import to_minor
+from iwm.core.principal import Principal
+from iwm.core.resources import Resources
+from iwm.modules.categories.models import CategoryType
+from iwm.modules.categories.schemas import CategoryCreate
+from iwm.modules.categories.service import CategoryService
+from iwm.modules.commissions.models import Commission, CommissionStatus
+from iwm.modules.commissions.service import AdjustAction, CommissionService
+from iwm.modules.network.models import NetworkPartner
+from iwm.modules.payouts.models import Payout, PayoutMethod
+from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
+from iwm.modules.payouts.service import PayoutProcessor, PayoutService
+from iwm.modules.products.models import Product
+from iwm.modules.products.schemas import ProductCreate
+from iwm.modules.products.service import ProductService
+from iwm.modules.shop_orders.models import ShippingMethod, ShopOrderStatus
+from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
+from iwm.modules.strategies.schemas import StrategyCreate
+from iwm.modules.strategies.service import ParticipationService, StrategyService
+from iwm.modules.users.models import User
+from iwm.modules.users.service import UserService
+
+MARKER_SKU = "VIT-COMPLEX-01"
+PRODUCTS = [
+    # sku, name, price, commission %, career points %, stock (None: not tracked)
+    (MARKER_SKU, "Vitamin Complex", "49.90", "15", "10", None),
+    ("OMEGA-3-120", "Omega-3 Capsules", "29.50", "12", "8", 500),
+    ("SKIN-SERUM-30", "Hydrating Serum", "89.00", "20", "12", None),
+    ("DETOX-TEA-20", "Herbal Detox Tea", "14.75", "10", "5", 1000),
+]
+STRATEGIES = [
+    # name, category, min/max/expected %, risk, commission %, career points %
+    ("Stable Income", "Conservative", (4, 7, 6), "LOW", "2", "1"),
+    ("Growth Portfolio", "Growth", (8, 18, 12), "HIGH", "3", "2"),
+]
+# One shop order per entry, cycling through the buyers: every status, refunds included.
+ORDER_PLAN = [
+    "DELIVERED",
+    "PAID",
+    "SHIPPED",
+    "PENDING_PAYMENT",
+    "PROCESSING",
+    "DELIVERED",
+    "CANCELLED_UNPAID",
+    "DELIVERED",
+    "REFUNDED",
+    "PAID",
+    "DELIVERED",
+    "SHIPPED",
+    "DELIVERED",
+    "PENDING_PAYMENT",
+    "DELIVERED",
+    "PROCESSING",
+    "DELIVERED",
+    "REFUNDED",
+    "DELIVERED",
+    "PAID",
+]
+INVESTMENTS = ["1500.00", "750.00", "3200.00", "500.00", "2000.00", "1200.00"]
+# Of the pending commissions: every KEEP_PENDING-th stays PENDING, every HOLD_EVERY-th is
+# held, the REVERSE_ONE-th is reversed by hand, the rest are approved.
+KEEP_PENDING, HOLD_EVERY, REVERSE_ONE = 7, 11, 5
+MIN_PAYOUT_BALANCE_MINOR = 200
+PAYOUT_PLAN = ["COMPLETED", "PENDING", "APPROVED", "PROCESSING", "REJECTED", "CANCELLED"]
+
+
+class _TransferInFlight:
+    """A bank transfer the provider accepted but has not confirmed yet: the payout stays
+    PROCESSING (the simulated provider confirms at once)."""
+
+    async def pay(self, order: PaymentOrder) -> PaymentResult:
+        return PaymentResult(
+            reference=f"BANK-{order.idempotency_key[-8:].upper()}", completed=False
+        )
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")  # noqa: S106
+
+
+async def load_money_demo(resources: Resources, console: Console) -> None:
+    settings = resources.settings
+    async with resources.sessionmaker.begin() as db:
+        if await db.scalar(select(Product.id).where(Product.sku == MARKER_SKU)) is not None:
+            console.print("money demo data already loaded; nothing to do")
+            return
+        root = await UserService(db).by_email("admin@iwm.local")
+        rows = list(
+            await db.execute(
+                select(NetworkPartner.id, NetworkPartner.user_id).order_by(
+                    NetworkPartner.created_at, NetworkPartner.id
+                )
+            )
+        )
+    if root is None or len(rows) < len(PAYOUT_PLAN):
+        console.print("money demo skipped: the admin demo's partner tree is missing")
+        return
+    admin = _principal(root)
+    partners = [p for p, _ in rows]
+    # The newest partners buy, so that commissions climb through several levels.
+    buyers = [u for _, u in rows[-12:]]
+    rng = random.Random(23)  # noqa: S311 - demo data, not secrets
+    with Progress(console=console) as progress:
+        task = progress.add_task(
+            "shop and money", total=len(ORDER_PLAN) + len(INVESTMENTS) + len(PAYOUT_PLAN) + 2
+        )
+        products, strategies = await _catalog(resources, admin)
+        progress.advance(task, 2)
+        for i, plan in enumerate(ORDER_PLAN):
+            buyer = buyers[i % len(buyers)]
+            lines = [
+                OrderLine(p, rng.randint(1, 3)) for p in rng.sample(products, rng.randint(1, 2))
+            ]
+            async with resources.sessionmaker.begin() as db:
+                order = await ShopOrderService(db, settings).place(
+                    buyer, lines, rng.choice(list(ShippingMethod))
+                )
+            await _move_order(resources, admin, order.id, plan, i)
+            progress.advance(task)
+        for i, amount in enumerate(INVESTMENTS):
+            async with resources.sessionmaker.begin() as db:
+                await ParticipationService(db, settings).invest(
+                    buyers[(i * 5) % len(buyers)],
+                    strategies[i % len(strategies)],
+                    to_minor(Decimal(amount)),
+                )
+            progress.advance(task)
+        await _commission_statuses(resources, admin)
+        await _payouts(resources, admin, partners, progress, task)
+    console.print(
+        f"money demo: {len(PRODUCTS)} products, {len(STRATEGIES)} strategies, "
+        f"{len(ORDER_PLAN)} shop orders, {len(INVESTMENTS)} investments, "
+        f"{len(PAYOUT_PLAN)} payouts"
+    )
+
+
+async def _catalog(
+    resources: Resources, admin: Principal
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    async with resources.sessionmaker.begin() as db:
+        categories = CategoryService(db)
+        health = await categories.create(
+            admin, CategoryCreate(name="Health", type=CategoryType.PRODUCT)
+        )
+        vitamins = await categories.create(
+            admin,
+            CategoryCreate(name="Vitamins", type=CategoryType.PRODUCT, parent_id=health.id),
+        )
+        beauty = await categories.create(
+            admin, CategoryCreate(name="Beauty", type=CategoryType.PRODUCT)
+        )
+        kinds = {
+            name: (
+                await categories.create(
+                    admin, CategoryCreate(name=name, type=CategoryType.STRATEGY)
+                )
+            ).id
+            for name in ("Conservative", "Growth")
+        }
+        products = []
+        for sku, name, price, commission, points, stock in PRODUCTS:
+            row = await ProductService(db).create(
+                admin,
+                ProductCreate(
+                    name=name,
+                    description=f"{name}: a demo product",
+                    price=Decimal(price),
+                    sku=sku,
+                    category_id=beauty.id if sku.startswith("SKIN") else vitamins.id,
+                    status="ACTIVE",
+                    stock_quantity=stock,
+                    track_inventory=stock is not None,
+                    commission_percentage=Decimal(commission),
+                    career_points_percentage=Decimal(points),
+                ),
+            )
+            products.append(row.id)
+        strategies = []
+        for name, kind, (low, high, expected), risk, commission, points in STRATEGIES:
+            body = StrategyCreate.model_validate(
+                {
+                    "name": name,
+                    "description": f"{name}: a demo strategy",
+                    "shortDescription": f"{risk.capitalize()} risk",
+                    "categoryId": str(kinds[kind]),
+                    "returnRate": {
+                        "min": low,
+                        "max": high,
+                        "expected": expected,
+                        "type": "VARIABLE",
+                        "payoutFrequency": "MONTHLY",
+                    },
+                    "duration": {"minDays": 90, "maxDays": 365, "lockPeriodDays": 30},
+                    "investment": {
+                        "minAmount": 100,
+                        "maxAmount": 50000,
+                        "currency": resources.settings.currency,
+                        "totalCapacity": 1000000,
+                    },
+                    "riskLevel": risk,
+                    "riskDisclosure": "Past returns do not guarantee future results.",
+                    "terms": {
+                        "earlyWithdrawalAllowed": True,
+                        "earlyWithdrawalPenalty": 2,
+                        "compoundingAvailable": False,
+                        "automaticReinvestment": False,
+                    },
+                    "commissionPercentage": commission,
+                    "careerPointsPercentage": points,
+                    "status": "ACTIVE",
+                }
+            )
+            strategies.append(
+                (await StrategyService(db, resources.settings).create(admin, body)).id
+            )
+    return products, strategies
+
+
+async def _move_order(
+    resources: Resources, admin: Principal, order_id: uuid.UUID, plan: str, i: int
+) -> None:
+    steps: dict[str, list[ShopOrderStatus]] = {
+        "PENDING_PAYMENT": [],
+        "PAID": [],
+        "PROCESSING": [ShopOrderStatus.PROCESSING],
+        "SHIPPED": [ShopOrderStatus.PROCESSING, ShopOrderStatus.SHIPPED],
+        "DELIVERED": [
+            ShopOrderStatus.PROCESSING,
+            ShopOrderStatus.SHIPPED,
+            ShopOrderStatus.DELIVERED,
+        ],
+        "CANCELLED_UNPAID": [],
+        "REFUNDED": [ShopOrderStatus.CANCELLED],
+    }
+    settings = resources.settings
+    async with resources.sessionmaker.begin() as db:
+        service = ShopOrderService(db, settings)
+        if plan == "CANCELLED_UNPAID":
+            await service.cancel(order_id, admin)
+            return
+        if plan != "PENDING_PAYMENT":
+            await service.pay(order_id)
+    for status in steps[plan]:
+        fields: dict[str, str | None] = {}
+        if status is ShopOrderStatus.SHIPPED:
+            number = f"TRK{100000 + i}"
+            fields = {
+                "tracking_number": number,
+                "tracking_url": f"https://track.example.com/{number}",
+            }
+        async with resources.sessionmaker.begin() as db:
+            await ShopOrderService(db, settings).admin_update(admin, order_id, status, fields)
+
+
+async def _commission_statuses(resources: Resources, admin: Principal) -> None:
+    """Most pending commissions are approved; a few are held, one is reversed by hand."""
+    async with resources.sessionmaker.begin() as db:
+        pending = list(
+            await db.scalars(
+                select(Commission.id)
+                .where(Commission.status == CommissionStatus.PENDING)
+                .order_by(Commission.created_at, Commission.id)
+            )
+        )
+    for n, commission_id in enumerate(pending):
+        if n % KEEP_PENDING == KEEP_PENDING - 1:
+            continue  # stays PENDING
+        action, reason = AdjustAction.APPROVE, "Sale confirmed"
+        if n % HOLD_EVERY == HOLD_EVERY - 1:
+            action, reason = AdjustAction.HOLD, "Buyer identity being checked"
+        elif n == REVERSE_ONE:
+            action, reason = AdjustAction.REVERSE, "Duplicate sale"
+        async with resources.sessionmaker.begin() as db:
+            await CommissionService(db, resources.settings).adjust(
+                admin, commission_id, action, reason, None
+            )
+
+
+async def _payouts(
+    resources: Resources,
+    admin: Principal,
+    partners: list[uuid.UUID],
+    progress: Progress,
+    task: TaskID,
+) -> None:
+    settings = resources.settings
+    async with resources.sessionmaker.begin() as db:
+        richest = list(
+            await db.scalars(
+                select(NetworkPartner)
+                .where(
+                    NetworkPartner.id.in_(partners),
+                    NetworkPartner.available_minor >= MIN_PAYOUT_BALANCE_MINOR,
+                )
+                .order_by(NetworkPartner.available_minor.desc(), NetworkPartner.id)
+            )
+        )
+    methods = list(PayoutMethod)
+    for n, plan in enumerate(PAYOUT_PLAN):
+        if not richest:
+            break
+        async with resources.sessionmaker.begin() as db:
+            partner = await db.get(NetworkPartner, richest[n % len(richest)].id)
+            assert partner is not None  # noqa: S101
+            # The completed payout covers the oldest approved commissions, so they get PAID.
+            share = 4 if plan == "COMPLETED" else 8
+            amount = max(100, partner.available_minor * (3 if plan == "COMPLETED" else 1) // share)
+            payouts = PayoutService(db, settings)
+            row: Payout = await payouts.request(
+                partner.id, amount, methods[n % len(methods)], account=f"4081781009991000{n:04d}"
+            )
+            if plan == "CANCELLED":
+                await payouts.cancel(row.id)
+            elif plan == "REJECTED":
+                await payouts.reject(admin, row.id, "Account holder name mismatch", True)
+            elif plan != "PENDING":
+                await payouts.approve(admin, row.id, "Checked")
+        if plan in ("COMPLETED", "PROCESSING"):
+            provider = (
+                make_provider(settings.payment_provider, resources.sessionmaker)
+                if plan == "COMPLETED"
+                else _TransferInFlight()
+            )
+            await PayoutProcessor(resources.sessionmaker, settings, provider).process(
+                admin, row.id, None
+            )
+        progress.advance(task)

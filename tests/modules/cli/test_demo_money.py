@@ -1,0 +1,61 @@
+"""The money part of `iwm demo-data`: every status of orders, commissions and payouts,
+made through the services, and nothing more on a second run."""
+
+import io
+
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core.resources import Resources
+from iwm.demo_admin import load_admin_demo
+from iwm.demo_money import load_money_demo
+from iwm.modules.commissions.models import Commission, CommissionStatus
+from iwm.modules.ledger.service import LedgerService
+from iwm.modules.network.models import NetworkPartner
+from iwm.modules.payouts.models import Payout, PayoutStatus
+from iwm.modules.shop_orders.models import ShopOrder, ShopOrderStatus
+from iwm.modules.strategies.models import Participation
+from tests.factories.money import fresh
+
+
+async def _statuses(db: AsyncSession, column: object) -> set[str]:
+    return set(await db.scalars(select(column).distinct()))  # type: ignore[call-overload]
+
+
+async def test_demo_money_holds_every_status_and_runs_once(
+    resources: Resources, db: AsyncSession
+) -> None:
+    console = Console(file=io.StringIO())
+    await load_admin_demo(resources, console)
+    await load_money_demo(resources, console)
+    await fresh(db)
+    counts = (
+        await db.scalar(select(func.count()).select_from(ShopOrder)),
+        await db.scalar(select(func.count()).select_from(Commission)),
+        await db.scalar(select(func.count()).select_from(Payout)),
+        await db.scalar(select(func.count()).select_from(Participation)),
+    )
+    assert await _statuses(db, ShopOrder.status) == {s.value for s in ShopOrderStatus}
+    assert await _statuses(db, Commission.status) == {s.value for s in CommissionStatus}
+    assert await _statuses(db, Payout.status) == {s.value for s in PayoutStatus}
+    assert counts[3]
+    # Balances were moved by the services only: each equals its ledger.
+    for partner in await db.scalars(select(NetworkPartner)):
+        sums = await LedgerService(db).sums(partner.id)
+        assert (sums.available, sums.pending, sums.earned, sums.withdrawn) == (
+            partner.available_minor,
+            partner.pending_minor,
+            partner.total_earned_minor,
+            partner.total_withdrawn_minor,
+        )
+
+    await load_money_demo(resources, console)
+    await fresh(db)
+    assert "already loaded" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert counts == (
+        await db.scalar(select(func.count()).select_from(ShopOrder)),
+        await db.scalar(select(func.count()).select_from(Commission)),
+        await db.scalar(select(func.count()).select_from(Payout)),
+        await db.scalar(select(func.count()).select_from(Participation)),
+    )
