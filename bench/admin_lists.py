@@ -338,6 +338,12 @@ class Loader:
             records=_closure(parents, joined),
             columns=["descendant_id", "ancestor_id", "depth", "descendant_joined_at"],
         )
+        await self.conn.execute(
+            """INSERT INTO network_levels (ancestor_id, depth, members, volume_minor)
+               SELECT t.ancestor_id, t.depth, count(*), coalesce(sum(p.sales_volume_minor), 0)
+               FROM network_tree t JOIN network_partners p ON p.id = t.descendant_id
+               WHERE t.depth >= 1 GROUP BY t.ancestor_id, t.depth"""
+        )
         self.step(
             "partners loaded",
             f"(big partner: {size[1]:,} descendants, deepest level {max(depth)})",
@@ -381,6 +387,7 @@ async def ensure_database(rebuild: bool) -> None:
             conn = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
             try:
                 loaded = await conn.fetchval("SELECT count(*) FROM network_tree") > 0
+                await asyncio.to_thread(upgrade_head, database_url())  # newer migrations
             except asyncpg.UndefinedTableError:
                 loaded = False
             finally:

@@ -21,7 +21,12 @@ from iwm.modules.commissions.models import Commission, CommissionTotal
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
 from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
 from iwm.modules.ledger.models import LedgerEntry
-from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank
+from iwm.modules.network.models import (
+    NetworkLevel,
+    NetworkPartner,
+    NetworkTreeEdge,
+    PartnerRank,
+)
 from iwm.modules.orders.models import Order
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
@@ -53,6 +58,7 @@ __all__ = [
     "KycHistory",
     "KycVerification",
     "LedgerEntry",
+    "NetworkLevel",
     "NetworkPartner",
     "NetworkTreeEdge",
     "Order",

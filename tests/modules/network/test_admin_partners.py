@@ -368,3 +368,32 @@ async def test_enrolment_rules(resources: Resources) -> None:
             await NetworkService(db, resources.settings).enroll(
                 (await make_member(resources)).id, uuid.uuid4()
             )
+
+
+async def test_sales_volume_lands_on_each_uplines_level(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    _, headers = await admin_headers(client, resources)
+    chain: list[NetworkPartner] = []
+    for name in ("top", "mid", "low", "leaf"):
+        user = await make_member(resources, email=f"{name}@vol.example.com")
+        chain.append(await enroll(resources, user, chain[-1] if chain else None))
+    top, mid, low, leaf = chain
+    async with resources.sessionmaker.begin() as db:
+        network = NetworkService(db, resources.settings)
+        await network.book_sales_volume(leaf.id, 10_050)
+        await network.book_sales_volume(low.id, 500)
+        await network.book_sales_volume(leaf.id, -50)  # a refund
+
+    data = (await client.get(f"{PARTNERS}/{top.id}/network", headers=headers)).json()["data"]
+    assert data["stats"]["byLevel"] == [
+        {"level": 1, "count": 1, "volume": 0},
+        {"level": 2, "count": 1, "volume": 5},
+        {"level": 3, "count": 1, "volume": 100},
+    ]
+    assert [n["totalVolume"] for n in data["network"]] == [0, 5, 100]
+    below_mid = (await client.get(f"{PARTNERS}/{mid.id}/network", headers=headers)).json()
+    assert below_mid["data"]["stats"]["byLevel"] == [
+        {"level": 1, "count": 1, "volume": 5},
+        {"level": 2, "count": 1, "volume": 100},
+    ]

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,7 @@ from iwm.modules.commissions.models import (
 )
 from iwm.modules.ledger.service import LedgerService, commission_shares
 from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerStatus
+from iwm.modules.network.service import NetworkService
 from iwm.modules.users.models import User
 
 HUNDRED = Decimal(100)
@@ -179,13 +180,8 @@ class CommissionEngine:
         )
 
     async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
-        if delta_minor:
-            await self._db.execute(
-                update(NetworkPartner)
-                .where(NetworkPartner.id == partner_id)
-                .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
-                .execution_options(synchronize_session=False)
-            )
+        # The partner's own volume and its level in every upline's per-level statistics.
+        await NetworkService(self._db, self._settings).book_sales_volume(partner_id, delta_minor)
 
     async def reverse_source(
         self,

@@ -104,3 +104,19 @@ class NetworkTreeEdge(Base):
     )
     depth: Mapped[int] = mapped_column(Integer)
     descendant_joined_at: Mapped[datetime]
+
+
+class NetworkLevel(Base):
+    """Per partner and level below it: how many partners and how much personal sales
+    volume that level holds. Kept with the closure rows at enrolment and with every sale
+    (`NetworkService.book_sales_volume`), so per-level statistics read at most one row per
+    level instead of scanning the downline."""
+
+    __tablename__ = "network_levels"
+
+    ancestor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("network_partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    depth: Mapped[int] = mapped_column(Integer, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+    volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)

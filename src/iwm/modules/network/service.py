@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, raiseload
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -23,7 +25,13 @@ from iwm.modules.admin.params import SortOrder, like_pattern, ordered
 from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
-from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerRank, PartnerStatus
+from iwm.modules.network.models import (
+    NetworkLevel,
+    NetworkPartner,
+    NetworkTreeEdge,
+    PartnerRank,
+    PartnerStatus,
+)
 from iwm.modules.payouts.models import Payout
 from iwm.modules.users.models import User
 from iwm.modules.users.repository import full_name_sql
@@ -147,8 +155,61 @@ class NetworkService:
             .where(NetworkPartner.id == sponsor.id)
             .values(direct_referrals=NetworkPartner.direct_referrals + 1)
         )
+        await self._count_member(sorted((a, d + 1) for a, d in ancestors))
         await self._db.flush()
         return partner
+
+    async def _count_member(self, levels: list[tuple[uuid.UUID, int]]) -> None:
+        """One more partner at each (ancestor, level): an upsert, in key order."""
+        insert_ = pg_insert if self._db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert_(NetworkLevel).values(
+            [{"ancestor_id": a, "depth": d, "members": 1, "volume_minor": 0} for a, d in levels]
+        )
+        await self._db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[NetworkLevel.ancestor_id, NetworkLevel.depth],
+                set_={"members": NetworkLevel.members + 1},
+            )
+        )
+
+    async def book_sales_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
+        """Adds (or, negative, removes) personal sales volume of a partner, and the same
+        amount to its level in each upline's `network_levels` row (locked in key order)."""
+        if not delta_minor:
+            return
+        await self._db.execute(
+            update(NetworkPartner)
+            .where(NetworkPartner.id == partner_id)
+            .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
+            .execution_options(synchronize_session=False)
+        )
+        upline = (
+            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
+            .where(NetworkTreeEdge.descendant_id == partner_id, NetworkTreeEdge.depth >= 1)
+            .subquery()
+        )
+        matches = and_(
+            NetworkLevel.ancestor_id == upline.c.ancestor_id, NetworkLevel.depth == upline.c.depth
+        )
+        await self._db.execute(
+            select(NetworkLevel.ancestor_id)
+            .join(upline, matches)
+            .order_by(NetworkLevel.ancestor_id, NetworkLevel.depth)
+            .with_for_update(of=NetworkLevel)
+        )
+        await self._db.execute(
+            update(NetworkLevel)
+            .where(
+                select(upline.c.ancestor_id)
+                .where(
+                    upline.c.ancestor_id == NetworkLevel.ancestor_id,
+                    upline.c.depth == NetworkLevel.depth,
+                )
+                .exists()
+            )
+            .values(volume_minor=NetworkLevel.volume_minor + delta_minor)
+            .execution_options(synchronize_session=False)
+        )
 
     async def _unused_code(self) -> str:
         while True:
@@ -434,25 +495,28 @@ class NetworkService:
     ) -> tuple[s.PartnerNetwork, int]:
         """Descendants down to `depth` levels, level by level in join order; `level` is
         the distance below the partner. Served by the closure index alone."""
-        partner = await self._get(partner_id)
-        owner = await UserService(self._db).get(partner.user_id)
-        in_range = and_(
-            NetworkTreeEdge.ancestor_id == partner.id,
-            NetworkTreeEdge.depth >= 1,
-            NetworkTreeEdge.depth <= depth,
-        )
+        found = (
+            await self._db.execute(
+                select(NetworkPartner, User)
+                .join(User, User.id == NetworkPartner.user_id)
+                .where(NetworkPartner.id == partner_id)
+                .options(raiseload(User.role_rows))
+            )
+        ).first()
+        if found is None:
+            raise PartnerNotFound()
+        partner, owner = found
+        # One row per level, kept at enrolment and with each sale: no downline scan.
         by_level = [
-            (int(level), int(count), int(volume or 0))
+            (int(level), int(count), int(volume))
             for level, count, volume in await self._db.execute(
-                select(
-                    NetworkTreeEdge.depth,
-                    func.count(),
-                    func.sum(NetworkPartner.sales_volume_minor),
+                select(NetworkLevel.depth, NetworkLevel.members, NetworkLevel.volume_minor)
+                .where(
+                    NetworkLevel.ancestor_id == partner.id,
+                    NetworkLevel.depth <= depth,
+                    NetworkLevel.members > 0,
                 )
-                .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.descendant_id)
-                .where(in_range)
-                .group_by(NetworkTreeEdge.depth)
-                .order_by(NetworkTreeEdge.depth)
+                .order_by(NetworkLevel.depth)
             )
         ]
         total = sum(count for _, count, _ in by_level)
@@ -470,6 +534,7 @@ class NetworkService:
                 select(NetworkPartner, User, page_edges.c.depth)
                 .join(page_edges, page_edges.c.descendant_id == NetworkPartner.id)
                 .join(User, User.id == NetworkPartner.user_id)
+                .options(raiseload(User.role_rows))  # roles are not shown here
                 .order_by(
                     page_edges.c.depth,
                     page_edges.c.descendant_joined_at,
