@@ -5,17 +5,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from iwm.core.deps import SessionDep
+from iwm.core.deps import SessionDep, SettingsDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.schemas import Envelope, ok
 from iwm.modules.admin.deps import AdminUser
+from iwm.modules.analytics.kiosk_service import KioskAnalyticsService
 from iwm.modules.analytics.periods import DEFAULT_GRANULARITY, Granularity, Period, Window
 from iwm.modules.analytics.schemas import (
     CommissionAnalyticsResponse,
     DashboardResponse,
+    KioskAnalyticsResponse,
     SalesResponse,
 )
 from iwm.modules.analytics.service import AnalyticsService
+from iwm.modules.kiosks.errors import KioskNotFound
+from iwm.modules.network.errors import PartnerNotFound
 
 router = APIRouter(
     prefix="/api/v1/admin/analytics",
@@ -66,4 +70,25 @@ async def commissions(
         await AnalyticsService(session).commissions(
             Window.of(p), granularity or DEFAULT_GRANULARITY[p]
         )
+    )
+
+
+@router.get("/kiosks", responses=error_responses(PartnerNotFound, KioskNotFound))
+async def kiosks(
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    period: Annotated[Period, Query()] = Period.MONTH,
+    partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
+    kiosk_id: Annotated[uuid.UUID | None, Query(alias="kioskId")] = None,
+) -> Envelope[KioskAnalyticsResponse]:
+    """Kiosk orders, print rate, errors and estimated uptime per partner and per kiosk."""
+    data = await KioskAnalyticsService(session, settings).kiosks(
+        Window.of(period), partner_id, kiosk_id
+    )
+    return ok(
+        data,
+        ordersRetentionDays=settings.order_retention_days,
+        kioskErrorsRetentionDays=settings.kiosk_error_retention_days,
+        uptime="hours with kiosk activity / hours the kiosk existed in the period (estimate)",
     )

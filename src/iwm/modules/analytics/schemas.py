@@ -203,30 +203,50 @@ class ErrorCount(CamelModel):
     count: int
 
 
+class Uptime(CamelModel):
+    """An estimate: hours with a sign of life from the kiosk / hours it existed in the
+    period (docs/analytics.md)."""
+
+    up_hours: int
+    observed_hours: int
+    percentage: Number
+
+
 class KioskFigures(CamelModel):
     orders: int
     printed: int
     print_rate: Number
     errors: int
     errors_by_code: list[ErrorCount]
-    uptime: Number
+    uptime: Uptime
+    timeline: list[KioskDay]
 
 
 class KioskRow(KioskFigures):
     kiosk_id: uuid.UUID
     kiosk_name: str
+    shop_id: uuid.UUID
+    shop_name: str
     partner_id: uuid.UUID
+    status: str
     last_active_at: UtcDateTime | None
 
 
 class PartnerRow(KioskFigures):
     partner_id: uuid.UUID
     partner_name: str
+    partner_email: str
     kiosks: int
 
 
+class KioskSummary(KioskFigures):
+    kiosks: int
+    partners: int
+
+
 class KioskAnalyticsResponse(PeriodFields):
-    summary: KioskFigures
-    timeline: list[KioskDay]
+    orders_from: UtcDateTime
+    errors_from: UtcDateTime
+    summary: KioskSummary
     by_partner: list[PartnerRow]
     by_kiosk: list[KioskRow]
