@@ -36,8 +36,6 @@ class Commission(IdMixin, CreatedAtMixin, Base):
         Index("ix_commissions_partner_created", "partner_id", "created_at"),
         Index("ix_commissions_source", "source_type", "source_id"),
         Index("ix_commissions_net_amount", "net_minor"),
-        # The admin list's default order (newest first) pages straight out of this index.
-        Index("ix_commissions_created_id", "created_at", "id"),
     )
 
     partner_id: Mapped[uuid.UUID] = mapped_column(

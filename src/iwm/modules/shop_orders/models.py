@@ -39,8 +39,6 @@ class ShopOrder(IdMixin, CreatedAtMixin, Base):
         Index("ix_shop_orders_status_created", "status", "created_at"),
         Index("ix_shop_orders_payment_status_created", "payment_status", "created_at"),
         Index("ix_shop_orders_user_created", "user_id", "created_at"),
-        # The admin list's default order (newest first) pages straight out of this index.
-        Index("ix_shop_orders_created_id", "created_at", "id"),
     )
 
     order_number: Mapped[str] = mapped_column(String(32), unique=True)
