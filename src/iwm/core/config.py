@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
 
     max_upload_bytes: int = 10 * 1024 * 1024
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_json: bool = False
     log_level: str = "INFO"
 
