@@ -20,7 +20,9 @@ from tests.support import Profile, free_port
 IWM = str(Path(sys.executable).with_name("iwm"))
 
 
-def run_cli(profile: Profile, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    profile: Profile, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **profile.env}
     return subprocess.run(  # noqa: S603
         [IWM, *args], env=env, capture_output=True, text=True, timeout=300, check=False, cwd=cwd
@@ -33,16 +35,40 @@ def cli_profile(profile: Profile, _clean: None) -> Profile:
 
 
 def test_create_user_then_refuse_the_same_email(cli_profile: Profile) -> None:
-    ok = run_cli(cli_profile, "create-user", "--email", "Ops@Example.com",
-                 "--password", "long-enough-pass", "--role", "ADMIN")
+    ok = run_cli(
+        cli_profile,
+        "create-user",
+        "--email",
+        "Ops@Example.com",
+        "--password",
+        "long-enough-pass",
+        "--role",
+        "ADMIN",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "created ADMIN ops@example.com" in ok.stdout
-    again = run_cli(cli_profile, "create-user", "--email", "ops@example.com",
-                    "--password", "long-enough-pass", "--role", "USER")
+    again = run_cli(
+        cli_profile,
+        "create-user",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "long-enough-pass",
+        "--role",
+        "USER",
+    )
     assert again.returncode == 1
     assert "EMAIL_ALREADY_EXISTS" in again.stdout
-    bad_role = run_cli(cli_profile, "create-user", "--email", "x@example.com",
-                       "--password", "long-enough-pass", "--role", "KING")
+    bad_role = run_cli(
+        cli_profile,
+        "create-user",
+        "--email",
+        "x@example.com",
+        "--password",
+        "long-enough-pass",
+        "--role",
+        "KING",
+    )
     assert bad_role.returncode == 2
 
 
@@ -72,11 +98,18 @@ def test_cleanup_command_prints_a_report(cli_profile: Profile) -> None:
 def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
     """`iwm serve` in its own process, with the daily job due at once."""
     port = free_port()
-    env = {**os.environ, **cli_profile.env, "IWM_SCHEDULER_ENABLED": "true",
-           "IWM_CLEANUP_HOUR_UTC": "0"}
+    env = {
+        **os.environ,
+        **cli_profile.env,
+        "IWM_SCHEDULER_ENABLED": "true",
+        "IWM_CLEANUP_HOUR_UTC": "0",
+    }
     proc = subprocess.Popen(  # noqa: S603
-        [IWM, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [IWM, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -92,9 +125,7 @@ def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-async def test_serve_answers_and_runs_the_daily_cleanup(
-    server: str, db: AsyncSession
-) -> None:
+async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSession) -> None:
     async with httpx.AsyncClient(base_url=server) as http:
         assert (await http.get("/readyz")).json()["status"] == "ready"
         assert (await http.get("/openapi.json")).status_code == 200
