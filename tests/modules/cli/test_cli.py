@@ -1,5 +1,6 @@
 """The `iwm` command line, run as a user would run it, against each profile's database."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -135,7 +136,7 @@ async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSe
         if run is not None and run.finished_at is not None:
             break
         await db.rollback()
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     assert run is not None
     assert run.job == "cleanup"
     assert run.finished_at is not None

@@ -342,7 +342,7 @@ async def test_extreme_or_nul_query_values_are_400(
     resp = await client.get(query, headers=headers)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
-    param = query.split("?")[1].split("=")[0]
+    param = query.split("?")[1].split("=", maxsplit=1)[0]
     assert list(resp.json()["error"]["details"]) == [param]
 
 
