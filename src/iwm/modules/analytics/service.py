@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.money import from_minor
@@ -252,58 +252,43 @@ class AnalyticsService:
 
     # Commissions ---------------------------------------------------------------------
 
-    async def _commission_rows(
-        self, first: date | None, last: date | None
-    ) -> list[tuple[date, str, int, str, int, int]]:
-        where = []
-        if first is not None:
-            where.append(CommissionDaily.day >= first)
-        if last is not None:
-            where.append(CommissionDaily.day <= last)
+    async def _commission_sums(self, w: Window, *keys: Any) -> list[tuple[Any, ...]]:
+        """Count and amount of the period's commissions grouped by `keys` (few groups: the
+        rollup is summed in SQL, not row by row in Python)."""
+        d = CommissionDaily
         rows = await self._db.execute(
-            select(
-                CommissionDaily.day,
-                CommissionDaily.source_type,
-                CommissionDaily.level,
-                CommissionDaily.status,
-                func.sum(CommissionDaily.row_count),
-                func.sum(CommissionDaily.amount_minor),
-            )
-            .where(*where)
-            .group_by(
-                CommissionDaily.day,
-                CommissionDaily.source_type,
-                CommissionDaily.level,
-                CommissionDaily.status,
-            )
+            select(*keys, func.sum(d.row_count), func.sum(d.amount_minor))
+            .where(d.day >= w.first_day, d.day <= w.last_day)
+            .group_by(*keys)
         )
-        return [
-            (d, str(s), int(lv), str(st), int(n or 0), int(a or 0)) for d, s, lv, st, n, a in rows
-        ]
+        return [(*r[:-2], int(r[-2] or 0), int(r[-1] or 0)) for r in rows]
 
     async def commissions(self, w: Window, granularity: Granularity) -> CommissionAnalyticsResponse:
-        rows = await self._commission_rows(w.first_day, w.last_day)
-        generated = sum(r[5] for r in rows)
-        count = sum(r[4] for r in rows)
+        d = CommissionDaily
+        by_kind = await self._commission_sums(w, d.source_type, d.level, d.status)
+        by_day = await self._commission_sums(w, d.day, d.status)
+        generated = sum(r[4] for r in by_kind)
+        count = sum(r[3] for r in by_kind)
 
         def amount(*statuses: str) -> int:
-            return sum(r[5] for r in rows if r[3] in statuses)
+            return sum(r[4] for r in by_kind if r[2] in statuses)
 
         points: dict[date, list[int]] = {b: [0, 0, 0] for b in buckets(w, granularity)}
         sources: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         levels: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for d, source, level, status, n, a in rows:
-            point = points[bucket(d, granularity)]
+        for day, status, _, a in by_day:
+            point = points[bucket(day, granularity)]
             point[0] += a
             if status == CommissionStatus.PAID:
                 point[1] += a
             elif status == CommissionStatus.REVERSED:
                 point[2] += a
-            sources[source][0] += a
-            sources[source][1] += n
+        for source, level, _, n, a in by_kind:
+            sources[str(source)][0] += a
+            sources[str(source)][1] += n
             if level > 0:
-                levels[level][0] += a
-                levels[level][1] += n
+                levels[int(level)][0] += a
+                levels[int(level)][1] += n
         earning = await self._scalar(
             select(func.count())
             .select_from(PartnerCommissions)
@@ -398,25 +383,39 @@ class AnalyticsService:
                 select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(column >= w.start)
             )
 
-        done = (
-            await self._db.execute(
-                select(Payout.created_at, Payout.completed_at).where(
-                    Payout.status == PayoutStatus.COMPLETED, Payout.completed_at >= w.start
+        completed = (Payout.status == PayoutStatus.COMPLETED, Payout.completed_at >= w.start)
+        seconds: Any
+        if self._db.get_bind().dialect.name == "postgresql":
+            # Summed in SQL: exact (microseconds as numeric), one row instead of every payout.
+            processed, done, seconds = (
+                await self._db.execute(
+                    select(
+                        func.coalesce(func.sum(Payout.amount_minor), 0),
+                        func.count(),
+                        func.coalesce(
+                            func.sum(
+                                func.extract("epoch", Payout.completed_at - Payout.created_at)
+                            ),
+                            0,
+                        ),
+                    ).where(*completed)
                 )
-            )
-        ).all()
-        seconds = sum(Decimal((c - r).total_seconds()) for r, c in done if c is not None)
+            ).one()
+        else:
+            rows = (
+                await self._db.execute(
+                    select(Payout.amount_minor, Payout.created_at, Payout.completed_at).where(
+                        *completed
+                    )
+                )
+            ).all()
+            processed, done = sum(a for a, _, _ in rows), len(rows)
+            seconds = sum(Decimal((c - r).total_seconds()) for _, r, c in rows if c is not None)
         return PayoutStatsBlock(
             total_requested=_money(await total(Payout.created_at)),
             total_approved=_money(await total(Payout.approved_at)),
-            total_processed=_money(
-                await self._scalar(
-                    select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
-                        Payout.status == PayoutStatus.COMPLETED, Payout.completed_at >= w.start
-                    )
-                )
-            ),
-            average_processing_time=ratio(seconds, len(done) * 3600),
+            total_processed=_money(int(processed)),
+            average_processing_time=ratio(Decimal(seconds), int(done) * 3600),
         )
 
     # Dashboard -------------------------------------------------------------------------
@@ -502,14 +501,26 @@ class AnalyticsService:
             .where(pp.created_at < w.start, pp.status != ParticipationStatus.WITHDRAWN)
         )
 
-        commissions = await self._commission_rows(None, None)
-        paid = CommissionStatus.PAID.value
-        paid_all = sum(r[5] for r in commissions if r[3] == paid)
-        paid_in = sum(r[5] for r in commissions if r[3] == paid and r[0] >= w.first_day)
-        pending = sum(r[5] for r in commissions if r[3] in PENDING_COMMISSION)
-        generated_in = sum(r[5] for r in commissions if r[0] >= w.first_day)
-        generated_prev = sum(
-            r[5] for r in commissions if w.previous_first_day <= r[0] < w.first_day
+        d = CommissionDaily
+        is_paid = d.status == CommissionStatus.PAID.value
+        in_period = d.day >= w.first_day
+
+        def when(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, d.amount_minor), else_=0)), 0)
+
+        paid_all, paid_in, pending, generated_in, generated_prev = (
+            int(v)
+            for v in (
+                await self._db.execute(
+                    select(
+                        when(is_paid),
+                        when(and_(is_paid, in_period)),
+                        when(d.status.in_(PENDING_COMMISSION)),
+                        when(in_period),
+                        when(and_(d.day >= w.previous_first_day, d.day < w.first_day)),
+                    )
+                )
+            ).one()
         )
 
         completed = Payout.status == PayoutStatus.COMPLETED
