@@ -271,8 +271,14 @@ async def rebuild(session: AsyncSession) -> None:
     """Recomputes every rollup from the raw tables (after a bulk load, or to repair).
     Sale facts are kept for orders that have them (they hold the payment method) and
     made for paid orders that have none (card, region from the buyer's address)."""
-    paid = select(ShopOrder.id).where(ShopOrder.payment_status == PaymentStatus.PAID)
-    await session.execute(delete(SaleFact).where(SaleFact.order_id.not_in(paid)))
+    # NOT EXISTS rather than NOT IN: an anti-join, where NOT IN over a million orders is
+    # a nested scan once the facts exist (a second rebuild took minutes).
+    still_paid = (
+        select(ShopOrder.id)
+        .where(ShopOrder.id == SaleFact.order_id, ShopOrder.payment_status == PaymentStatus.PAID)
+        .exists()
+    )
+    await session.execute(delete(SaleFact).where(~still_paid))
     address = (
         select(func.coalesce(func.nullif(UserAddress.region, ""), UserAddress.country))
         .where(UserAddress.user_id == ShopOrder.user_id)
@@ -296,7 +302,7 @@ async def rebuild(session: AsyncSession) -> None:
         .join(Product, Product.id == ShopOrderItem.product_id)
         .where(
             ShopOrder.payment_status == PaymentStatus.PAID,
-            ShopOrder.id.not_in(select(SaleFact.order_id)),
+            ~select(SaleFact.order_id).where(SaleFact.order_id == ShopOrder.id).exists(),
         )
         .group_by(
             ShopOrderItem.order_id,
