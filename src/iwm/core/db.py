@@ -96,6 +96,24 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
     )
 
 
+def make_liveness_engine(settings: Settings, main: AsyncEngine) -> AsyncEngine:
+    """Connections for liveness stamps (kiosk heartbeats) only.
+
+    On PostgreSQL their commits do not wait for the WAL flush (`synchronous_commit=off`):
+    a crash may lose the last fraction of a second of heartbeats, which the next heartbeat
+    rewrites anyway, and a thousand fsyncs a second stop limiting the fleet. Nothing else,
+    and never money, goes through these connections. SQLite shares the main engine.
+    """
+    if settings.is_sqlite:
+        return main
+    return create_async_engine(
+        settings.database_url,
+        pool_size=max(2, settings.db_pool_size // 2),
+        max_overflow=settings.db_pool_size // 2,
+        connect_args={"server_settings": {"synchronous_commit": "off"}},
+    )
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

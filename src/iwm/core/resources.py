@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iwm.core.config import Settings
-from iwm.core.db import make_engine, make_sessionmaker
+from iwm.core.db import make_engine, make_liveness_engine, make_sessionmaker
 from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
@@ -36,6 +36,7 @@ def signing_secret(settings: Settings) -> bytes:
 class Resources:
     settings: Settings
     engine: AsyncEngine
+    liveness_engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     sessions: SessionStore
@@ -54,6 +55,7 @@ class Resources:
         return cls(
             settings=settings,
             engine=engine,
+            liveness_engine=make_liveness_engine(settings, engine),
             sessionmaker=maker,
             redis=redis,
             sessions=sessions,
@@ -66,4 +68,6 @@ class Resources:
         await self.storage.close()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.liveness_engine is not self.engine:
+            await self.liveness_engine.dispose()
         await self.engine.dispose()

@@ -129,3 +129,14 @@ async def test_nul_characters_are_refused_on_both_databases(
     login_resp = await client.post("/auth/login", json={"email": "a\x00b@x.com", "password": "x"})
     assert login_resp.status_code == 400
     assert "email" in login_resp.json()["error"]["details"]
+
+
+async def test_only_liveness_connections_skip_the_wal_flush(
+    production_only: None, resources: Resources
+) -> None:
+    from sqlalchemy import text
+
+    async with resources.liveness_engine.connect() as conn:
+        assert (await conn.execute(text("SHOW synchronous_commit"))).scalar_one() == "off"
+    async with resources.engine.connect() as conn:
+        assert (await conn.execute(text("SHOW synchronous_commit"))).scalar_one() == "on"

@@ -59,7 +59,7 @@ async def own_settings(kiosk: KioskDevice) -> DeviceKioskRead:
 async def heartbeat(kiosk_id: uuid.UUID, request: Request, resources: ResourcesDep) -> HeartbeatAck:
     """Tell the server the kiosk is alive (updates lastActiveAt); answers its settings."""
     key = bearer_token(request)
-    seen = await KioskService.heartbeat(resources.engine, kiosk_id, key)
+    seen = await KioskService.heartbeat(resources.liveness_engine, kiosk_id, key)
     if seen is None:
         async with resources.sessionmaker() as session:
             # Raises the precise refusal: unknown key (401) or another kiosk's key (403).
