@@ -260,11 +260,16 @@ async def history_page(
     date_from: Annotated[str, Query(alias="dateFrom", max_length=32)] = "",
     date_to: Annotated[str, Query(alias="dateTo", max_length=32)] = "",
     kiosk_id: Annotated[str, Query(alias="kioskId", max_length=64)] = "",
-    customer_name: Annotated[str, Query(alias="customerName", max_length=200)] = "",
-    customer_email: Annotated[str, Query(alias="customerEmail", max_length=320)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    customer_name: Annotated[str, Query(alias="customerName", max_length=2000)] = "",
+    customer_email: Annotated[str, Query(alias="customerEmail", max_length=2000)] = "",
+    page_text: Annotated[str, Query(alias="page", max_length=12)] = "1",
 ) -> HTMLResponse:
     """Orders of the last 30 days, filtered and paged."""
+    # A hand-edited address still gets a page: overlong text is cut, a page number out
+    # of range is brought back to the nearest real page.
+    customer_name, customer_email = customer_name[:200], customer_email[:320]
+    page = int(page_text) if page_text.isdigit() else 1
+    page = max(1, page)
     raw = {
         "status": status,
         "dateFrom": date_from,
@@ -278,6 +283,9 @@ async def history_page(
     orders = _orders(db, resources)
     rows, total = await orders.history(partner, filters, page, HISTORY_PAGE_SIZE)
     pages = max(1, math.ceil(total / HISTORY_PAGE_SIZE))
+    if page > pages:
+        page = pages
+        rows, total = await orders.history(partner, filters, page, HISTORY_PAGE_SIZE)
     query = {k: v for k, v in raw.items() if v}
     return render(
         request,
