@@ -37,12 +37,13 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import common
+from common import PG_DSN, expect_ok, percentile
+
 from iwm.core.config import Settings
-from iwm.core.migrations import upgrade_head
 from iwm.core.security import hash_password
 from iwm.main import create_app
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "iwm_bench_admin"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 USERS = 1_000_000
@@ -127,7 +128,7 @@ def partner_id(i: int) -> uuid.UUID:
 
 
 def database_url() -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB_NAME}"
+    return common.database_url(DB_NAME)
 
 
 # -- data ----------------------------------------------------------------------------
@@ -380,45 +381,13 @@ class Loader:
 
 
 async def ensure_database(rebuild: bool) -> None:
-    admin = await asyncpg.connect(f"{PG_DSN}/postgres")
-    try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DB_NAME)
-        if exists and not rebuild:
-            conn = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
-            try:
-                loaded = await conn.fetchval("SELECT count(*) FROM network_tree") > 0
-                await asyncio.to_thread(upgrade_head, database_url())  # newer migrations
-            except asyncpg.UndefinedTableError:
-                loaded = False
-            finally:
-                await conn.close()
-            if loaded:
-                print(f"reusing database {DB_NAME}")
-                return
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await admin.close()
-    print(f"building database {DB_NAME} (migrations, then COPY)")
-    await asyncio.to_thread(upgrade_head, database_url())
-    conn = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
-    try:
+    async def load(conn: asyncpg.Connection) -> None:
         await Loader(conn).run()
-    finally:
-        await conn.close()
+
+    await common.ensure_database(DB_NAME, "network_tree", load, rebuild=rebuild)
 
 
 # -- measurement ---------------------------------------------------------------------
-
-
-def expect_ok(resp: httpx.Response) -> None:
-    if resp.status_code != 200:
-        raise RuntimeError(f"{resp.request.url}: {resp.status_code} {resp.text}")
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def measure(

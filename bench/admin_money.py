@@ -39,12 +39,13 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import common  # noqa: E402
+from common import PG_DSN, expect_ok, percentile  # noqa: E402
+
 from iwm.core.config import Settings  # noqa: E402
-from iwm.core.migrations import upgrade_head  # noqa: E402
 from iwm.core.security import hash_password  # noqa: E402
 from iwm.main import create_app  # noqa: E402
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "iwm_bench_money"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 USERS = 100_000
@@ -86,7 +87,7 @@ def partner_id(i: int) -> uuid.UUID:
 
 
 def database_url() -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB_NAME}"
+    return common.database_url(DB_NAME)
 
 
 def weighted(rng: random.Random, table: list[tuple[str, int]]) -> str:
@@ -362,45 +363,13 @@ class Loader:
 
 
 async def ensure_database(rebuild: bool) -> None:
-    admin = await asyncpg.connect(f"{PG_DSN}/postgres")
-    try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DB_NAME)
-        if exists and not rebuild:
-            conn = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
-            try:
-                loaded = await conn.fetchval("SELECT count(*) FROM commission_totals") > 0
-            except asyncpg.UndefinedTableError:
-                loaded = False
-            finally:
-                await conn.close()
-            if loaded:
-                await asyncio.to_thread(upgrade_head, database_url())  # newer migrations
-                print(f"reusing database {DB_NAME}")
-                return
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await admin.close()
-    print(f"building database {DB_NAME} (migrations, then COPY)")
-    await asyncio.to_thread(upgrade_head, database_url())
-    conn = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
-    try:
+    async def load(conn: asyncpg.Connection) -> None:
         await Loader(conn).run()
-    finally:
-        await conn.close()
+
+    await common.ensure_database(DB_NAME, "commission_totals", load, rebuild=rebuild)
 
 
 # -- measurement ---------------------------------------------------------------------
-
-
-def expect_ok(resp: httpx.Response) -> None:
-    if resp.status_code != 200:
-        raise RuntimeError(f"{resp.request.url}: {resp.status_code} {resp.text}")
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def server_env() -> dict[str, str]:
