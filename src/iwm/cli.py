@@ -69,13 +69,12 @@ def create_user(
     from iwm.modules.users.service import UserService  # noqa: PLC0415
 
     async def go() -> tuple[str, str]:
-        resources = Resources.build(get_settings())
-        try:
-            async with resources.sessionmaker.begin() as db:
-                user = await UserService(db).create(email, password, {role})
-                return str(user.id), user.email
-        finally:
-            await resources.close()
+        async with (
+            Resources.opened(get_settings()) as resources,
+            resources.sessionmaker.begin() as db,
+        ):
+            user = await UserService(db).create(email, password, {role})
+            return str(user.id), user.email
 
     if len(password) < MIN_PASSWORD_LENGTH:
         console.print(
@@ -107,11 +106,8 @@ def cleanup(
     from iwm.modules.cleanup.service import CleanupService  # noqa: PLC0415
 
     async def go() -> dict[str, Any]:
-        resources = Resources.build(get_settings())
-        try:
+        async with Resources.opened(get_settings()) as resources:
             return (await CleanupService(resources).run(dry_run=dry_run)).as_dict()
-        finally:
-            await resources.close()
 
     report = _run(go())
     table = Table(title="cleanup (dry run: nothing removed)" if dry_run else "cleanup")

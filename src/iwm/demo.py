@@ -61,13 +61,10 @@ def _principal(user: User) -> Principal:
 
 
 async def load_demo_data(settings: Settings, console: Console) -> None:
-    resources = Resources.build(settings)
-    try:
+    async with Resources.opened(settings) as resources:
         await _load(resources, console)
         await load_admin_demo(resources, console)
         await load_money_demo(resources, console)
-    finally:
-        await resources.close()
 
 
 async def _load(resources: Resources, console: Console) -> None:

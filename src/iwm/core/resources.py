@@ -1,6 +1,8 @@
 """The process-wide resources one app instance owns, built from its settings."""
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,16 @@ class Resources:
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
         )
+
+    @classmethod
+    @asynccontextmanager
+    async def opened(cls, settings: Settings) -> AsyncIterator["Resources"]:
+        """Resources for a command or a job, closed when the block ends."""
+        resources = cls.build(settings)
+        try:
+            yield resources
+        finally:
+            await resources.close()
 
     async def close(self) -> None:
         await self.storage.close()
