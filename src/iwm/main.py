@@ -19,6 +19,7 @@ from iwm.modules.categories.router import router as admin_categories_router
 from iwm.modules.cleanup.scheduler import DailyScheduler
 from iwm.modules.commissions.router import router as admin_commissions_router
 from iwm.modules.health.router import router as health_router
+from iwm.modules.kiosks.device_router import HeartbeatFastPath
 from iwm.modules.kiosks.device_router import router as device_router
 from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.kyc.router import router as admin_kyc_router
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     install_error_handlers(app)
 
+    # Innermost first: the heartbeat fast path runs inside the request id middleware.
+    app.add_middleware(HeartbeatFastPath, heartbeats=resources.heartbeats)
     app.add_middleware(RequestIdMiddleware)
 
     # Before the routers: the dashboard's catch-all page must not shadow its static files.

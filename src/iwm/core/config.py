@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     redeem_failures_allowed: int = 5
     redeem_failure_window_seconds: int = 600
     online_window_seconds: int = 120
+    # Heartbeats are buffered and written once per this many seconds (0: each at once).
+    heartbeat_flush_seconds: float = Field(default=1.0, ge=0, le=60)
     new_orders_unprinted_hours: int = 3
     new_orders_printed_minutes: int = 15
     orders_history_days: int = 30

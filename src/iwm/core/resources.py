@@ -15,6 +15,7 @@ from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from iwm.core.storage import PhotoStorage, make_storage
+from iwm.modules.kiosks.liveness import Heartbeats, bind_heartbeats
 
 SECRET_FILE = Path(".iwm-secret")
 
@@ -45,11 +46,16 @@ class Resources:
     limiter: RateLimiter
     storage: PhotoStorage
     mail: Mailer
+    heartbeats: Heartbeats
 
     @classmethod
     def build(cls, settings: Settings) -> "Resources":
         engine = make_engine(settings)
+        liveness_engine = make_liveness_engine(settings, engine)
+        heartbeats = Heartbeats(liveness_engine, settings.heartbeat_flush_seconds)
         maker = make_sessionmaker(engine)
+        # Sessions drop the kiosks they change from the heartbeat cache when they commit.
+        bind_heartbeats(maker.kw.setdefault("info", {}), heartbeats)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         sessions: SessionStore = (
             RedisSessionStore(redis) if redis is not None else SqlSessionStore(maker)
@@ -57,13 +63,14 @@ class Resources:
         return cls(
             settings=settings,
             engine=engine,
-            liveness_engine=make_liveness_engine(settings, engine),
+            liveness_engine=liveness_engine,
             sessionmaker=maker,
             redis=redis,
             sessions=sessions,
             limiter=RateLimiter(settings.redis_url),
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
+            heartbeats=heartbeats,
         )
 
     @classmethod
@@ -77,6 +84,7 @@ class Resources:
             await resources.close()
 
     async def close(self) -> None:
+        await self.heartbeats.close()
         await self.storage.close()
         if self.redis is not None:
             await self.redis.aclose()

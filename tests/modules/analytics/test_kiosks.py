@@ -49,10 +49,13 @@ async def _report(client: httpx.AsyncClient, kiosk: KioskHandle, code: str, when
     assert resp.status_code == 201, resp.text
 
 
-async def _heartbeat(client: httpx.AsyncClient, kiosk: KioskHandle, when: datetime) -> None:
+async def _heartbeat(
+    client: httpx.AsyncClient, resources: Resources, kiosk: KioskHandle, when: datetime
+) -> None:
     set_clock(when)
     resp = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
     assert resp.status_code == 200, resp.text
+    await resources.heartbeats.flush()
 
 
 async def _order(
@@ -104,8 +107,8 @@ async def _fleet(client: httpx.AsyncClient, resources: Resources) -> Fleet:
     await _report(client, k1, "INK_LOW", at(-9, 16, 5))  # before WEEK
     await _report(client, k1, "PAPER_JAM", at(-2, 8, 0))
     await _report(client, k1, "PAPER_JAM", at(0, 11, 5))
-    await _heartbeat(client, k1, NOW)  # online now
-    await _heartbeat(client, k3, at(-3, 15, 40))  # silent since
+    await _heartbeat(client, resources, k1, NOW)  # online now
+    await _heartbeat(client, resources, k3, at(-3, 15, 40))  # silent since
     set_clock(NOW)
     return fleet
 

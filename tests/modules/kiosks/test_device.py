@@ -20,6 +20,7 @@ async def test_heartbeat_marks_the_kiosk_online(
     resp = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
     assert resp.status_code == 200
     assert resp.json()["ok"] is True
+    await resources.heartbeats.flush()  # heartbeats are written once a second
     row = (await db.execute(select(Kiosk).where(Kiosk.id == kiosk.id))).scalar_one()
     assert row.last_active_at is not None
     headers = await login(client, world.partner)

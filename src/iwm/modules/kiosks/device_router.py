@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iwm.core import clock
 from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
@@ -14,6 +15,7 @@ from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCo
 from iwm.modules.codes.schemas import RedeemRequest, RedeemResult
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.errors import InvalidDeviceKey, KioskInactive, WrongKiosk
+from iwm.modules.kiosks.liveness import Heartbeats
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import (
     DeviceKioskRead,
@@ -57,19 +59,79 @@ async def own_settings(kiosk: KioskDevice) -> DeviceKioskRead:
 
 @router.post("/heartbeat", responses=error_responses(*AUTH_ERRORS))
 async def heartbeat(kiosk_id: uuid.UUID, request: Request, resources: ResourcesDep) -> HeartbeatAck:
-    """Tell the server the kiosk is alive (updates lastActiveAt); answers its settings."""
+    """Tell the server the kiosk is alive (updates lastActiveAt); answers its settings.
+
+    Accepted heartbeats are answered by `HeartbeatFastPath` before routing; this route
+    documents the endpoint and answers the refusals."""
     key = bearer_token(request)
-    seen = await KioskService.heartbeat(resources.liveness_engine, kiosk_id, key)
+    seen = await resources.heartbeats.beat(kiosk_id, key)
     if seen is None:
         async with resources.sessionmaker() as session:
             # Raises the precise refusal: unknown key (401) or another kiosk's key (403).
             kiosk = await KioskService(session, resources.settings).authenticate(kiosk_id, key)
         seen = (kiosk.status, kiosk.default_language)
+    return _ack(seen)
+
+
+def _ack(seen: tuple[str, str]) -> HeartbeatAck:
     return HeartbeatAck(
         server_time=clock.now(),
         status=KioskStatus(seen[0]),
         settings=KioskSettings(default_language=seen[1]),
     )
+
+
+class HeartbeatFastPath:
+    """Pure ASGI: answers an accepted `POST /kiosk/{id}/heartbeat` without routing,
+    dependency resolution or request parsing, which cost more than the heartbeat itself.
+    Anything else, a refused heartbeat included, goes on to the app unchanged."""
+
+    PREFIX = "/kiosk/"
+    SUFFIX = "/heartbeat"
+
+    def __init__(self, app: ASGIApp, heartbeats: Heartbeats) -> None:
+        self.app = app
+        self.heartbeats = heartbeats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path.startswith(self.PREFIX) and path.endswith(self.SUFFIX):
+                kiosk_id = _parse_uuid(path[len(self.PREFIX) : -len(self.SUFFIX)])
+                key = _bearer(scope["headers"])
+                if kiosk_id is not None and key is not None:
+                    seen = await self.heartbeats.beat(kiosk_id, key)
+                    if seen is not None:
+                        body = _ack(seen).model_dump_json(by_alias=True).encode()
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": [
+                                    (b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode()),
+                                ],
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": body})
+                        return
+        await self.app(scope, receive, send)
+
+
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
 
 
 @router.post(

@@ -5,10 +5,9 @@ simply not found. Never commits: the request's transaction does.
 """
 
 import uuid
-from typing import cast
 
-from sqlalchemy import Select, Table, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -23,6 +22,7 @@ from iwm.modules.kiosks.errors import (
     UnsupportedLanguage,
     WrongKiosk,
 )
+from iwm.modules.kiosks.liveness import kiosk_changed
 from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
 from iwm.modules.shops.models import Shop
@@ -30,19 +30,6 @@ from iwm.modules.shops.service import ShopService
 
 PARTNER = "partner"
 KIOSK = "kiosk"
-
-_KIOSKS = cast(Table, Kiosk.__table__)
-# Built once: every kiosk calls it every few seconds, and a prebuilt Core statement skips
-# the ORM bulk-update machinery and the per-call statement cache key.
-_HEARTBEAT = (
-    update(_KIOSKS)
-    .where(
-        _KIOSKS.c.id == bindparam("kiosk_id"),
-        _KIOSKS.c.device_key_hash == bindparam("key_hash"),
-    )
-    .values(last_active_at=bindparam("seen_at", type_=_KIOSKS.c.last_active_at.type))
-    .returning(_KIOSKS.c.status, _KIOSKS.c.default_language)
-)
 
 
 class KioskService:
@@ -95,6 +82,7 @@ class KioskService:
             raise KioskNotFound()
         device_key = new_token()
         kiosk.device_key_hash = token_hash(device_key)
+        kiosk_changed(self._db, kiosk.id)
         self._audit.record(admin, "KIOSK_KEY_ROTATED", "kiosk", kiosk.id)
         return kiosk, device_key
 
@@ -162,6 +150,7 @@ class KioskService:
         kiosk = await self.get_owned(partner, kiosk_id, lock=True)
         previous = kiosk.status
         kiosk.status = status.value
+        kiosk_changed(self._db, kiosk.id)
         self._activity.record(
             ActivityEvent.KIOSK_STATUS_CHANGED,
             actor_type=PARTNER,
@@ -177,6 +166,7 @@ class KioskService:
         kiosk = await self.get_owned(partner, kiosk_id, lock=True)
         previous = kiosk.default_language
         kiosk.default_language = language
+        kiosk_changed(self._db, kiosk.id)
         self._activity.record(
             ActivityEvent.KIOSK_LANGUAGE_SET,
             actor_type=PARTNER,
@@ -196,6 +186,7 @@ class KioskService:
         cleared_code = kiosk.last_error_code
         kiosk.status = KioskStatus.ACTIVE
         kiosk.last_error_code = None
+        kiosk_changed(self._db, kiosk.id)
         await self._db.execute(
             update(KioskErrorReport)
             .where(KioskErrorReport.kiosk_id == kiosk.id, KioskErrorReport.cleared_at.is_(None))
@@ -225,28 +216,6 @@ class KioskService:
             raise WrongKiosk()
         raise InvalidDeviceKey()
 
-    @staticmethod
-    async def heartbeat(
-        engine: AsyncEngine, kiosk_id: uuid.UUID, device_key: str | None
-    ) -> tuple[str, str] | None:
-        """Stamps `last_active_at` and returns the kiosk's (status, language), so the device
-        learns what its partner set; None when the key does not open this kiosk.
-
-        The hottest path of the service: one conditional UPDATE ... RETURNING on a bare
-        connection, in autocommit on PostgreSQL (one round trip instead of BEGIN, UPDATE,
-        COMMIT), with no ORM session. A single statement needs no wider transaction."""
-        if not device_key:
-            return None
-        params = {"kiosk_id": kiosk_id, "key_hash": token_hash(device_key), "seen_at": clock.now()}
-        if engine.dialect.name == "postgresql":
-            async with engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                row = (await auto.execute(_HEARTBEAT, params)).one_or_none()
-        else:
-            async with engine.begin() as conn:
-                row = (await conn.execute(_HEARTBEAT, params)).one_or_none()
-        return (row[0], row[1]) if row is not None else None
-
     async def report_error(self, kiosk: Kiosk, report: ErrorReport) -> KioskErrorReport:
         now = clock.now()
         row = KioskErrorReport(
@@ -257,6 +226,7 @@ class KioskService:
             created_at=now,
         )
         self._db.add(row)
+        kiosk_changed(self._db, kiosk.id)
         await self._db.execute(
             update(Kiosk)
             .where(Kiosk.id == kiosk.id)
