@@ -1,6 +1,7 @@
 """The kiosk device's own API: /kiosk/{id}/..., authenticated by its device key."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
@@ -73,9 +74,9 @@ async def heartbeat(kiosk_id: uuid.UUID, request: Request, resources: ResourcesD
     return _ack(seen)
 
 
-def _ack(seen: tuple[str, str]) -> HeartbeatAck:
+def _ack(seen: tuple[str, str], now: datetime | None = None) -> HeartbeatAck:
     return HeartbeatAck(
-        server_time=clock.now(),
+        server_time=now or clock.now(),
         status=KioskStatus(seen[0]),
         settings=KioskSettings(default_language=seen[1]),
     )
@@ -92,6 +93,7 @@ class HeartbeatFastPath:
     def __init__(self, app: ASGIApp, heartbeats: Heartbeats) -> None:
         self.app = app
         self.heartbeats = heartbeats
+        self._bodies: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -102,7 +104,7 @@ class HeartbeatFastPath:
                 if kiosk_id is not None and key is not None:
                     seen = await self.heartbeats.beat(kiosk_id, key)
                     if seen is not None:
-                        body = _ack(seen).model_dump_json(by_alias=True).encode()
+                        body = self._body(seen)
                         await send(
                             {
                                 "type": "http.response.start",
@@ -116,6 +118,16 @@ class HeartbeatFastPath:
                         await send({"type": "http.response.body", "body": body})
                         return
         await self.app(scope, receive, send)
+
+    def _body(self, seen: tuple[str, str]) -> bytes:
+        # serverTime is given to the second: one answer per second and kiosk state.
+        now = clock.now()
+        second = int(now.timestamp())
+        cached = self._bodies.get(seen)
+        if cached is None or cached[0] != second:
+            cached = (second, _ack(seen, now).model_dump_json(by_alias=True).encode())
+            self._bodies[seen] = cached
+        return cached[1]
 
 
 def _parse_uuid(value: str) -> uuid.UUID | None:

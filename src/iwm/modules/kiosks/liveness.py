@@ -60,14 +60,27 @@ _LOAD = select(_KIOSKS.c.device_key_hash, _KIOSKS.c.status, _KIOSKS.c.default_la
 # The buffered stamps of all kiosks in one statement. Rows are locked in id order first,
 # so two processes flushing overlapping sets of kiosks cannot deadlock.
 _LOCK_PG = text("SELECT id FROM kiosks WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+# Answers only the kiosks whose state differs from what this process has cached: no
+# longer stamped (key replaced, kiosk gone: NULL status) or with a new status or language.
 _FLUSH_PG = text(
     """
-    UPDATE kiosks AS k
-    SET last_active_at = GREATEST(k.last_active_at, v.seen_at)
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[]), CAST(:hashes AS text[]))
-        AS v(id, seen_at, key_hash)
-    WHERE k.id = v.id AND k.device_key_hash = v.key_hash
-    RETURNING k.id, k.device_key_hash, k.status, k.default_language
+    WITH v AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[]), CAST(:hashes AS text[]),
+            CAST(:statuses AS text[]), CAST(:languages AS text[])
+        ) AS v(id, seen_at, key_hash, status, language)
+    ), stamped AS (
+        UPDATE kiosks AS k
+        SET last_active_at = GREATEST(k.last_active_at, v.seen_at)
+        FROM v
+        WHERE k.id = v.id AND k.device_key_hash = v.key_hash
+        RETURNING k.id, k.status, k.default_language
+    )
+    SELECT v.id, s.status, s.default_language
+    FROM v LEFT JOIN stamped AS s ON s.id = v.id
+    WHERE s.id IS NULL
+       OR s.status IS DISTINCT FROM v.status
+       OR s.default_language IS DISTINCT FROM v.language
     """
 )
 _seen = bindparam("seen_at", type_=_KIOSKS.c.last_active_at.type)
@@ -85,13 +98,11 @@ _FLUSH_ONE = (
             else_=_KIOSKS.c.last_active_at,
         )
     )
-    .returning(
-        _KIOSKS.c.id, _KIOSKS.c.device_key_hash, _KIOSKS.c.status, _KIOSKS.c.default_language
-    )
+    .returning(_KIOSKS.c.status, _KIOSKS.c.default_language)
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Device:
     key_hash: str
     status: str
@@ -146,18 +157,28 @@ class Heartbeats:
             if not pending:
                 return 0
             try:
-                rows = await self._write(pending)
+                changes = await self._write(pending)
             except Exception:
                 # Keep what was heard for the next attempt, unless newer stamps came in.
                 for kiosk_id, stamp in pending.items():
                     self._pending.setdefault(kiosk_id, stamp)
                 raise
+        # Refreshed in place: thousands of new objects a second would keep the garbage
+        # collector's oldest generation busy.
         now = time.monotonic()
         for kiosk_id in pending:
-            self._devices.pop(kiosk_id, None)
-        for kiosk_id, key_hash, status, language in rows:
-            self._devices[kiosk_id] = _Device(key_hash, status, language, now)
-        return len(rows)
+            device = self._devices.get(kiosk_id)
+            if device is not None:
+                device.read_at = now
+        missing = 0
+        for kiosk_id, status, language in changes:
+            device = self._devices.get(kiosk_id)
+            if status is None or language is None:
+                missing += 1
+                self._devices.pop(kiosk_id, None)
+            elif device is not None:
+                device.status, device.language = status, language
+        return len(pending) - missing
 
     async def close(self) -> None:
         """Stops the periodic writer and writes what is still buffered."""
@@ -204,8 +225,10 @@ class Heartbeats:
 
     async def _write(
         self, pending: dict[uuid.UUID, tuple[datetime, str]]
-    ) -> list[tuple[uuid.UUID, str, str, str]]:
+    ) -> list[tuple[uuid.UUID, str | None, str | None]]:
+        """Stamps the kiosks; answers those whose cached state is out of date."""
         ids = sorted(pending)
+        cached = [self._devices.get(i) for i in ids]
         async with self._engine.begin() as conn:
             if self._engine.dialect.name == "postgresql":
                 await conn.execute(_LOCK_PG, {"ids": ids})
@@ -215,17 +238,21 @@ class Heartbeats:
                         "ids": ids,
                         "seen": [pending[i][0] for i in ids],
                         "hashes": [pending[i][1] for i in ids],
+                        "statuses": [d.status if d else None for d in cached],
+                        "languages": [d.language if d else None for d in cached],
                     },
                 )
-                return [(r[0], r[1], r[2], r[3]) for r in result]
-            rows: list[tuple[uuid.UUID, str, str, str]] = []
-            for kiosk_id in ids:
+                return [(r[0], r[1], r[2]) for r in result]
+            changes: list[tuple[uuid.UUID, str | None, str | None]] = []
+            for kiosk_id, device in zip(ids, cached, strict=True):
                 seen_at, key_hash = pending[kiosk_id]
                 params = {"kiosk_id": kiosk_id, "key_hash": key_hash, "seen_at": seen_at}
                 row = (await conn.execute(_FLUSH_ONE, params)).one_or_none()
-                if row is not None:
-                    rows.append((row[0], row[1], row[2], row[3]))
-            return rows
+                if row is None:
+                    changes.append((kiosk_id, None, None))
+                elif device is None or (row[0], row[1]) != (device.status, device.language):
+                    changes.append((kiosk_id, row[0], row[1]))
+            return changes
 
 
 def bind_heartbeats(session_info: dict[Any, Any], heartbeats: Heartbeats) -> None:
