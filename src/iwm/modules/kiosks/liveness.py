@@ -59,7 +59,9 @@ _LOAD = select(_KIOSKS.c.device_key_hash, _KIOSKS.c.status, _KIOSKS.c.default_la
 )
 # The buffered stamps of all kiosks in one statement. Rows are locked in id order first,
 # so two processes flushing overlapping sets of kiosks cannot deadlock.
-_LOCK_PG = text("SELECT id FROM kiosks WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+_LOCK_PG = text(
+    "SELECT count(*) FROM (SELECT 1 FROM kiosks WHERE id = ANY(:ids) ORDER BY id FOR UPDATE) AS l"
+)
 # Answers only the kiosks whose state differs from what this process has cached: no
 # longer stamped (key replaced, kiosk gone: NULL status) or with a new status or language.
 _FLUSH_PG = text(
