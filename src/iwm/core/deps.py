@@ -43,6 +43,18 @@ async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+async def get_read_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """For endpoints that only read: every statement runs on its own (autocommit).
+
+    Under READ COMMITTED each statement sees its own snapshot anyway, so a transaction
+    around reads adds two round trips (BEGIN, COMMIT) and no consistency."""
+    async with resources.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

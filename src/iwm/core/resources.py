@@ -39,8 +39,11 @@ def signing_secret(settings: Settings) -> bytes:
 class Resources:
     settings: Settings
     engine: AsyncEngine
+    # The same pool in autocommit: no BEGIN and COMMIT round trips around reads.
+    read_engine: AsyncEngine
     liveness_engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     sessions: SessionStore
     limiter: RateLimiter
@@ -51,6 +54,7 @@ class Resources:
     @classmethod
     def build(cls, settings: Settings) -> "Resources":
         engine = make_engine(settings)
+        read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         liveness_engine = make_liveness_engine(settings, engine)
         heartbeats = Heartbeats(liveness_engine, settings.heartbeat_flush_seconds)
         maker = make_sessionmaker(engine)
@@ -63,8 +67,10 @@ class Resources:
         return cls(
             settings=settings,
             engine=engine,
+            read_engine=read_engine,
             liveness_engine=liveness_engine,
             sessionmaker=maker,
+            read_sessionmaker=make_sessionmaker(read_engine),
             redis=redis,
             sessions=sessions,
             limiter=RateLimiter(settings.redis_url),

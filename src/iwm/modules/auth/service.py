@@ -34,8 +34,9 @@ def _is_blocked(status: str, suspended_until: datetime | None) -> bool:
     )
 
 
-# Every authenticated request runs this: one Core statement on a bare connection, no ORM
-# session (it costs a few times less CPU than loading the User and its roles).
+# Every authenticated request runs this: one Core statement on a bare autocommit
+# connection, no ORM session and no BEGIN/ROLLBACK (a few times less CPU than loading the
+# User and its roles).
 _PRINCIPAL = (
     select(User.email, User.status, User.suspended_until, UserRole.role)
     .outerjoin(UserRole, UserRole.user_id == User.id)
@@ -75,7 +76,7 @@ class AuthService:
         stored = await resources.sessions.get(hashed)
         if stored is None:
             return None
-        async with resources.engine.connect() as conn:
+        async with resources.read_engine.connect() as conn:
             rows = (await conn.execute(_PRINCIPAL, {"user_id": stored.user_id})).all()
         if not rows:
             return None

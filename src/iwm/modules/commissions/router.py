@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from limits import RateLimitItemPerMinute
 
 from iwm.core.amounts import AmountIn
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
@@ -66,7 +66,7 @@ def _read(r: CommissionListRow) -> AdminCommission:
 @router.get("")
 async def list_commissions(
     admin: AdminUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     resources: ResourcesDep,
     page: Page,
     date_from: DateFrom = None,

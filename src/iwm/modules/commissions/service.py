@@ -30,7 +30,7 @@ from iwm.modules.commissions.models import (
 from iwm.modules.ledger.service import LedgerService, commission_shares
 from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerStatus
 from iwm.modules.network.service import NetworkService
-from iwm.modules.users.models import User
+from iwm.modules.users.models import User, display_name
 
 HUNDRED = Decimal(100)
 BP = Decimal(10_000)
@@ -395,6 +395,16 @@ _LIST_ALIASES = (
 )
 
 
+def _name_columns(user: Any) -> tuple[Any, Any, Any]:
+    return user.first_name, user.last_name, user.email
+
+
+def _name(columns: Any) -> str | None:
+    """The display name from `_name_columns`; None for a user the outer join did not find."""
+    first, last, email = columns
+    return None if email is None else display_name(first, last, email)
+
+
 class CommissionService:
     """Admin side of commissions. Never commits."""
 
@@ -515,14 +525,15 @@ class CommissionService:
         )
         partner, partner_user, source, source_user, approver = _LIST_ALIASES
         page_ids = list(await self._db.scalars(ids))
+        # Names as columns: User entities would each also load their roles.
         rows = (
             await self._db.execute(
                 select(
                     Commission,
-                    partner_user,
                     partner.referral_code,
-                    source_user,
-                    approver,
+                    *_name_columns(partner_user),
+                    *_name_columns(source_user),
+                    *_name_columns(approver),
                 )
                 .join(partner, partner.id == Commission.partner_id)
                 .join(partner_user, partner_user.id == partner.user_id)
@@ -533,14 +544,14 @@ class CommissionService:
             )
         ).all()
         by_id = {
-            c.id: CommissionListRow(
-                commission=c,
-                partner_name=pu.full_name,
-                referral_code=code,
-                source_partner_name=su.full_name if su is not None else None,
-                approved_by_name=ap.full_name if ap is not None else None,
+            row[0].id: CommissionListRow(
+                commission=row[0],
+                partner_name=_name(row[2:5]) or "",
+                referral_code=row[1],
+                source_partner_name=_name(row[5:8]),
+                approved_by_name=_name(row[8:11]),
             )
-            for c, pu, code, su, ap in rows
+            for row in rows
         }
         return [by_id[i] for i in page_ids if i in by_id], total, summary
 

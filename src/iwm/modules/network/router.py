@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.pagination import Page
 from iwm.core.schemas import Envelope, PaginationMeta, ok
@@ -36,10 +36,18 @@ async def network_service(session: SessionDep, resources: ResourcesDep) -> Netwo
 NetworkServiceDep = Annotated[NetworkService, Depends(network_service)]
 
 
+async def network_reader(session: ReadSessionDep, resources: ResourcesDep) -> NetworkService:
+    return NetworkService(session, resources.settings)
+
+
+# For the endpoints that only read (no transaction around their statements).
+NetworkReaderDep = Annotated[NetworkService, Depends(network_reader)]
+
+
 @router.get("", responses=error_responses(ValidationFailed))
 async def list_partners(
     admin: AdminUser,
-    network: NetworkServiceDep,
+    network: NetworkReaderDep,
     page: Page,
     status: PartnerStatusFilter = PartnerStatusFilter.ALL,
     rank: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
@@ -64,7 +72,7 @@ async def list_partners(
 
 @router.get("/{partner_id}", responses=error_responses(PartnerNotFound))
 async def get_partner(
-    partner_id: uuid.UUID, admin: AdminUser, network: NetworkServiceDep
+    partner_id: uuid.UUID, admin: AdminUser, network: NetworkReaderDep
 ) -> Envelope[AdminPartnerDetail]:
     """One partner with rank, sponsor, balances and network statistics."""
     return ok(await network.detail(partner_id))
@@ -74,7 +82,7 @@ async def get_partner(
 async def get_network(
     partner_id: uuid.UUID,
     admin: AdminUser,
-    network: NetworkServiceDep,
+    network: NetworkReaderDep,
     page: Page,
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = MAX_DEPTH,
 ) -> Envelope[PartnerNetwork]:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.mail import MailMessage
 from iwm.core.money import from_minor
@@ -21,7 +21,6 @@ from iwm.modules.shop_orders.schemas import (
     OrderSummaryRead,
     OrderUpdate,
     OrderUpdated,
-    UserRef,
 )
 from iwm.modules.shop_orders.service import OrderFilters, ShopOrderService
 from iwm.modules.users.models import User
@@ -32,7 +31,7 @@ router = APIRouter(prefix="/api/v1/admin/orders", tags=["admin: shop orders"])
 @router.get("")
 async def list_orders(
     admin: AdminUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     resources: ResourcesDep,
     page: Page,
     date_from: DateFrom = None,
@@ -58,7 +57,7 @@ async def list_orders(
         AdminOrder(
             id=o.id,
             order_number=o.order_number,
-            user=UserRef(id=u.id, email=u.email, name=u.full_name),
+            user=u,
             status=o.status,
             payment_status=o.payment_status,
             item_count=o.item_count,

@@ -35,7 +35,8 @@ from iwm.modules.shop_orders.models import (
     ShopOrderStatus,
     ShopOrderTotal,
 )
-from iwm.modules.users.models import User
+from iwm.modules.shop_orders.schemas import UserRef
+from iwm.modules.users.models import User, display_name
 
 S = ShopOrderStatus
 TRANSITIONS: dict[ShopOrderStatus, frozenset[ShopOrderStatus]] = {
@@ -339,7 +340,7 @@ class ShopOrderService:
 
     async def list_page(
         self, f: OrderFilters, page: int, page_size: int
-    ) -> tuple[list[tuple[ShopOrder, User]], int, OrderSummary]:
+    ) -> tuple[list[tuple[ShopOrder, UserRef]], int, OrderSummary]:
         """Newest first; the summary counts every filter but the two status filters."""
         summary, by_status = await self._summary(f)
         if f.status is None and f.payment_status is None:
@@ -369,14 +370,18 @@ class ShopOrderService:
                 .limit(page_size)
             )
         )
+        # The customer as four columns: a User entity would also load its roles.
         rows = (
             await self._db.execute(
-                select(ShopOrder, User)
+                select(ShopOrder, User.id, User.email, User.first_name, User.last_name)
                 .join(User, User.id == ShopOrder.user_id)
                 .where(ShopOrder.id.in_(ids))
             )
         ).all()
-        by_id = {o.id: (o, u) for o, u in rows}
+        by_id = {
+            o.id: (o, UserRef(id=uid, email=email, name=display_name(first, last, email)))
+            for o, uid, email, first, last in rows
+        }
         return [by_id[i] for i in ids if i in by_id], total, summary
 
     async def _summary(self, f: OrderFilters) -> tuple[OrderSummary, dict[tuple[str, str], int]]:

@@ -13,6 +13,11 @@ from iwm.core.db import Base, CreatedAtMixin, IdMixin
 from iwm.core.principal import Role
 
 
+def display_name(first_name: str | None, last_name: str | None, email: str) -> str:
+    """How a user is named in lists: first and last name, else the email address."""
+    return " ".join(p for p in (first_name, last_name) if p) or email
+
+
 class UserStatus(enum.StrEnum):
     PENDING_VERIFICATION = "PENDING_VERIFICATION"
     ACTIVE = "ACTIVE"
@@ -79,7 +84,7 @@ class User(IdMixin, CreatedAtMixin, Base):
 
     @property
     def full_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+        return display_name(self.first_name, self.last_name, self.email)
 
     def status_at(self, now: datetime) -> UserStatus:
         """The status as the user lives it: a timed suspension past its end is ACTIVE."""

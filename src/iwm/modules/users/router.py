@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.mail import Mailer, MailMessage
 from iwm.core.pagination import Page
@@ -60,6 +60,14 @@ async def user_service(session: SessionDep, resources: ResourcesDep) -> UserAdmi
 UserAdminServiceDep = Annotated[UserAdminService, Depends(user_service)]
 
 
+async def user_reader(session: ReadSessionDep, resources: ResourcesDep) -> UserAdminService:
+    return UserAdminService(session, resources.sessions)
+
+
+# For the endpoints that only read (no transaction around their statements).
+UserReaderDep = Annotated[UserAdminService, Depends(user_reader)]
+
+
 async def user_filters(
     status: StatusFilter = StatusFilter.ALL,
     role: Role | None = None,
@@ -92,7 +100,7 @@ def _send_after_commit(tasks: BackgroundTasks, mailer: Mailer, mail: MailMessage
 @router.get("", responses=error_responses(ValidationFailed))
 async def list_users(
     admin: AdminUser,
-    users: UserAdminServiceDep,
+    users: UserReaderDep,
     page: Page,
     filters: Annotated[UserFilters, Depends(user_filters)],
 ) -> Envelope[AdminUsersList]:
@@ -106,7 +114,7 @@ async def list_users(
 
 @router.get("/{user_id}", responses=error_responses(UserNotFound))
 async def get_user(
-    user_id: uuid.UUID, admin: AdminUser, users: UserAdminServiceDep
+    user_id: uuid.UUID, admin: AdminUser, users: UserReaderDep
 ) -> Envelope[AdminUserDetail]:
     """One user with KYC, partner profile, security facts, addresses and notes."""
     return ok(await users.detail(user_id))
