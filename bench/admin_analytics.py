@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import admin_money as data_set  # noqa: E402
+import common  # noqa: E402
 
 from iwm.core.config import Settings  # noqa: E402
 from iwm.core.db import make_engine, make_sessionmaker  # noqa: E402
@@ -82,21 +83,23 @@ async def run(runs: int, port: int) -> int:
     redis = Redis.from_url(data_set.REDIS_URL)
     await redis.flushdb()
     await redis.aclose()
-    statements = await data_set.captured_statements(cases)
+    env = data_set.server_env()
+    statements = await common.captured_statements(
+        env, cases, data_set.ADMIN_EMAIL, data_set.PASSWORD
+    )
     raw = await asyncpg.connect(f"{data_set.PG_DSN}/{data_set.DB_NAME}")
-    proc = data_set.start_server(port)
     failed = 0
-    pct = data_set.percentile
+    pct = common.percentile
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            headers = await data_set.login(client)
+        with common.serving(env, port) as base, httpx.Client(base_url=base, timeout=60) as client:
+            headers = common.login(client, data_set.ADMIN_EMAIL, data_set.PASSWORD)
             print(
                 f"\n{'endpoint':<42}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
                 f"{'main p50':>10}{'p95':>8}{'stmts':>7}  goal"
             )
             for (name, path, params), stmts in zip(cases, statements, strict=True):
-                api = await data_set.time_api(client, headers, path, params, runs)
-                sql = await data_set.time_sql(raw, stmts, runs)
+                api = common.time_api(client, headers, path, params, runs)
+                sql = await common.time_sql(raw, stmts, runs)
                 per_statement = [await time_statement(raw, s, p, runs) for s, p in stmts]
                 main = max(per_statement, key=statistics.median)
                 api95 = pct(api, 95)
@@ -109,12 +112,10 @@ async def run(runs: int, port: int) -> int:
                     f"{'ok' if ok else 'MISSED'}"
                 )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         await raw.close()
     print(
         f"\ngoal: API p95 <= {GOAL_MS:g} ms (ms; {runs} runs each; `iwm serve` in its own "
-        "process over HTTP, one client; SQL = all statements of the request replayed on "
+        "process over HTTP, one keep-alive client; SQL = all statements of the request replayed on "
         "asyncpg, main = its slowest statement alone)"
     )
     return failed

@@ -1,15 +1,16 @@
 """Admin list endpoints on a large data set, against the same SQL run directly.
 
-    .venv/bin/python bench/admin_lists.py [--rebuild] [--runs 60]
+    .venv/bin/python bench/admin_lists.py [--rebuild] [--runs 200]
 
 1. Builds (or reuses) the `iwm_bench_admin` PostgreSQL database with the migrations and
    fills it with COPY: 1,000,000 users, 200,000 network partners in sponsor trees up to
    20 levels deep (one partner with exactly 100,000 descendants), 100,000 KYC
    verifications with two documents each. Secondary indexes are dropped during the load
    and rebuilt after it; then VACUUM ANALYZE.
-2. Runs the app in process (httpx ASGITransport, PostgreSQL + Redis sessions and limits)
-   and times each endpoint: GET /users (first page, a filtered page, a search),
-   GET /partners, GET /partners/{id}/network?depth=10 for the 100,000-descendant partner.
+2. Serves the app with `iwm serve` in its own process (PostgreSQL + Redis sessions and
+   limits) and times each endpoint over HTTP with one keep-alive client: GET /users
+   (first page, a filtered page, a search), GET /partners, and
+   GET /partners/{id}/network?depth=10 for the 100,000-descendant partner.
 3. For each endpoint, the SQL statements it issued (captured from the engine, with their
    parameters) are replayed on a plain asyncpg connection and timed the same way.
 4. Prints p50/p95 of both and checks the goals: endpoint p95 within 2x the SQL p95 plus
@@ -22,7 +23,6 @@ flushed).
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -33,16 +33,13 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import event
+from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import common
-from common import PG_DSN, expect_ok, percentile
 
-from iwm.core.config import Settings
 from iwm.core.security import hash_password
-from iwm.main import create_app
 
 DB_NAME = "iwm_bench_admin"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -53,6 +50,7 @@ MAX_DEPTH = 20
 KYC = 100_000
 ADMIN_EMAIL = "bench-admin@iwm.test"
 PASSWORD = "bench-admin-password"
+SECRET = "bench-admin-secret-0123456789abcdef"
 NAMESPACE = uuid.UUID("0f5e2b8c-3a71-4d9e-8c2f-6b1a9d4e7f30")
 GOAL_FACTOR = 2.0
 GOAL_SLACK_MS = 5.0
@@ -390,61 +388,16 @@ async def ensure_database(rebuild: bool) -> None:
 # -- measurement ---------------------------------------------------------------------
 
 
-async def measure(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    captured: list[tuple[str, Any]],
-    raw: asyncpg.Connection,
-    path: str,
-    params: dict[str, Any],
-    runs: int,
-) -> tuple[list[float], list[float], int]:
-    for _ in range(5):  # warm up caches and prepared statements
-        resp = await client.get(path, params=params, headers=headers)
-        expect_ok(resp)
-    api: list[float] = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        resp = await client.get(path, params=params, headers=headers)
-        api.append((time.perf_counter() - t) * 1000)
-        expect_ok(resp)
-    captured.clear()
-    await client.get(path, params=params, headers=headers)
-    statements = list(captured)
-    sql: list[float] = []
-    for i in range(runs + 5):
-        t = time.perf_counter()
-        async with raw.transaction():
-            for statement, parameters in statements:
-                await raw.fetch(statement, *parameters)
-        if i >= 5:
-            sql.append((time.perf_counter() - t) * 1000)
-    return api, sql, len(statements)
+def server_env() -> dict[str, str]:
+    return common.server_env(DB_NAME, REDIS_URL, SECRET)
 
 
-async def run(runs: int) -> int:
-    settings = Settings(
-        database_url=database_url(),
-        redis_url=REDIS_URL,
-        storage_url="file:///tmp/iwm-bench-admin-files",
-        secret_key="bench-admin-secret-0123456789abcdef",  # type: ignore[arg-type]
-        scheduler_enabled=False,
-        admin_rate_limit_per_minute=1_000_000,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
-    resources = app.state.resources
-    if resources.redis is not None:
-        await resources.redis.flushdb()
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
-    def _capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _m: Any) -> None:
-        captured.append((statement, tuple(parameters or ())))
-
-    raw = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
+async def run(runs: int, port: int) -> int:
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
     big = partner_id(1)
-    cases = [
+    cases: list[common.Case] = [
         ("GET /users (first page)", "/api/v1/admin/users", {}),
         (
             "GET /users (ACTIVE, KYC APPROVED)",
@@ -460,58 +413,36 @@ async def run(runs: int) -> int:
             {"depth": 10},
         ),
     ]
-    failed = 0
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench"
-        ) as client:
-            login = await client.post(
-                "/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD}
-            )
-            expect_ok(login)
-            headers = {"Authorization": f"Bearer {login.json()['token']}"}
-            network = (
-                await client.get(cases[-1][1], params={"depth": 10}, headers=headers)
-            ).json()["data"]
-            detail = (await client.get(f"/api/v1/admin/partners/{big}", headers=headers)).json()
-            print(
-                f"big partner: networkSize {detail['data']['stats']['networkSize']:,}, "
-                f"treeDepth {detail['data']['stats']['treeDepth']}, "
-                f"within 10 levels {network['stats']['totalSize']:,}"
-            )
-            print(
-                f"\n{'endpoint':<40}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
-                f"{'stmts':>7}  goal"
-            )
-            for name, path, params in cases:
-                api, sql, statements = await measure(
-                    client, headers, captured, raw, path, params, runs
-                )
-                api95, sql95 = percentile(api, 95), percentile(sql, 95)
-                ok = api95 <= GOAL_FACTOR * sql95 + GOAL_SLACK_MS and api95 <= GOAL_CAP_MS
-                failed += not ok
-                print(
-                    f"{name:<40}{statistics.median(api):8.1f} {api95:7.1f} "
-                    f"{statistics.median(sql):9.1f} {sql95:7.1f}{statements:7d}  "
-                    f"{'ok' if ok else 'MISSED'}"
-                )
-    finally:
-        await raw.close()
-        await resources.close()
-    print(
-        f"\ngoal: API p95 <= {GOAL_FACTOR:g} x SQL p95 + {GOAL_SLACK_MS:g} ms, "
-        f"and <= {GOAL_CAP_MS:g} ms (ms; {runs} runs each, in process, one client)"
+    return await common.compare(
+        DB_NAME, server_env(), cases, (ADMIN_EMAIL, PASSWORD), runs=runs, port=port
     )
-    return failed
+
+
+def describe_big_partner(port: int) -> None:
+    """What the network case reads: the partner's size and depth, as the API reports them."""
+    big = partner_id(1)
+    with common.serving(server_env(), port) as base, httpx.Client(base_url=base) as client:
+        headers = common.login(client, ADMIN_EMAIL, PASSWORD)
+        detail = client.get(f"/api/v1/admin/partners/{big}", headers=headers).json()["data"]
+        network = client.get(
+            f"/api/v1/admin/partners/{big}/network", params={"depth": 10}, headers=headers
+        ).json()["data"]
+    print(
+        f"big partner: networkSize {detail['stats']['networkSize']:,}, "
+        f"treeDepth {detail['stats']['treeDepth']}, "
+        f"within 10 levels {network['stats']['totalSize']:,}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the data set")
-    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
     asyncio.run(ensure_database(args.rebuild))
-    sys.exit(1 if asyncio.run(run(args.runs)) else 0)
+    describe_big_partner(args.port)
+    sys.exit(1 if asyncio.run(run(args.runs, args.port)) else 0)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Admin money lists on a large data set, against the same SQL run directly.
 
-    flock /tmp/iwm-bench.lock .venv/bin/python bench/admin_money.py [--rebuild] [--runs 60]
+    flock /tmp/iwm-bench.lock .venv/bin/python bench/admin_money.py [--rebuild] [--runs 200]
 
 1. Builds (or reuses) the `iwm_bench_money` PostgreSQL database with the migrations and
    fills it with COPY: 100,000 users, 20,000 partners, 5,000,000 commissions, 1,000,000
@@ -19,10 +19,7 @@
 
 import argparse
 import asyncio
-import os
 import random
-import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -32,19 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from redis.asyncio import Redis
-from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import common  # noqa: E402
-from common import PG_DSN, expect_ok, percentile  # noqa: E402
 
-from iwm.core.config import Settings  # noqa: E402
 from iwm.core.security import hash_password  # noqa: E402
-from iwm.main import create_app  # noqa: E402
 
 DB_NAME = "iwm_bench_money"
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -373,106 +365,7 @@ async def ensure_database(rebuild: bool) -> None:
 
 
 def server_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "IWM_DATABASE_URL": database_url(),
-        "IWM_REDIS_URL": REDIS_URL,
-        "IWM_STORAGE_URL": "file:///tmp/iwm-bench-money-files",
-        "IWM_SECRET_KEY": SECRET,
-        "IWM_SCHEDULER_ENABLED": "false",
-        "IWM_ADMIN_RATE_LIMIT_PER_MINUTE": "1000000",
-        "IWM_LOG_LEVEL": "WARNING",
-    }
-
-
-async def captured_statements(
-    cases: list[tuple[str, str, dict[str, Any]]],
-) -> list[list[tuple[str, Any]]]:
-    """The SQL each request issues, captured from an in-process app on the same database."""
-    settings = Settings(
-        database_url=database_url(),
-        redis_url=REDIS_URL,
-        storage_url="file:///tmp/iwm-bench-money-files",
-        secret_key=SECRET,  # type: ignore[arg-type]
-        scheduler_enabled=False,
-        admin_rate_limit_per_minute=1_000_000,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
-    resources = app.state.resources
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
-    def _capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _m: Any) -> None:
-        captured.append((statement, tuple(parameters or ())))
-
-    out = []
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench"
-        ) as client:
-            headers = await login(client)
-            for _, path, params in cases:
-                expect_ok(await client.get(path, params=params, headers=headers))
-                captured.clear()
-                expect_ok(await client.get(path, params=params, headers=headers))
-                # Only the list's own statements: sessions and limits live in Redis.
-                out.append(list(captured))
-    finally:
-        await resources.close()
-    return out
-
-
-async def login(client: httpx.AsyncClient) -> dict[str, str]:
-    resp = await client.post("/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD})
-    expect_ok(resp)
-    return {"Authorization": f"Bearer {resp.json()['token']}"}
-
-
-async def time_api(
-    client: httpx.AsyncClient, headers: dict[str, str], path: str, params: dict[str, Any], runs: int
-) -> list[float]:
-    for _ in range(5):  # warm up caches and prepared statements
-        expect_ok(await client.get(path, params=params, headers=headers))
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        resp = await client.get(path, params=params, headers=headers)
-        samples.append((time.perf_counter() - t) * 1000)
-        expect_ok(resp)
-    return samples
-
-
-async def time_sql(
-    raw: asyncpg.Connection, statements: list[tuple[str, Any]], runs: int
-) -> list[float]:
-    samples = []
-    for i in range(runs + 5):
-        t = time.perf_counter()
-        async with raw.transaction():
-            for statement, parameters in statements:
-                await raw.fetch(statement, *parameters)
-        if i >= 5:
-            samples.append((time.perf_counter() - t) * 1000)
-    return samples
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    iwm = str(Path(sys.executable).with_name("iwm"))
-    proc = subprocess.Popen(  # noqa: S603
-        [iwm, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("iwm serve did not start")
+    return common.server_env(DB_NAME, REDIS_URL, SECRET)
 
 
 async def run(runs: int, port: int) -> int:
@@ -499,44 +392,15 @@ async def run(runs: int, port: int) -> int:
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
     await redis.aclose()
-    statements = await captured_statements(cases)
-    raw = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
-    proc = start_server(port)
-    failed = 0
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            headers = await login(client)
-            print(
-                f"\n{'endpoint':<42}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
-                f"{'stmts':>7}  goal"
-            )
-            for (name, path, params), stmts in zip(cases, statements, strict=True):
-                api = await time_api(client, headers, path, params, runs)
-                sql = await time_sql(raw, stmts, runs)
-                api95, sql95 = percentile(api, 95), percentile(sql, 95)
-                ok = api95 <= GOAL_FACTOR * sql95 + GOAL_SLACK_MS and api95 <= GOAL_CAP_MS
-                failed += not ok
-                print(
-                    f"{name:<42}{statistics.median(api):8.1f} {api95:7.1f} "
-                    f"{statistics.median(sql):9.1f} {sql95:7.1f}{len(stmts):7d}  "
-                    f"{'ok' if ok else 'MISSED'}"
-                )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        await raw.close()
-    print(
-        f"\ngoal: API p95 <= {GOAL_FACTOR:g} x SQL p95 + {GOAL_SLACK_MS:g} ms, and <= "
-        f"{GOAL_CAP_MS:g} ms (ms; {runs} runs each; `iwm serve` in its own process over HTTP, "
-        "one client)"
+    return await common.compare(
+        DB_NAME, server_env(), cases, (ADMIN_EMAIL, PASSWORD), runs=runs, port=port
     )
-    return failed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the data set")
-    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     asyncio.run(ensure_database(args.rebuild))

@@ -1,12 +1,24 @@
-"""Pieces the admin benchmarks share: building their database once, and reading figures."""
+"""Pieces the admin benchmarks share: building their database once, and timing each
+endpoint over HTTP beside the SQL it issues."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import event
 
+from iwm.core.config import Settings
 from iwm.core.migrations import upgrade_head
+from iwm.main import create_app
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432"
 
@@ -60,3 +72,163 @@ def expect_ok(resp: httpx.Response) -> None:
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# -- API beside SQL ------------------------------------------------------------------
+
+Case = tuple[str, str, dict[str, Any]]  # (label, path, query parameters)
+GOAL_FACTOR = 2.0
+GOAL_SLACK_MS = 5.0
+GOAL_CAP_MS = 150.0
+
+
+def server_env(db_name: str, redis_url: str, secret: str) -> dict[str, str]:
+    """`iwm serve` on the benchmark database: production mode, no scheduler, the admin
+    rate limit lifted (one client sends thousands of requests a minute)."""
+    return {
+        **os.environ,
+        "IWM_ENV": "production",
+        "IWM_DATABASE_URL": database_url(db_name),
+        "IWM_REDIS_URL": redis_url,
+        "IWM_STORAGE_URL": f"file:///tmp/{db_name}-files",
+        "IWM_SECRET_KEY": secret,
+        "IWM_SCHEDULER_ENABLED": "false",
+        "IWM_ADMIN_RATE_LIMIT_PER_MINUTE": "1000000",
+        "IWM_LOG_LEVEL": "WARNING",
+    }
+
+
+async def captured_statements(
+    env: dict[str, str], cases: list[Case], email: str, password: str
+) -> list[list[tuple[str, Any]]]:
+    """The SQL each request issues (with its parameters), captured from an in-process app
+    with the server's settings on the same database."""
+    settings = Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("IWM_")})
+    app = create_app(settings)
+    resources = app.state.resources
+    captured: list[tuple[str, Any]] = []
+
+    @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
+    def _capture(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _m: Any) -> None:
+        captured.append((statement, tuple(parameters or ())))
+
+    out = []
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            resp = await client.post("/auth/login", json={"email": email, "password": password})
+            expect_ok(resp)
+            headers = {"Authorization": f"Bearer {resp.json()['token']}"}
+            for _, path, params in cases:
+                expect_ok(await client.get(path, params=params, headers=headers))
+                captured.clear()
+                expect_ok(await client.get(path, params=params, headers=headers))
+                out.append(list(captured))  # sessions and limits live in Redis
+    finally:
+        await resources.close()
+    return out
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], port: int) -> Iterator[str]:
+    """`iwm serve` (one worker) in its own process; yields its base URL."""
+    iwm = str(Path(sys.executable).with_name("iwm"))
+    proc = subprocess.Popen(  # noqa: S603
+        [iwm, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("iwm serve did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    resp = client.post("/auth/login", json={"email": email, "password": password})
+    expect_ok(resp)
+    return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+
+def time_api(
+    client: httpx.Client, headers: dict[str, str], path: str, params: dict[str, Any], runs: int
+) -> list[float]:
+    """Wall time of each request as one client sees it (keep-alive connection). The client
+    is httpx's synchronous one: its asyncio client adds milliseconds of its own."""
+    for _ in range(10):  # warm up connections, caches and prepared statements
+        expect_ok(client.get(path, params=params, headers=headers))
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        resp = client.get(path, params=params, headers=headers)
+        samples.append((time.perf_counter() - t) * 1000)
+        expect_ok(resp)
+    return samples
+
+
+async def time_sql(
+    raw: asyncpg.Connection, statements: list[tuple[str, Any]], runs: int
+) -> list[float]:
+    """The same statements replayed on a plain asyncpg connection, in one transaction."""
+    samples = []
+    for i in range(runs + 10):
+        t = time.perf_counter()
+        async with raw.transaction():
+            for statement, parameters in statements:
+                await raw.fetch(statement, *parameters)
+        if i >= 10:
+            samples.append((time.perf_counter() - t) * 1000)
+    return samples
+
+
+async def compare(
+    db_name: str,
+    env: dict[str, str],
+    cases: list[Case],
+    credentials: tuple[str, str],
+    *,
+    runs: int,
+    port: int,
+) -> int:
+    """Times every case over HTTP and its SQL directly; prints both; returns the number of
+    cases that miss the goal."""
+    statements = await captured_statements(env, cases, *credentials)
+    raw = await asyncpg.connect(f"{PG_DSN}/{db_name}")
+    failed = 0
+    try:
+        with serving(env, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+            headers = login(client, *credentials)
+            print(
+                f"\n{'endpoint':<42}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
+                f"{'stmts':>7}  goal"
+            )
+            for (name, path, params), stmts in zip(cases, statements, strict=True):
+                api = time_api(client, headers, path, params, runs)
+                sql = await time_sql(raw, stmts, runs)
+                api95, sql95 = percentile(api, 95), percentile(sql, 95)
+                ok = api95 <= GOAL_FACTOR * sql95 + GOAL_SLACK_MS and api95 <= GOAL_CAP_MS
+                failed += not ok
+                print(
+                    f"{name:<42}{statistics.median(api):8.1f} {api95:7.1f} "
+                    f"{statistics.median(sql):9.1f} {sql95:7.1f}{len(stmts):7d}  "
+                    f"{'ok' if ok else 'MISSED'}"
+                )
+    finally:
+        await raw.close()
+    print(
+        f"\ngoal: API p95 <= {GOAL_FACTOR:g} x SQL p95 + {GOAL_SLACK_MS:g} ms, and <= "
+        f"{GOAL_CAP_MS:g} ms (ms; {runs} runs each; `iwm serve` in its own process over HTTP, "
+        "one keep-alive client)"
+    )
+    return failed

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -385,18 +385,41 @@ class CommissionListRow:
     approved_by_name: str | None
 
 
-# Built once: a fresh alias per request costs more CPU than the page's SQL.
-_LIST_ALIASES = (
-    aliased(NetworkPartner, name="partner"),
-    aliased(User, name="partner_user"),
-    aliased(NetworkPartner, name="source"),
-    aliased(User, name="source_user"),
-    aliased(User, name="approver"),
-)
+# Built once: fresh aliases and joins per request cost more CPU than the page's SQL.
+_partner = aliased(NetworkPartner, name="partner")
+_partner_user = aliased(User, name="partner_user")
+_source = aliased(NetworkPartner, name="source")
+_source_user = aliased(User, name="source_user")
+_approver = aliased(User, name="approver")
 
 
 def _name_columns(user: Any) -> tuple[Any, Any, Any]:
     return user.first_name, user.last_name, user.email
+
+
+# A page of commissions with the names it shows; names as columns, since User entities
+# would each also load their roles.
+_LIST_ROWS = (
+    select(
+        Commission,
+        _partner.referral_code,
+        *_name_columns(_partner_user),
+        *_name_columns(_source_user),
+        *_name_columns(_approver),
+    )
+    .join(_partner, _partner.id == Commission.partner_id)
+    .join(_partner_user, _partner_user.id == _partner.user_id)
+    .outerjoin(_source, _source.id == Commission.source_partner_id)
+    .outerjoin(_source_user, _source_user.id == _source.user_id)
+    .outerjoin(_approver, _approver.id == Commission.approved_by)
+    .where(Commission.id.in_(bindparam("ids", expanding=True)))
+)
+_TOTALS_BY_STATUS = select(
+    CommissionTotal.status,
+    func.sum(CommissionTotal.row_count),
+    func.sum(CommissionTotal.amount_minor),
+).group_by(CommissionTotal.status)
+_TOTALS_OF_SOURCE = _TOTALS_BY_STATUS.where(CommissionTotal.source_type == bindparam("source_type"))
 
 
 def _name(columns: Any) -> str | None:
@@ -523,26 +546,8 @@ class CommissionService:
             .offset((page - 1) * page_size)
             .limit(page_size)
         )
-        partner, partner_user, source, source_user, approver = _LIST_ALIASES
-        page_ids = list(await self._db.scalars(ids))
-        # Names as columns: User entities would each also load their roles.
-        rows = (
-            await self._db.execute(
-                select(
-                    Commission,
-                    partner.referral_code,
-                    *_name_columns(partner_user),
-                    *_name_columns(source_user),
-                    *_name_columns(approver),
-                )
-                .join(partner, partner.id == Commission.partner_id)
-                .join(partner_user, partner_user.id == partner.user_id)
-                .outerjoin(source, source.id == Commission.source_partner_id)
-                .outerjoin(source_user, source_user.id == source.user_id)
-                .outerjoin(approver, approver.id == Commission.approved_by)
-                .where(Commission.id.in_(page_ids))
-            )
-        ).all()
+        page_ids = list((await (await self._db.connection()).execute(ids)).scalars())
+        rows = (await self._db.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
         by_id = {
             row[0].id: CommissionListRow(
                 commission=row[0],
@@ -558,21 +563,18 @@ class CommissionService:
     async def _summary_and_total(self, f: CommissionFilters) -> tuple[dict[str, int], int]:
         sums: dict[str, int] = {}
         counts: dict[str, int] = {}
+        params: dict[str, Any] = {}
         if f.only_status_and_source:
-            stmt = select(
-                CommissionTotal.status,
-                func.sum(CommissionTotal.row_count),
-                func.sum(CommissionTotal.amount_minor),
-            ).group_by(CommissionTotal.status)
+            stmt: Any = _TOTALS_BY_STATUS
             if f.source_type is not None:
-                stmt = stmt.where(CommissionTotal.source_type == f.source_type)
+                stmt, params = _TOTALS_OF_SOURCE, {"source_type": f.source_type}
         else:
             stmt = (
                 select(Commission.status, func.count(), func.sum(Commission.net_minor))
                 .where(and_(true(), *self._filtered(f, with_status=False)))
                 .group_by(Commission.status)
             )
-        for status, n, amount in (await self._db.execute(stmt)).all():
+        for status, n, amount in await (await self._db.connection()).execute(stmt, params):
             counts[str(status)] = int(n or 0)
             sums[str(status)] = int(amount or 0)
         total = counts.get(f.status.value, 0) if f.status is not None else sum(counts.values())

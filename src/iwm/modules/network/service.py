@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, raiseload
+from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -33,7 +33,7 @@ from iwm.modules.network.models import (
     PartnerStatus,
 )
 from iwm.modules.payouts.models import Payout
-from iwm.modules.users.models import User
+from iwm.modules.users.models import User, display_name
 from iwm.modules.users.repository import full_name_sql
 from iwm.modules.users.service import UserService
 
@@ -51,6 +51,55 @@ POINTS_STATUSES = (
     CommissionStatus.HELD,
 )
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
+
+# The network page's statements, built once: an alias and three selects built per request
+# cost several times the CPU of their SQL (served by the closure index alone).
+_NETWORK_OWNER = (
+    select(User.first_name, User.last_name, User.email)
+    .join(NetworkPartner, NetworkPartner.user_id == User.id)
+    .where(NetworkPartner.id == bindparam("partner_id"))
+)
+_NETWORK_LEVELS = (
+    select(NetworkLevel.depth, NetworkLevel.members, NetworkLevel.volume_minor)
+    .where(
+        NetworkLevel.ancestor_id == bindparam("partner_id"),
+        NetworkLevel.depth <= bindparam("depth"),
+        NetworkLevel.members > 0,
+    )
+    .order_by(NetworkLevel.depth)
+)
+_edge = aliased(NetworkTreeEdge, name="edge")
+_page_edges = (
+    select(_edge.descendant_id, _edge.depth, _edge.descendant_joined_at)
+    .where(
+        _edge.ancestor_id == bindparam("partner_id"),
+        _edge.depth >= 1,
+        _edge.depth <= bindparam("depth"),
+    )
+    .order_by(_edge.depth, _edge.descendant_joined_at, _edge.descendant_id)
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+    .subquery("page_edges")
+)
+_NETWORK_PAGE = (
+    select(
+        NetworkPartner.id,
+        User.first_name,
+        User.last_name,
+        User.email,
+        NetworkPartner.referral_code,
+        _page_edges.c.depth,
+        NetworkPartner.status,
+        PartnerRank.name.label("rank"),
+        NetworkPartner.direct_referrals,
+        NetworkPartner.sales_volume_minor,
+        NetworkPartner.created_at,
+    )
+    .join(_page_edges, _page_edges.c.descendant_id == NetworkPartner.id)
+    .join(User, User.id == NetworkPartner.user_id)
+    .outerjoin(PartnerRank, PartnerRank.id == NetworkPartner.rank_id)
+    .order_by(_page_edges.c.depth, _page_edges.c.descendant_joined_at, _page_edges.c.descendant_id)
+)
 
 
 def month_start(moment: datetime) -> datetime:
@@ -495,75 +544,40 @@ class NetworkService:
     ) -> tuple[s.PartnerNetwork, int]:
         """Descendants down to `depth` levels, level by level in join order; `level` is
         the distance below the partner. Served by the closure index alone."""
-        found = (
-            await self._db.execute(
-                select(NetworkPartner, User)
-                .join(User, User.id == NetworkPartner.user_id)
-                .where(NetworkPartner.id == partner_id)
-                .options(raiseload(User.role_rows))
-            )
-        ).first()
-        if found is None:
+        params = {"partner_id": partner_id, "depth": depth}
+        # Plain rows, no entities: straight on the connection, past the ORM's loading.
+        conn = await self._db.connection()
+        owner = (await conn.execute(_NETWORK_OWNER, params)).first()
+        if owner is None:
             raise PartnerNotFound()
-        partner, owner = found
         # One row per level, kept at enrolment and with each sale: no downline scan.
         by_level = [
             (int(level), int(count), int(volume))
-            for level, count, volume in await self._db.execute(
-                select(NetworkLevel.depth, NetworkLevel.members, NetworkLevel.volume_minor)
-                .where(
-                    NetworkLevel.ancestor_id == partner.id,
-                    NetworkLevel.depth <= depth,
-                    NetworkLevel.members > 0,
-                )
-                .order_by(NetworkLevel.depth)
-            )
+            for level, count, volume in await conn.execute(_NETWORK_LEVELS, params)
         ]
         total = sum(count for _, count, _ in by_level)
-        edge = aliased(NetworkTreeEdge)
-        page_edges = (
-            select(edge.descendant_id, edge.depth, edge.descendant_joined_at)
-            .where(edge.ancestor_id == partner.id, edge.depth >= 1, edge.depth <= depth)
-            .order_by(edge.depth, edge.descendant_joined_at, edge.descendant_id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-            .subquery()
+        rows = await conn.execute(
+            _NETWORK_PAGE, {**params, "offset": (page - 1) * page_size, "limit": page_size}
         )
-        rows = list(
-            await self._db.execute(
-                select(NetworkPartner, User, page_edges.c.depth)
-                .join(page_edges, page_edges.c.descendant_id == NetworkPartner.id)
-                .join(User, User.id == NetworkPartner.user_id)
-                .options(raiseload(User.role_rows))  # roles are not shown here
-                .order_by(
-                    page_edges.c.depth,
-                    page_edges.c.descendant_joined_at,
-                    page_edges.c.descendant_id,
-                )
+        nodes = [
+            s.NetworkNode(
+                id=row.id,
+                name=display_name(row.first_name, row.last_name, row.email),
+                email=row.email,
+                referral_code=row.referral_code,
+                level=row.depth,
+                status=row.status,
+                rank=row.rank,
+                direct_referrals=row.direct_referrals,
+                total_volume=from_minor(row.sales_volume_minor),
+                joined_at=row.created_at,
             )
-        )
-        ranks = await self._ranks({p.rank_id for p, _, _ in rows})
-        nodes = []
-        for p, u, level in rows:
-            rank = ranks.get(p.rank_id) if p.rank_id else None
-            nodes.append(
-                s.NetworkNode(
-                    id=p.id,
-                    name=u.full_name,
-                    email=u.email,
-                    referral_code=p.referral_code,
-                    level=int(level),
-                    status=p.status,
-                    rank=rank.name if rank else None,
-                    direct_referrals=p.direct_referrals,
-                    total_volume=from_minor(p.sales_volume_minor),
-                    joined_at=p.created_at,
-                )
-            )
+            for row in rows
+        ]
         return (
             s.PartnerNetwork(
-                partner_id=partner.id,
-                partner_name=owner.full_name,
+                partner_id=partner_id,
+                partner_name=display_name(owner.first_name, owner.last_name, owner.email),
                 network=nodes,
                 stats=s.NetworkStats(
                     total_size=total,

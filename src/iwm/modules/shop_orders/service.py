@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,6 +101,21 @@ async def track_totals(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Built once. A page of orders with their customers, who come as four columns: a User
+# entity would also load its roles.
+_LIST_ROWS = (
+    select(ShopOrder, User.id, User.email, User.first_name, User.last_name)
+    .join(User, User.id == ShopOrder.user_id)
+    .where(ShopOrder.id.in_(bindparam("ids", expanding=True)))
+)
+_TOTALS = select(
+    ShopOrderTotal.status,
+    ShopOrderTotal.payment_status,
+    func.sum(ShopOrderTotal.row_count),
+    func.sum(ShopOrderTotal.amount_minor),
+).group_by(ShopOrderTotal.status, ShopOrderTotal.payment_status)
 
 
 class ShopOrderService:
@@ -362,22 +377,17 @@ class ShopOrderService:
                 or 0
             )
         ids = list(
-            await self._db.scalars(
-                select(ShopOrder.id)
-                .where(and_(true(), *self._where(f, with_status=True)))
-                .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
+            (
+                await (await self._db.connection()).execute(
+                    select(ShopOrder.id)
+                    .where(and_(true(), *self._where(f, with_status=True)))
+                    .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                )
+            ).scalars()
         )
-        # The customer as four columns: a User entity would also load its roles.
-        rows = (
-            await self._db.execute(
-                select(ShopOrder, User.id, User.email, User.first_name, User.last_name)
-                .join(User, User.id == ShopOrder.user_id)
-                .where(ShopOrder.id.in_(ids))
-            )
-        ).all()
+        rows = (await self._db.execute(_LIST_ROWS, {"ids": ids})).all() if ids else []
         by_id = {
             o.id: (o, UserRef(id=uid, email=email, name=display_name(first, last, email)))
             for o, uid, email, first, last in rows
@@ -386,12 +396,7 @@ class ShopOrderService:
 
     async def _summary(self, f: OrderFilters) -> tuple[OrderSummary, dict[tuple[str, str], int]]:
         if f.only_statuses:
-            stmt: Any = select(
-                ShopOrderTotal.status,
-                ShopOrderTotal.payment_status,
-                func.sum(ShopOrderTotal.row_count),
-                func.sum(ShopOrderTotal.amount_minor),
-            ).group_by(ShopOrderTotal.status, ShopOrderTotal.payment_status)
+            stmt: Any = _TOTALS
         else:
             stmt = (
                 select(
@@ -405,7 +410,7 @@ class ShopOrderService:
             )
         by_status: dict[tuple[str, str], int] = {}
         revenue = 0
-        for status, pay_status, n, amount in (await self._db.execute(stmt)).all():
+        for status, pay_status, n, amount in await (await self._db.connection()).execute(stmt):
             by_status[(str(status), str(pay_status))] = int(n or 0)
             if pay_status == PaymentStatus.PAID:
                 revenue += int(amount or 0)
