@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    String,
+    bindparam,
     case,
     exists,
     func,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from iwm.core.principal import Role
 from iwm.modules.admin.params import SortOrder, like_pattern, ordered
@@ -31,6 +33,36 @@ def full_name_sql() -> ColumnElement[str]:
     (a literal, not a bound parameter, so that PostgreSQL can match the index)."""
     sep: ColumnElement[str] = literal_column("' '")
     return func.lower(User.first_name.op("||")(sep).op("||")(User.last_name))
+
+
+# Per page of users, built once (statement building costs more CPU than their SQL).
+_PAGE_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_PARTNER_USER_IDS = select(NetworkPartner.user_id).where(NetworkPartner.user_id.in_(_PAGE_IDS))
+_ORDER_STATS = (
+    select(
+        ShopOrder.user_id,
+        func.count(),
+        func.sum(case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))),
+    )
+    .where(ShopOrder.user_id.in_(_PAGE_IDS))
+    .group_by(ShopOrder.user_id)
+)
+_INVESTMENT_STATS = (
+    select(Participation.user_id, func.count(), func.sum(Participation.amount_minor))
+    .where(Participation.user_id.in_(_PAGE_IDS))
+    .group_by(Participation.user_id)
+)
+
+
+# The search of the users list: a prefix of the email, or part of the name or phone (the
+# trigram indexes serve all three); built once, the pattern is bound per request.
+_pattern = bindparam("pattern", type_=String)
+_SEARCH = or_(
+    User.email.like(_pattern, escape="\\"),
+    full_name_sql().like(_pattern, escape="\\"),
+    User.phone.like(_pattern, escape="\\"),
+)
+_USERS_BY_ID = select(User).where(User.id.in_(_PAGE_IDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,81 +92,82 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
-    def _filtered(self, filters: UserFilters, now: datetime) -> Select[User]:
-        stmt = select(User)
+    @staticmethod
+    def _conditions(filters: UserFilters, now: datetime) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
         if filters.status is not None:
-            stmt = stmt.where(User.status_is(filters.status, now))
+            where.append(User.status_is(filters.status, now))
         if filters.role is not None:
-            stmt = stmt.where(
+            where.append(
                 exists().where(UserRole.user_id == User.id, UserRole.role == filters.role.value)
             )
         if filters.kyc_status is not None:
-            stmt = stmt.where(User.kyc_status == filters.kyc_status)
+            where.append(User.kyc_status == filters.kyc_status)
         if filters.search:
-            pattern = like_pattern(filters.search)
-            stmt = stmt.where(
-                or_(
-                    User.email.like(pattern, escape="\\"),
-                    full_name_sql().like(pattern, escape="\\"),
-                    User.phone.like(pattern, escape="\\"),
-                )
-            )
+            where.append(_SEARCH)
         if filters.created_from is not None:
-            stmt = stmt.where(User.created_at >= filters.created_from)
+            where.append(User.created_at >= filters.created_from)
         if filters.created_before is not None:
-            stmt = stmt.where(User.created_at < filters.created_before)
-        return stmt
+            where.append(User.created_at < filters.created_before)
+        return where
 
     async def page(
         self, filters: UserFilters, now: datetime, page: int, page_size: int
     ) -> tuple[list[User], int]:
-        stmt = self._filtered(filters, now)
+        """The total, the page's ids (plain rows), then those users with their roles."""
+        where = self._conditions(filters, now)
+        params = {"pattern": like_pattern(filters.search)} if filters.search else {}
+        conn = await self._db.connection()
         total = (
-            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
+            await conn.execute(select(func.count()).select_from(User).where(*where), params)
         ).scalar_one()
-        sort_column: Any = {
-            UserSortField.CREATED_AT: User.created_at,
-            UserSortField.EMAIL: User.email,
-            UserSortField.STATUS: User.effective_status_sql(now),
-            UserSortField.LAST_LOGIN_AT: User.last_login_at,
-        }[filters.sort_by]
+        sort_column: Any = (
+            User.effective_status_sql(now)
+            if filters.sort_by is UserSortField.STATUS
+            else {
+                UserSortField.CREATED_AT: User.created_at,
+                UserSortField.EMAIL: User.email,
+                UserSortField.LAST_LOGIN_AT: User.last_login_at,
+            }[filters.sort_by]
+        )
         first = ordered(sort_column, filters.sort_order)
         if filters.sort_by is UserSortField.LAST_LOGIN_AT:
             first = first.nulls_last()  # never-logged-in users last, whichever the direction
-        order = [first, ordered(User.id, filters.sort_order)]
-        rows = await self._db.execute(
-            stmt.order_by(*order).offset((page - 1) * page_size).limit(page_size)
+        ids = list(
+            (
+                await conn.execute(
+                    select(User.id)
+                    .where(*where)
+                    .order_by(first, ordered(User.id, filters.sort_order))
+                    .offset((page - 1) * page_size)
+                    .limit(page_size),
+                    params,
+                )
+            ).scalars()
         )
-        return list(rows.scalars()), int(total)
+        if not ids:
+            return [], int(total)
+        users = {u.id: u for u in (await self._db.execute(_USERS_BY_ID, {"ids": ids})).scalars()}
+        return [users[i] for i in ids if i in users], int(total)
 
     async def partner_user_ids(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         if not user_ids:
             return set()
-        rows = await self._db.execute(
-            select(NetworkPartner.user_id).where(NetworkPartner.user_id.in_(user_ids))
-        )
-        return set(rows.scalars())
+        conn = await self._db.connection()
+        return set((await conn.execute(_PARTNER_USER_IDS, {"ids": user_ids})).scalars())
 
     async def money_stats(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, MoneyStats]:
         """Two grouped queries for a whole page of users (per-user indexes on both tables)."""
         if not user_ids:
             return {}
-        paid = case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))
+        conn = await self._db.connection()
         orders = {
             uid: (int(count), int(spent or 0))
-            for uid, count, spent in await self._db.execute(
-                select(ShopOrder.user_id, func.count(), func.sum(paid))
-                .where(ShopOrder.user_id.in_(user_ids))
-                .group_by(ShopOrder.user_id)
-            )
+            for uid, count, spent in await conn.execute(_ORDER_STATS, {"ids": user_ids})
         }
         investments = {
             uid: (int(count), int(amount or 0))
-            for uid, count, amount in await self._db.execute(
-                select(Participation.user_id, func.count(), func.sum(Participation.amount_minor))
-                .where(Participation.user_id.in_(user_ids))
-                .group_by(Participation.user_id)
-            )
+            for uid, count, amount in await conn.execute(_INVESTMENT_STATS, {"ids": user_ids})
         }
         return {
             uid: MoneyStats(*orders.get(uid, (0, 0)), *investments.get(uid, (0, 0)))
