@@ -54,18 +54,27 @@ _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 # The network page's statements, built once: an alias and three selects built per request
 # cost several times the CPU of their SQL (served by the closure index alone).
-_NETWORK_OWNER = (
-    select(User.first_name, User.last_name, User.email)
-    .join(NetworkPartner, NetworkPartner.user_id == User.id)
-    .where(NetworkPartner.id == bindparam("partner_id"))
-)
+# The partner's name with its per-level counts (one row per level, or one row of NULLs).
 _NETWORK_LEVELS = (
-    select(NetworkLevel.depth, NetworkLevel.members, NetworkLevel.volume_minor)
-    .where(
-        NetworkLevel.ancestor_id == bindparam("partner_id"),
-        NetworkLevel.depth <= bindparam("depth"),
-        NetworkLevel.members > 0,
+    select(
+        User.first_name,
+        User.last_name,
+        User.email,
+        NetworkLevel.depth,
+        NetworkLevel.members,
+        NetworkLevel.volume_minor,
     )
+    .select_from(NetworkPartner)
+    .join(User, User.id == NetworkPartner.user_id)
+    .outerjoin(
+        NetworkLevel,
+        and_(
+            NetworkLevel.ancestor_id == NetworkPartner.id,
+            NetworkLevel.depth <= bindparam("depth"),
+            NetworkLevel.members > 0,
+        ),
+    )
+    .where(NetworkPartner.id == bindparam("partner_id"))
     .order_by(NetworkLevel.depth)
 )
 _edge = aliased(NetworkTreeEdge, name="edge")
@@ -547,13 +556,15 @@ class NetworkService:
         params = {"partner_id": partner_id, "depth": depth}
         # Plain rows, no entities: straight on the connection, past the ORM's loading.
         conn = await self._db.connection()
-        owner = (await conn.execute(_NETWORK_OWNER, params)).first()
-        if owner is None:
-            raise PartnerNotFound()
         # One row per level, kept at enrolment and with each sale: no downline scan.
+        levels = (await conn.execute(_NETWORK_LEVELS, params)).all()
+        if not levels:
+            raise PartnerNotFound()
+        owner = levels[0]
         by_level = [
-            (int(level), int(count), int(volume))
-            for level, count, volume in await conn.execute(_NETWORK_LEVELS, params)
+            (int(row.depth), int(row.members), int(row.volume_minor))
+            for row in levels
+            if row.depth is not None
         ]
         total = sum(count for _, count, _ in by_level)
         rows = await conn.execute(
