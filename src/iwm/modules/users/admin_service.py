@@ -32,7 +32,7 @@ from iwm.modules.users.errors import (
     NotSuspended,
     UserNotFound,
 )
-from iwm.modules.users.models import User, UserAddress, UserNote, UserRole, UserStatus
+from iwm.modules.users.models import User, UserAddress, UserNote, UserRole, UserStatus, status_at
 from iwm.modules.users.repository import MoneyStats, UserFilters, UserRepository
 from iwm.modules.users.service import normalize_email
 
@@ -69,26 +69,31 @@ class UserAdminService:
         self, filters: UserFilters, page: int, page_size: int
     ) -> tuple[list[s.AdminUserItem], int]:
         now = clock.now()
-        users, total = await self._users.page(filters, now, page, page_size)
-        partners = await self._users.partner_user_ids([u.id for u in users])
-        money = await self._users.money_stats([u.id for u in users])
+        rows, total = await self._users.page(filters, now, page, page_size)
         items = [
             s.AdminUserItem(
-                id=u.id,
-                email=u.email,
-                phone=u.phone,
-                status=u.status_at(now),
+                id=r.id,
+                email=r.email,
+                phone=r.phone,
+                status=status_at(r.status, r.suspended_until, now),
                 profile=s.ListProfile(
-                    first_name=u.first_name, last_name=u.last_name, avatar_url=u.avatar_url
+                    first_name=r.first_name, last_name=r.last_name, avatar_url=r.avatar_url
                 ),
-                kyc=s.ListKyc(status=u.kyc_status, level=u.kyc_level),
-                roles=sorted(u.roles),
-                is_partner=u.id in partners,
-                stats=_list_stats(money.get(u.id, NO_MONEY)),
-                last_login_at=u.last_login_at,
-                created_at=u.created_at,
+                kyc=s.ListKyc(status=r.kyc_status, level=r.kyc_level),
+                roles=sorted(Role(role) for role in (r.roles or "").split(",") if role),
+                is_partner=bool(r.is_partner),
+                stats=_list_stats(
+                    MoneyStats(
+                        int(r.orders_count),
+                        int(r.spent_minor),
+                        int(r.investments_count),
+                        int(r.invested_minor),
+                    )
+                ),
+                last_login_at=r.last_login_at,
+                created_at=r.created_at,
             )
-            for u in users
+            for r in rows
         ]
         return items, total
 

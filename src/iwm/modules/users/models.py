@@ -39,6 +39,13 @@ class KycState(enum.StrEnum):
 NO_KYC_LEVEL = "NONE"
 
 
+def status_at(status: str, suspended_until: datetime | None, now: datetime) -> UserStatus:
+    """The status as the user lives it: a timed suspension past its end is ACTIVE."""
+    if status == UserStatus.SUSPENDED and suspended_until is not None and suspended_until <= now:
+        return UserStatus.ACTIVE
+    return UserStatus(status)
+
+
 class User(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "users"
 
@@ -87,14 +94,7 @@ class User(IdMixin, CreatedAtMixin, Base):
         return display_name(self.first_name, self.last_name, self.email)
 
     def status_at(self, now: datetime) -> UserStatus:
-        """The status as the user lives it: a timed suspension past its end is ACTIVE."""
-        if (
-            self.status == UserStatus.SUSPENDED
-            and self.suspended_until is not None
-            and self.suspended_until <= now
-        ):
-            return UserStatus.ACTIVE
-        return UserStatus(self.status)
+        return status_at(self.status, self.suspended_until, now)
 
     @property
     def effective_status(self) -> UserStatus:

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,7 +37,6 @@ def full_name_sql() -> ColumnElement[str]:
 
 # Per page of users, built once (statement building costs more CPU than their SQL).
 _PAGE_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_PARTNER_USER_IDS = select(NetworkPartner.user_id).where(NetworkPartner.user_id.in_(_PAGE_IDS))
 _ORDER_STATS = (
     select(
         ShopOrder.user_id,
@@ -62,7 +61,61 @@ _SEARCH = or_(
     full_name_sql().like(_pattern, escape="\\"),
     User.phone.like(_pattern, escape="\\"),
 )
-_USERS_BY_ID = select(User).where(User.id.in_(_PAGE_IDS))
+
+
+def _per_user(column: Any, where: ColumnElement[bool], label: str) -> Any:
+    """A correlated subquery over the listed user's own rows in another table."""
+    return select(column).where(where).correlate(User).scalar_subquery().label(label)
+
+
+_paid = case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))
+_own_roles = UserRole.user_id == User.id
+_own_orders = ShopOrder.user_id == User.id
+_own_investments = Participation.user_id == User.id
+# A page of the users list, one row per user, every figure by the per-user indexes.
+_LIST_ROWS = select(
+    User.id,
+    User.email,
+    User.phone,
+    User.status,
+    User.suspended_until,
+    User.first_name,
+    User.last_name,
+    User.avatar_url,
+    User.kyc_status,
+    User.kyc_level,
+    User.last_login_at,
+    User.created_at,
+    _per_user(func.aggregate_strings(UserRole.role, ","), _own_roles, "roles"),
+    exists().where(NetworkPartner.user_id == User.id).label("is_partner"),
+    _per_user(func.count(), _own_orders, "orders_count"),
+    _per_user(func.coalesce(func.sum(_paid), 0), _own_orders, "spent_minor"),
+    _per_user(func.count(), _own_investments, "investments_count"),
+    _per_user(
+        func.coalesce(func.sum(Participation.amount_minor), 0), _own_investments, "invested_minor"
+    ),
+).where(User.id.in_(_PAGE_IDS))
+
+
+class UserListRow(Protocol):
+    id: uuid.UUID
+    email: str
+    phone: str | None
+    status: str
+    suspended_until: datetime | None
+    first_name: str
+    last_name: str
+    avatar_url: str | None
+    kyc_status: str
+    kyc_level: str
+    last_login_at: datetime | None
+    created_at: datetime
+    roles: str | None
+    is_partner: bool
+    orders_count: int
+    spent_minor: int
+    investments_count: int
+    invested_minor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +166,9 @@ class UserRepository:
 
     async def page(
         self, filters: UserFilters, now: datetime, page: int, page_size: int
-    ) -> tuple[list[User], int]:
-        """The total, the page's ids (plain rows), then those users with their roles."""
+    ) -> tuple[list[UserListRow], int]:
+        """The total, the page's ids, then those users with their roles, partner flag and
+        money figures: three statements of plain rows."""
         where = self._conditions(filters, now)
         params = {"pattern": like_pattern(filters.search)} if filters.search else {}
         conn = await self._db.connection()
@@ -147,14 +201,8 @@ class UserRepository:
         )
         if not ids:
             return [], int(total)
-        users = {u.id: u for u in (await self._db.execute(_USERS_BY_ID, {"ids": ids})).scalars()}
-        return [users[i] for i in ids if i in users], int(total)
-
-    async def partner_user_ids(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        if not user_ids:
-            return set()
-        conn = await self._db.connection()
-        return set((await conn.execute(_PARTNER_USER_IDS, {"ids": user_ids})).scalars())
+        rows = {r.id: r for r in await conn.execute(_LIST_ROWS, {"ids": ids})}
+        return [cast(UserListRow, rows[i]) for i in ids if i in rows], int(total)
 
     async def money_stats(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, MoneyStats]:
         """Two grouped queries for a whole page of users (per-user indexes on both tables)."""
