@@ -91,8 +91,10 @@ async def run(runs: int, port: int) -> int:
     failed = 0
     pct = common.percentile
     try:
-        with common.serving(env, port) as base, httpx.Client(base_url=base, timeout=60) as client:
-            headers = common.login(client, data_set.ADMIN_EMAIL, data_set.PASSWORD)
+        with common.serving(env, port) as base:
+            with httpx.Client(base_url=base, timeout=60) as http:
+                headers = common.login(http, data_set.ADMIN_EMAIL, data_set.PASSWORD)
+            client = common.KeepAliveClient(base)
             print(
                 f"\n{'endpoint':<42}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
                 f"{'main p50':>10}{'p95':>8}{'stmts':>7}  goal"
@@ -111,6 +113,7 @@ async def run(runs: int, port: int) -> int:
                     f"{statistics.median(main):9.1f} {pct(main, 95):7.1f}{len(stmts):7d}  "
                     f"{'ok' if ok else 'MISSED'}"
                 )
+            client.close()
     finally:
         await raw.close()
     print(
