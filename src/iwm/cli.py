@@ -97,6 +97,23 @@ def demo_data() -> None:
     _run(load_demo_data(get_settings(), console))
 
 
+@app.command("reconcile-payouts")
+def reconcile_payouts_command() -> None:
+    """Finish payouts left in PROCESSING (asks the provider again, never pays twice)."""
+    from iwm.core.resources import Resources  # noqa: PLC0415
+    from iwm.modules.cleanup.scheduler import reconcile_payouts  # noqa: PLC0415
+
+    async def go() -> dict[str, int]:
+        async with Resources.opened(get_settings()) as resources:
+            return await reconcile_payouts(resources)
+
+    counts = _run(go())
+    console.print(
+        f"payouts completed {counts['completed']}, still sent {counts['sent']}, "
+        f"failed {counts['failed']}"
+    )
+
+
 @app.command()
 def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count")] = False,

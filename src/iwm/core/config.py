@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     payout_min_amount: Decimal = Decimal("1")
     # "simulated" pays at once; "failing" refuses every payment (PAYMENT_FAILED).
     payment_provider: str = "simulated"
+    # A payout still PROCESSING this long after its last change is finished by the
+    # reconciliation (every few minutes inside `serve`, or `iwm reconcile-payouts`).
+    payout_reconcile_after_seconds: int = Field(default=900, ge=60)
 
     supported_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en", "fr", "es", "de", "it", "he", "ru", "ar", "pt", "uk"]

@@ -95,6 +95,12 @@ def test_cleanup_command_prints_a_report(cli_profile: Profile) -> None:
     assert "orders" in real.stdout
 
 
+def test_reconcile_payouts_command_reports_what_it_did(cli_profile: Profile) -> None:
+    done = run_cli(cli_profile, "reconcile-payouts")
+    assert done.returncode == 0, done.stderr
+    assert "payouts completed 0, still sent 0, failed 0" in done.stdout
+
+
 @pytest.fixture
 def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
     """`iwm serve` in its own process, with the daily job due at once."""

@@ -2,10 +2,14 @@
 
 Each process wakes up now and then; the first to insert today's `job_runs` row (its
 primary key is job + date) runs the job, the others see the row and go back to sleep.
+At each wake-up it also finishes payouts left in PROCESSING (safe in every process at
+once: the provider pays an idempotency key once, and the outcome is recorded under the
+payout's lock only while it is still PROCESSING).
 """
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +18,8 @@ from iwm.core import clock
 from iwm.core.resources import Resources
 from iwm.modules.cleanup.models import JobRun
 from iwm.modules.cleanup.service import CleanupService
+from iwm.modules.payouts.provider import make_provider
+from iwm.modules.payouts.service import PayoutProcessor
 
 log = structlog.get_logger()
 JOB = "cleanup"
@@ -44,6 +50,16 @@ async def claim_and_run(resources: Resources) -> bool:
     return True
 
 
+async def reconcile_payouts(resources: Resources) -> dict[str, int]:
+    settings = resources.settings
+    processor = PayoutProcessor(
+        resources.sessionmaker,
+        settings,
+        make_provider(settings.payment_provider, resources.sessionmaker),
+    )
+    return await processor.reconcile(timedelta(seconds=settings.payout_reconcile_after_seconds))
+
+
 class DailyScheduler:
     def __init__(self, resources: Resources, interval_seconds: float = 300) -> None:
         self._resources = resources
@@ -67,4 +83,12 @@ class DailyScheduler:
                 raise
             except Exception:
                 log.exception("cleanup.failed")
+            try:
+                counts = await reconcile_payouts(self._resources)
+                if any(counts.values()):
+                    log.info("payouts.reconciled", **counts)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("payouts.reconcile_failed")
             await asyncio.sleep(self._interval)

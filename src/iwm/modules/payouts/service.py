@@ -6,7 +6,7 @@ Lock order everywhere: partner row, then payout row, then commissions (see ledge
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, true, update
@@ -32,7 +32,12 @@ from iwm.modules.payouts.errors import (
     PayoutNotFound,
 )
 from iwm.modules.payouts.models import Payout, PayoutMethod, PayoutStatus
-from iwm.modules.payouts.provider import PaymentOrder, PaymentProvider, ProviderDeclined
+from iwm.modules.payouts.provider import (
+    PaymentOrder,
+    PaymentProvider,
+    PaymentResult,
+    ProviderDeclined,
+)
 from iwm.modules.users.models import User
 
 P = PayoutStatus
@@ -320,11 +325,66 @@ class PayoutProcessor:
         try:
             result = await self._provider.pay(order)
         except ProviderDeclined as exc:
-            await self._failed(admin, payout_id, exc)
+            await self._failed(admin.user_id, payout_id, exc, ip=admin.ip)
             raise PaymentFailed(details=exc.details) from exc
+        row = await self._paid(admin.user_id, payout_id, result, external_reference, ip=admin.ip)
+        assert row is not None  # noqa: S101 (only a reconciliation finds it moved on)
+        return row
+
+    async def reconcile(self, stale_after: timedelta) -> dict[str, int]:
+        """Finishes payouts left in PROCESSING for longer than `stale_after` (the process
+        stopped between its claim and the outcome, or the provider had not finished): asks
+        the provider again with the same idempotency key, which pays at most once and
+        answers with the payment it made, and records the outcome as `process` would, in
+        the name of the admin who started it. Counts payouts completed, sent and failed."""
+        cutoff = clock.now() - stale_after
+        async with self._maker() as db:
+            stale = list(
+                await db.scalars(
+                    select(Payout)
+                    .where(Payout.status == P.PROCESSING, Payout.updated_at < cutoff)
+                    .order_by(Payout.updated_at)
+                )
+            )
+        counts = {"completed": 0, "sent": 0, "failed": 0}
+        for payout in stale:
+            order = PaymentOrder(
+                idempotency_key=payout.idempotency_key,
+                amount_minor=payout.amount_minor,
+                currency=payout.currency,
+                method_type=payout.method_type,
+                reference_hint=payout.external_reference,
+            )
+            try:
+                result = await self._provider.pay(order)
+            except ProviderDeclined as exc:
+                if await self._failed(payout.processed_by, payout.id, exc, reconciled=True):
+                    counts["failed"] += 1
+                continue
+            row = await self._paid(
+                payout.processed_by, payout.id, result, payout.external_reference, reconciled=True
+            )
+            if row is not None:
+                counts["completed" if row.status == P.COMPLETED else "sent"] += 1
+        return counts
+
+    async def _paid(
+        self,
+        actor: uuid.UUID | None,
+        payout_id: uuid.UUID,
+        result: PaymentResult,
+        external_reference: str | None,
+        *,
+        ip: str | None = None,
+        reconciled: bool = False,
+    ) -> Payout | None:
+        """Records what the provider answered; None when a reconciliation finds the payout
+        already moved on (another run, or `process` itself)."""
         async with self._maker.begin() as db:
             ledger = LedgerService(db)
             row = await _lock_payout(db, ledger, payout_id)
+            if reconciled and row.status != P.PROCESSING:
+                return None
             before = payout_shares(row.status, row.amount_minor, row.funds_returned)
             now = clock.now()
             row.external_reference = external_reference or result.reference
@@ -334,39 +394,58 @@ class PayoutProcessor:
                 row.completed_at = now
             row.updated_at = now
             kind = "PAYOUT_COMPLETED" if result.completed else "PAYOUT_SENT"
-            await ledger.payout_moved(row, kind, before, admin.user_id)
+            await ledger.payout_moved(row, kind, before, actor)
             if result.completed:
                 partner = await db.get(NetworkPartner, row.partner_id, populate_existing=True)
                 assert partner is not None  # noqa: S101
                 await CommissionEngine(db, self._settings).settle_paid(
                     row.partner_id, partner.total_withdrawn_minor
                 )
-            AuditService(db).record(
-                admin,
+            AuditService(db).record_by(
+                actor,
                 kind,
                 "payout",
                 row.id,
                 {"status": P.PROCESSING.value},
-                _audit_values(row),
+                {**_audit_values(row), **({"reconciled": True} if reconciled else {})},
+                ip=ip,
             )
         return row
 
-    async def _failed(self, admin: Principal, payout_id: uuid.UUID, exc: ProviderDeclined) -> None:
+    async def _failed(
+        self,
+        actor: uuid.UUID | None,
+        payout_id: uuid.UUID,
+        exc: ProviderDeclined,
+        *,
+        ip: str | None = None,
+        reconciled: bool = False,
+    ) -> bool:
+        """Back to APPROVED with the provider's refusal; False when a reconciliation finds
+        the payout already moved on."""
         async with self._maker.begin() as db:
             ledger = LedgerService(db)
             row = await _lock_payout(db, ledger, payout_id)
+            if reconciled and row.status != P.PROCESSING:
+                return False
             before = payout_shares(row.status, row.amount_minor, row.funds_returned)
             row.status = P.APPROVED
             row.updated_at = clock.now()
-            await ledger.payout_moved(row, "PAYOUT_FAILED", before, admin.user_id)
-            AuditService(db).record(
-                admin,
+            await ledger.payout_moved(row, "PAYOUT_FAILED", before, actor)
+            AuditService(db).record_by(
+                actor,
                 "PAYOUT_PAYMENT_FAILED",
                 "payout",
                 row.id,
                 {"status": P.PROCESSING.value},
-                {"status": P.APPROVED.value, "error": exc.detail_message},
+                {
+                    "status": P.APPROVED.value,
+                    "error": exc.detail_message,
+                    **({"reconciled": True} if reconciled else {}),
+                },
+                ip=ip,
             )
+        return True
 
 
 async def _lock_payout(db: AsyncSession, ledger: LedgerService, payout_id: uuid.UUID) -> Payout:
