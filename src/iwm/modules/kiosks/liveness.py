@@ -8,11 +8,11 @@ made PostgreSQL and the framework the limit of the fleet's size, so in the defau
 - the time of the heartbeat is kept in a per-process buffer, and the buffer is written
   once a `heartbeat_flush_seconds` in one UPDATE for all kiosks heard since the last
   write (only while their key still matches, and never moving `last_active_at` back);
-- that UPDATE returns each kiosk's current key hash, status and language and refreshes
-  the cache with them, so a change made by another server process (a rotated key, a
-  kiosk switched off) reaches this one within one flush interval. A change made through
-  this process drops the kiosk from the cache when its transaction commits
-  (`kiosk_changed`).
+- that UPDATE answers the kiosks whose state is no longer what the cache holds (a key
+  replaced, a kiosk switched off or gone, a new language) and the cache follows, so a
+  change made by another server process reaches this one within one flush interval. A
+  change made through this process drops the kiosk from the cache when its transaction
+  commits (`kiosk_changed`).
 
 With `heartbeat_flush_seconds` = 0 every heartbeat is written at once with one
 `UPDATE ... RETURNING` that checks the key in the database.
