@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iwm.core import clock
-from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
+from iwm.core.deps import ResourcesDep, SessionDep, bearer_token, parse_bearer
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses, validation_details
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode
 from iwm.modules.codes.schemas import RedeemRequest, RedeemResult
@@ -140,9 +140,7 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
 def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            token = token.strip()
-            return token if scheme.lower() == "bearer" and token else None
+            return parse_bearer(value.decode("latin-1"))
     return None
 
 
