@@ -135,6 +135,28 @@ async def test_clear_error(
     assert await count(db, ActivityLog, event="KIOSK_ERROR_CLEARED") == 1
 
 
+async def test_a_switched_off_kiosk_stays_off_through_an_error(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    headers = await login(client, world.partner)
+    off = await client.post(
+        f"/partner/kiosks/{kiosk.id}/status", headers=headers, json={"status": "inactive"}
+    )
+    assert off.status_code == 200
+    report = await client.post(
+        f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json={"code": "E9"}
+    )
+    assert report.status_code == 201
+    view = (await client.get(f"/partner/kiosks/{kiosk.id}", headers=headers)).json()
+    assert (view["status"], view["lastErrorCode"]) == ("inactive", "E9")
+    cleared = await client.post(f"/partner/kiosks/{kiosk.id}/errors/clear", headers=headers)
+    assert (cleared.json()["status"], cleared.json()["lastErrorCode"]) == ("inactive", None)
+    beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
+    assert beat.json()["status"] == "inactive"
+
+
 async def test_another_partners_kiosk_is_not_found(
     client: httpx.AsyncClient, resources: Resources, db: AsyncSession
 ) -> None:

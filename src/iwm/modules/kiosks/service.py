@@ -6,7 +6,7 @@ simply not found. Never commits: the request's transaction does.
 
 import uuid
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -184,7 +184,8 @@ class KioskService:
             return kiosk
         now = clock.now()
         cleared_code = kiosk.last_error_code
-        kiosk.status = KioskStatus.ACTIVE
+        if kiosk.status == KioskStatus.ERROR:  # a switched-off kiosk stays off
+            kiosk.status = KioskStatus.ACTIVE
         kiosk.last_error_code = None
         kiosk_changed(self._db, kiosk.id)
         await self._db.execute(
@@ -231,7 +232,11 @@ class KioskService:
             update(Kiosk)
             .where(Kiosk.id == kiosk.id)
             .values(
-                status=KioskStatus.ERROR,
+                # A kiosk its partner switched off stays off: the error is only recorded.
+                status=case(
+                    (Kiosk.status == KioskStatus.INACTIVE, Kiosk.status),
+                    else_=KioskStatus.ERROR.value,
+                ),
                 last_error_code=report.code,
                 last_error_at=now,
                 last_active_at=now,
