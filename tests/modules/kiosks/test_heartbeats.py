@@ -97,15 +97,15 @@ async def test_changes_through_this_process_apply_at_once(
     world = await make_world(resources)
     kiosk = world.kiosks[0]
     await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)  # now cached
+    await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json={"code": "B2"})
+    beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
+    assert beat.json()["status"] == "error"
     headers = await login(client, world.partner)
     await client.post(
         f"/partner/kiosks/{kiosk.id}/status", headers=headers, json={"status": "inactive"}
     )
     beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
     assert beat.json()["status"] == "inactive"
-    await client.post(f"/kiosk/{kiosk.id}/errors", headers=kiosk.headers, json={"code": "B2"})
-    beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
-    assert beat.json()["status"] == "error"
 
 
 async def test_changes_by_another_process_apply_after_one_flush(
