@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -376,9 +376,28 @@ class CommissionFilters:
         )
 
 
+class CommissionFields(Protocol):
+    """What a list shows of a commission, read as plain columns."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    source_type: str
+    source_id: uuid.UUID
+    source_partner_id: uuid.UUID | None
+    level_depth: int | None
+    gross_minor: int
+    net_minor: int
+    career_points: int
+    currency: str
+    status: str
+    period_id: str | None
+    processed_at: datetime | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class CommissionListRow:
-    commission: Commission
+    commission: CommissionFields
     partner_name: str
     referral_code: str
     source_partner_name: str | None
@@ -397,11 +416,12 @@ def _name_columns(user: Any) -> tuple[Any, Any, Any]:
     return user.first_name, user.last_name, user.email
 
 
-# A page of commissions with the names it shows; names as columns, since User entities
-# would each also load their roles.
+# A page of commissions with the names it shows, all as plain columns (entities would cost
+# more CPU than the page's SQL, and a User entity would also load its roles).
+_FIELDS = [getattr(Commission, name) for name in CommissionFields.__annotations__]
 _LIST_ROWS = (
     select(
-        Commission,
+        *_FIELDS,
         _partner.referral_code,
         *_name_columns(_partner_user),
         *_name_columns(_source_user),
@@ -547,14 +567,16 @@ class CommissionService:
             .limit(page_size)
         )
         page_ids = list((await (await self._db.connection()).execute(ids)).scalars())
-        rows = (await self._db.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
+        conn = await self._db.connection()
+        rows = (await conn.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
+        n = len(_FIELDS)
         by_id = {
-            row[0].id: CommissionListRow(
-                commission=row[0],
-                partner_name=_name(row[2:5]) or "",
-                referral_code=row[1],
-                source_partner_name=_name(row[5:8]),
-                approved_by_name=_name(row[8:11]),
+            row.id: CommissionListRow(
+                commission=cast(CommissionFields, row),
+                partner_name=_name(row[n + 1 : n + 4]) or "",
+                referral_code=row[n],
+                source_partner_name=_name(row[n + 4 : n + 7]),
+                approved_by_name=_name(row[n + 7 : n + 10]),
             )
             for row in rows
         }
