@@ -93,6 +93,9 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=False,
+        # Most recently used first: a hot few connections keep their prepared statements
+        # and plans warm, and the rest may idle out.
+        pool_use_lifo=True,
     )
 
 
