@@ -434,6 +434,15 @@ _LIST_ROWS = (
     .outerjoin(_approver, _approver.id == Commission.approved_by)
     .where(Commission.id.in_(bindparam("ids", expanding=True)))
 )
+# Each filter of the list, built once; its value is bound per request.
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "status": Commission.status == bindparam("status"),
+    "source_type": Commission.source_type == bindparam("source_type"),
+    "partner_id": Commission.partner_id == bindparam("partner_id"),
+    "date_from": Commission.created_at >= bindparam("date_from"),
+    "date_to": Commission.created_at <= bindparam("date_to"),
+    "min_amount_minor": Commission.net_minor >= bindparam("min_amount_minor"),
+}
 _TOTALS_BY_STATUS = select(
     CommissionTotal.status,
     func.sum(CommissionTotal.row_count),
@@ -524,28 +533,28 @@ class CommissionService:
             new_amount=row.gross_minor if amount_changed else None,
         )
 
-    def _filtered(self, f: CommissionFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if with_status and f.status is not None:
-            where.append(Commission.status == f.status)
-        if f.source_type is not None:
-            where.append(Commission.source_type == f.source_type)
-        if f.partner_id is not None:
-            where.append(Commission.partner_id == f.partner_id)
-        if f.date_from is not None:
-            where.append(Commission.created_at >= f.date_from)
-        if f.date_to is not None:
-            where.append(Commission.created_at <= f.date_to)
-        if f.min_amount_minor is not None:
-            where.append(Commission.net_minor >= f.min_amount_minor)
-        return where
+    @staticmethod
+    def _filtered(
+        f: CommissionFilters, *, with_status: bool
+    ) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+        """The conditions of the filters given, and the values to bind to them."""
+        values = {
+            "status": f.status if with_status else None,
+            "source_type": f.source_type,
+            "partner_id": f.partner_id,
+            "date_from": f.date_from,
+            "date_to": f.date_to,
+            "min_amount_minor": f.min_amount_minor,
+        }
+        given = {name: value for name, value in values.items() if value is not None}
+        return [_FILTERS[name] for name in given], given
 
     async def list_page(
         self, f: CommissionFilters, page: int, page_size: int
     ) -> tuple[list[CommissionListRow], int, dict[str, int]]:
         """A page, the total and the summary (net sums by status over every filter but
         `status`, so the four totals stay visible while one status is listed)."""
-        where = self._filtered(f, with_status=True)
+        where, params = self._filtered(f, with_status=True)
         summary, total = await self._summary_and_total(f)
         sort_col: Any = {
             "amount": Commission.net_minor,
@@ -566,8 +575,8 @@ class CommissionService:
             .offset((page - 1) * page_size)
             .limit(page_size)
         )
-        page_ids = list((await (await self._db.connection()).execute(ids)).scalars())
         conn = await self._db.connection()
+        page_ids = list((await conn.execute(ids, params)).scalars())
         rows = (await conn.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
         n = len(_FIELDS)
         by_id = {
@@ -591,9 +600,10 @@ class CommissionService:
             if f.source_type is not None:
                 stmt, params = _TOTALS_OF_SOURCE, {"source_type": f.source_type}
         else:
+            where, params = self._filtered(f, with_status=False)
             stmt = (
                 select(Commission.status, func.count(), func.sum(Commission.net_minor))
-                .where(and_(true(), *self._filtered(f, with_status=False)))
+                .where(and_(true(), *where))
                 .group_by(Commission.status)
             )
         for status, n, amount in await (await self._db.connection()).execute(stmt, params):
