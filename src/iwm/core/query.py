@@ -1,17 +1,13 @@
-"""Query parameter helpers of admin lists."""
+"""Query parameter types of admin lists."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Query
 
-DateFrom = Annotated[datetime | None, Query(alias="dateFrom")]
-DateTo = Annotated[datetime | None, Query(alias="dateTo")]
+from iwm.core.schemas import PlausibleDate, PlausibleDateTime
+
+# A date (the whole day) or an ISO 8601 date-time; far-off years are refused with a 400
+# (they would overflow the date arithmetic of the range).
+DateFrom = Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateFrom")]
+DateTo = Annotated[PlausibleDate | PlausibleDateTime | None, Query(alias="dateTo")]
 SortOrder = Annotated[Literal["asc", "desc"], Query(alias="sortOrder")]
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """ISO 8601 from the query; a value without offset is taken as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

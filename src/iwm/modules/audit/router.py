@@ -1,7 +1,6 @@
 """The audit trail of admin mutations: /api/v1/admin/audit-logs (SUPER_ADMIN only)."""
 
 import uuid
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Query
 from iwm.core.deps import SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.pagination import Page
+from iwm.core.query import DateFrom, DateTo
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import SuperAdminUser
 from iwm.modules.admin.params import date_range
@@ -31,8 +31,8 @@ async def list_audit_logs(
     entity_type: Annotated[str | None, Query(alias="entityType", max_length=32)] = None,
     entity_id: Annotated[str | None, Query(alias="entityId", max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: Annotated[date | datetime | None, Query(alias="dateFrom")] = None,
-    date_to: Annotated[date | datetime | None, Query(alias="dateTo")] = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
 ) -> Envelope[AuditLogList]:
     """Audit records, newest first."""
     lower, upper = date_range(date_from, date_to)

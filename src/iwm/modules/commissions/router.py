@@ -12,9 +12,10 @@ from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
-from iwm.core.query import DateFrom, DateTo, SortOrder, as_utc
+from iwm.core.query import DateFrom, DateTo, SortOrder
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
+from iwm.modules.admin.params import date_range
 from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
 from iwm.modules.commissions.models import CommissionStatus, SourceType
 from iwm.modules.commissions.schemas import (
@@ -81,12 +82,13 @@ async def list_commissions(
     sort_order: SortOrder = "desc",
 ) -> Envelope[AdminCommissionsPage]:
     """Commissions with a summary of net amounts by status."""
+    lower, upper = date_range(date_from, date_to)
     filters = CommissionFilters(
         status=None if status in (None, "ALL") else CommissionStatus(status),
         source_type=source_type,
         partner_id=partner_id,
-        date_from=as_utc(date_from),
-        date_to=as_utc(date_to),
+        date_from=lower,
+        date_to=upper,
         min_amount_minor=None if min_amount is None else to_minor(min_amount),
         sort_by=sort_by,
         sort_order=sort_order,

@@ -440,7 +440,7 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "source_type": Commission.source_type == bindparam("source_type"),
     "partner_id": Commission.partner_id == bindparam("partner_id"),
     "date_from": Commission.created_at >= bindparam("date_from"),
-    "date_to": Commission.created_at <= bindparam("date_to"),
+    "date_to": Commission.created_at < bindparam("date_to"),  # exclusive: date_range()
     "min_amount_minor": Commission.net_minor >= bindparam("min_amount_minor"),
 }
 _TOTALS_BY_STATUS = select(

@@ -11,9 +11,10 @@ from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
-from iwm.core.query import DateFrom, DateTo, as_utc
+from iwm.core.query import DateFrom, DateTo
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
+from iwm.modules.admin.params import date_range
 from iwm.modules.payouts.errors import (
     NotApproved,
     NotPending,
@@ -58,11 +59,12 @@ async def list_payouts(
     min_amount: Annotated[AmountIn | None, Query(alias="minAmount")] = None,
 ) -> Envelope[AdminPayoutsPage]:
     """Payout requests, newest first, with pending and processing totals."""
+    lower, upper = date_range(date_from, date_to)
     filters = PayoutFilters(
         status=None if status in (None, "ALL") else PayoutStatus(status),
         partner_id=partner_id,
-        date_from=as_utc(date_from),
-        date_to=as_utc(date_to),
+        date_from=lower,
+        date_to=upper,
         min_amount_minor=None if min_amount is None else to_minor(min_amount),
     )
     rows, total, s = await PayoutService(session, resources.settings).list_page(

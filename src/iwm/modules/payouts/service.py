@@ -207,7 +207,7 @@ class PayoutService:
         if f.date_from is not None:
             where.append(Payout.created_at >= f.date_from)
         if f.date_to is not None:
-            where.append(Payout.created_at <= f.date_to)
+            where.append(Payout.created_at < f.date_to)  # exclusive: date_range()
         if f.min_amount_minor is not None:
             where.append(Payout.amount_minor >= f.min_amount_minor)
         return where

@@ -10,9 +10,10 @@ from iwm.core.errors import error_responses
 from iwm.core.mail import MailMessage
 from iwm.core.money import from_minor
 from iwm.core.pagination import Page
-from iwm.core.query import DateFrom, DateTo, as_utc
+from iwm.core.query import DateFrom, DateTo
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
+from iwm.modules.admin.params import date_range
 from iwm.modules.shop_orders.errors import InvalidTransition, ShopOrderNotFound
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrderStatus
 from iwm.modules.shop_orders.schemas import (
@@ -42,12 +43,13 @@ async def list_orders(
     search: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Envelope[AdminOrdersPage]:
     """Shop orders, newest first, with a summary."""
+    lower, upper = date_range(date_from, date_to)
     filters = OrderFilters(
         status=status,
         payment_status=payment_status,
         user_id=user_id,
-        date_from=as_utc(date_from),
-        date_to=as_utc(date_to),
+        date_from=lower,
+        date_to=upper,
         search=search.strip() if search and search.strip() else None,
     )
     rows, total, s = await ShopOrderService(session, resources.settings).list_page(

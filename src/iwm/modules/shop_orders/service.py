@@ -356,7 +356,7 @@ class ShopOrderService:
         if f.date_from is not None:
             where.append(ShopOrder.created_at >= f.date_from)
         if f.date_to is not None:
-            where.append(ShopOrder.created_at <= f.date_to)
+            where.append(ShopOrder.created_at < f.date_to)  # exclusive: date_range()
         if f.search:
             pattern = f"%{_escape_like(f.search.strip())}%"
             where.append(
