@@ -37,12 +37,9 @@ def full_name_sql() -> ColumnElement[str]:
 
 # Per page of users, built once (statement building costs more CPU than their SQL).
 _PAGE_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_paid = case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))
 _ORDER_STATS = (
-    select(
-        ShopOrder.user_id,
-        func.count(),
-        func.sum(case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))),
-    )
+    select(ShopOrder.user_id, func.count(), func.sum(_paid))
     .where(ShopOrder.user_id.in_(_PAGE_IDS))
     .group_by(ShopOrder.user_id)
 )
@@ -68,7 +65,6 @@ def _per_user(column: Any, where: ColumnElement[bool], label: str) -> Any:
     return select(column).where(where).correlate(User).scalar_subquery().label(label)
 
 
-_paid = case((ShopOrder.payment_status == PaymentStatus.PAID, ShopOrder.total_minor))
 _own_roles = UserRole.user_id == User.id
 _own_orders = ShopOrder.user_id == User.id
 _own_investments = Participation.user_id == User.id
