@@ -260,7 +260,10 @@ async def test_kiosks_code_error_status_and_language(
     await expect(card.get_by_test_id("kiosk-status")).to_have_text("Inactive")
 
     await card.get_by_test_id("language-select").select_option("fr")
-    await card.get_by_test_id("save-language").click()
+    # "Saved." may still show from the status change: wait for this form's own answer.
+    async with page.expect_response(lambda r: r.url.endswith("/language")) as answer:
+        await card.get_by_test_id("save-language").click()
+    assert (await answer.value).ok
     await expect(card.get_by_role("status")).to_have_text("Saved.")
     partner = await bearer(api, shop.email)
     detail = (await api.get(f"/partner/kiosks/{broken.id}", headers=partner)).json()
