@@ -385,6 +385,8 @@ class PayoutProcessor:
             row = await _lock_payout(db, ledger, payout_id)
             if reconciled and row.status != P.PROCESSING:
                 return None
+            if reconciled and not result.completed:
+                return row  # still on its way: nothing new to record, asked again later
             before = payout_shares(row.status, row.amount_minor, row.funds_returned)
             now = clock.now()
             row.external_reference = external_reference or result.reference
