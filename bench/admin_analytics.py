@@ -25,7 +25,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -80,9 +79,6 @@ async def time_statement(
 
 async def run(runs: int, port: int) -> int:
     cases = [(name, path, {**params, "period": "YEAR"}) for name, path, params in CASES]
-    redis = Redis.from_url(data_set.REDIS_URL)
-    await redis.flushdb()
-    await redis.aclose()
     env = data_set.server_env()
     statements = await common.captured_statements(
         env, cases, data_set.ADMIN_EMAIL, data_set.PASSWORD

@@ -33,7 +33,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -393,9 +392,6 @@ def server_env() -> dict[str, str]:
 
 
 async def run(runs: int, port: int) -> int:
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
-    await redis.aclose()
     big = partner_id(1)
     cases: list[common.Case] = [
         ("GET /users (first page)", "/api/v1/admin/users", {}),

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -389,9 +388,6 @@ async def run(runs: int, port: int) -> int:
             {"status": "SHIPPED", "dateFrom": week_ago},
         ),
     ]
-    redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
-    await redis.aclose()
     return await common.compare(
         DB_NAME, server_env(), cases, (ADMIN_EMAIL, PASSWORD), runs=runs, port=port
     )

@@ -104,10 +104,12 @@ async def captured_statements(
     env: dict[str, str], cases: list[Case], email: str, password: str
 ) -> list[list[tuple[str, Any]]]:
     """The SQL each request issues (with its parameters), captured from an in-process app
-    with the server's settings on the same database."""
+    with the server's settings on the same database (its Redis database is emptied first)."""
     settings = Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("IWM_")})
     app = create_app(settings)
     resources = app.state.resources
+    if resources.redis is not None:  # no sessions or rate limits left from earlier runs
+        await resources.redis.flushdb()
     captured: list[tuple[str, Any]] = []
 
     @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
