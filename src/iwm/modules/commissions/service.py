@@ -2,13 +2,14 @@
 adjustments. Every state change is a ledger entry in the same transaction."""
 
 import enum
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -449,6 +450,42 @@ _TOTALS_BY_STATUS = select(
     func.sum(CommissionTotal.amount_minor),
 ).group_by(CommissionTotal.status)
 _TOTALS_OF_SOURCE = _TOTALS_BY_STATUS.where(CommissionTotal.source_type == bindparam("source_type"))
+_SORT_COLUMNS: dict[str, Any] = {
+    "createdAt": Commission.created_at,
+    "amount": Commission.net_minor,
+    "status": Commission.status,
+}
+
+
+# The statements below depend only on which filters are given and on the sort: each
+# combination is built once. A statement built per request costs more CPU (building,
+# cache key, result map) than the page's SQL.
+@functools.cache
+def _page_ids(filters: tuple[str, ...], sort_by: str, sort_order: str) -> Select[Any]:
+    """The ids of one page; binds the filters' values, `limit` and `offset`."""
+    column = _SORT_COLUMNS[sort_by]
+    order = (
+        [column.asc(), Commission.id.asc()]
+        if sort_order == "asc"
+        else [column.desc(), Commission.id.desc()]
+    )
+    return (
+        select(Commission.id)
+        .where(and_(true(), *(_FILTERS[name] for name in filters)))
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+@functools.cache
+def _sums_by_status(filters: tuple[str, ...]) -> Select[str, int, int]:
+    """Row count and net sum by status under the filters given."""
+    return (
+        select(Commission.status, func.count(), func.sum(Commission.net_minor))
+        .where(and_(true(), *(_FILTERS[name] for name in filters)))
+        .group_by(Commission.status)
+    )
 
 
 def _name(columns: Any) -> str | None:
@@ -534,10 +571,8 @@ class CommissionService:
         )
 
     @staticmethod
-    def _filtered(
-        f: CommissionFilters, *, with_status: bool
-    ) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
-        """The conditions of the filters given, and the values to bind to them."""
+    def _filtered(f: CommissionFilters, *, with_status: bool) -> dict[str, Any]:
+        """The filters given, by name, with the values to bind to them."""
         values = {
             "status": f.status if with_status else None,
             "source_type": f.source_type,
@@ -546,35 +581,17 @@ class CommissionService:
             "date_to": f.date_to,
             "min_amount_minor": f.min_amount_minor,
         }
-        given = {name: value for name, value in values.items() if value is not None}
-        return [_FILTERS[name] for name in given], given
+        return {name: value for name, value in values.items() if value is not None}
 
     async def list_page(
         self, f: CommissionFilters, page: int, page_size: int
     ) -> tuple[list[CommissionListRow], int, dict[str, int]]:
         """A page, the total and the summary (net sums by status over every filter but
         `status`, so the four totals stay visible while one status is listed)."""
-        where, params = self._filtered(f, with_status=True)
+        params = self._filtered(f, with_status=True)
         summary, total = await self._summary_and_total(f)
-        sort_col: Any = {
-            "amount": Commission.net_minor,
-            "status": Commission.status,
-        }.get(f.sort_by, Commission.created_at)
-        order = (
-            [sort_col.asc(), Commission.id.asc()]
-            if f.sort_order == "asc"
-            else [
-                sort_col.desc(),
-                Commission.id.desc(),
-            ]
-        )
-        ids: Select[Any] = (
-            select(Commission.id)
-            .where(and_(true(), *where))
-            .order_by(*order)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
+        ids = _page_ids(tuple(params), f.sort_by, f.sort_order)
+        params.update(limit=page_size, offset=(page - 1) * page_size)
         conn = await self._db.connection()
         page_ids = list((await conn.execute(ids, params)).scalars())
         rows = (await conn.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
@@ -600,12 +617,8 @@ class CommissionService:
             if f.source_type is not None:
                 stmt, params = _TOTALS_OF_SOURCE, {"source_type": f.source_type}
         else:
-            where, params = self._filtered(f, with_status=False)
-            stmt = (
-                select(Commission.status, func.count(), func.sum(Commission.net_minor))
-                .where(and_(true(), *where))
-                .group_by(Commission.status)
-            )
+            params = self._filtered(f, with_status=False)
+            stmt = _sums_by_status(tuple(params))
         for status, n, amount in await (await self._db.connection()).execute(stmt, params):
             counts[str(status)] = int(n or 0)
             sums[str(status)] = int(amount or 0)
