@@ -2,12 +2,24 @@
 admins move them along. Paying runs the commission engine; cancelling a paid order
 refunds it and reverses its commissions."""
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +144,60 @@ _TOTALS = select(
     func.sum(ShopOrderTotal.row_count),
     func.sum(ShopOrderTotal.amount_minor),
 ).group_by(ShopOrderTotal.status, ShopOrderTotal.payment_status)
+
+# Each filter of the list, built once; its value is bound per request.
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "status": ShopOrder.status == bindparam("status"),
+    "payment_status": ShopOrder.payment_status == bindparam("payment_status"),
+    "user_id": ShopOrder.user_id == bindparam("user_id"),
+    "date_from": ShopOrder.created_at >= bindparam("date_from"),
+    "date_to": ShopOrder.created_at < bindparam("date_to"),  # exclusive: date_range()
+    "pattern": or_(
+        ShopOrder.order_number.ilike(bindparam("pattern"), escape="\\"),
+        ShopOrder.user_id.in_(
+            select(User.id).where(User.email.ilike(bindparam("pattern"), escape="\\"))
+        ),
+    ),
+}
+
+
+# The statements below depend only on which filters are given: each combination is built
+# once. A statement built per request costs more CPU (building, cache key, result map)
+# than the page's SQL.
+def _filters(names: tuple[str, ...]) -> ColumnElement[bool]:
+    return and_(true(), *(_FILTERS[name] for name in names))
+
+
+@functools.cache
+def _page_ids(filters: tuple[str, ...]) -> Select[uuid.UUID]:
+    """The ids of one page, newest first; binds the filters' values, `limit`, `offset`."""
+    return (
+        select(ShopOrder.id)
+        .where(_filters(filters))
+        .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+@functools.cache
+def _count(filters: tuple[str, ...]) -> Select[int]:
+    return select(func.count()).select_from(ShopOrder).where(_filters(filters))
+
+
+@functools.cache
+def _sums_by_status(filters: tuple[str, ...]) -> Select[str, str, int, int]:
+    """Order count and total by status and payment status under the filters given."""
+    return (
+        select(
+            ShopOrder.status,
+            ShopOrder.payment_status,
+            func.count(),
+            func.sum(ShopOrder.total_minor),
+        )
+        .where(_filters(filters))
+        .group_by(ShopOrder.status, ShopOrder.payment_status)
+    )
 
 
 class ShopOrderService:
@@ -345,35 +411,26 @@ class ShopOrderService:
         )
         return row
 
-    def _where(self, f: OrderFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if with_status and f.status is not None:
-            where.append(ShopOrder.status == f.status)
-        if with_status and f.payment_status is not None:
-            where.append(ShopOrder.payment_status == f.payment_status)
-        if f.user_id is not None:
-            where.append(ShopOrder.user_id == f.user_id)
-        if f.date_from is not None:
-            where.append(ShopOrder.created_at >= f.date_from)
-        if f.date_to is not None:
-            where.append(ShopOrder.created_at < f.date_to)  # exclusive: date_range()
-        if f.search:
-            pattern = f"%{_escape_like(f.search.strip())}%"
-            where.append(
-                or_(
-                    ShopOrder.order_number.ilike(pattern, escape="\\"),
-                    ShopOrder.user_id.in_(
-                        select(User.id).where(User.email.ilike(pattern, escape="\\"))
-                    ),
-                )
-            )
-        return where
+    @staticmethod
+    def _filtered(f: OrderFilters, *, with_status: bool) -> dict[str, Any]:
+        """The filters given, by name, with the values to bind to them."""
+        values = {
+            "status": f.status if with_status else None,
+            "payment_status": f.payment_status if with_status else None,
+            "user_id": f.user_id,
+            "date_from": f.date_from,
+            "date_to": f.date_to,
+            "pattern": f"%{_escape_like(f.search.strip())}%" if f.search else None,
+        }
+        return {name: value for name, value in values.items() if value is not None}
 
     async def list_page(
         self, f: OrderFilters, page: int, page_size: int
     ) -> tuple[list[tuple[OrderFields, UserRef]], int, OrderSummary]:
         """Newest first; the summary counts every filter but the two status filters."""
         summary, by_status = await self._summary(f)
+        params = self._filtered(f, with_status=True)
+        conn = await self._db.connection()
         if f.status is None and f.payment_status is None:
             total = summary.total_orders
         elif f.only_statuses:
@@ -384,26 +441,9 @@ class ShopOrderService:
                 and (f.payment_status is None or pst == f.payment_status)
             )
         else:
-            total = int(
-                await self._db.scalar(
-                    select(func.count())
-                    .select_from(ShopOrder)
-                    .where(and_(true(), *self._where(f, with_status=True)))
-                )
-                or 0
-            )
-        ids = list(
-            (
-                await (await self._db.connection()).execute(
-                    select(ShopOrder.id)
-                    .where(and_(true(), *self._where(f, with_status=True)))
-                    .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
-                )
-            ).scalars()
-        )
-        conn = await self._db.connection()
+            total = int((await conn.execute(_count(tuple(params)), params)).scalar_one())
+        page_params = {**params, "limit": page_size, "offset": (page - 1) * page_size}
+        ids = list((await conn.execute(_page_ids(tuple(params)), page_params)).scalars())
         rows = (await conn.execute(_LIST_ROWS, {"ids": ids})).all() if ids else []
         by_id = {
             r.id: (
@@ -419,22 +459,17 @@ class ShopOrderService:
         return [by_id[i] for i in ids if i in by_id], total, summary
 
     async def _summary(self, f: OrderFilters) -> tuple[OrderSummary, dict[tuple[str, str], int]]:
+        params: dict[str, Any] = {}
         if f.only_statuses:
             stmt: Any = _TOTALS
         else:
-            stmt = (
-                select(
-                    ShopOrder.status,
-                    ShopOrder.payment_status,
-                    func.count(),
-                    func.sum(ShopOrder.total_minor),
-                )
-                .where(and_(true(), *self._where(f, with_status=False)))
-                .group_by(ShopOrder.status, ShopOrder.payment_status)
-            )
+            params = self._filtered(f, with_status=False)
+            stmt = _sums_by_status(tuple(params))
         by_status: dict[tuple[str, str], int] = {}
         revenue = 0
-        for status, pay_status, n, amount in await (await self._db.connection()).execute(stmt):
+        for status, pay_status, n, amount in await (await self._db.connection()).execute(
+            stmt, params
+        ):
             by_status[(str(status), str(pay_status))] = int(n or 0)
             if pay_status == PaymentStatus.PAID:
                 revenue += int(amount or 0)
