@@ -433,7 +433,6 @@ _LIST_ROWS = (
     .outerjoin(_source, _source.id == Commission.source_partner_id)
     .outerjoin(_source_user, _source_user.id == _source.user_id)
     .outerjoin(_approver, _approver.id == Commission.approved_by)
-    .where(Commission.id.in_(bindparam("ids", expanding=True)))
 )
 # Each filter of the list, built once; its value is bound per request.
 _FILTERS: dict[str, ColumnElement[bool]] = {
@@ -461,21 +460,23 @@ _SORT_COLUMNS: dict[str, Any] = {
 # combination is built once. A statement built per request costs more CPU (building,
 # cache key, result map) than the page's SQL.
 @functools.cache
-def _page_ids(filters: tuple[str, ...], sort_by: str, sort_order: str) -> Select[Any]:
-    """The ids of one page; binds the filters' values, `limit` and `offset`."""
+def _page(filters: tuple[str, ...], sort_by: str, sort_order: str) -> Select[Any]:
+    """One page of `_LIST_ROWS`; binds the filters' values, `limit` and `offset`. The page's
+    ids are chosen first (from an index, without the joins), then joined to the names."""
     column = _SORT_COLUMNS[sort_by]
     order = (
         [column.asc(), Commission.id.asc()]
         if sort_order == "asc"
         else [column.desc(), Commission.id.desc()]
     )
-    return (
+    page_ids = (
         select(Commission.id)
         .where(and_(true(), *(_FILTERS[name] for name in filters)))
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
+    return _LIST_ROWS.where(Commission.id.in_(page_ids)).order_by(*order)
 
 
 @functools.cache
@@ -590,23 +591,24 @@ class CommissionService:
         `status`, so the four totals stay visible while one status is listed)."""
         params = self._filtered(f, with_status=True)
         summary, total = await self._summary_and_total(f)
-        ids = _page_ids(tuple(params), f.sort_by, f.sort_order)
+        page_rows = _page(tuple(params), f.sort_by, f.sort_order)
         params.update(limit=page_size, offset=(page - 1) * page_size)
-        conn = await self._db.connection()
-        page_ids = list((await conn.execute(ids, params)).scalars())
-        rows = (await conn.execute(_LIST_ROWS, {"ids": page_ids})).all() if page_ids else []
+        rows = await (await self._db.connection()).execute(page_rows, params)
         n = len(_FIELDS)
-        by_id = {
-            row.id: CommissionListRow(
-                commission=cast(CommissionFields, row),
-                partner_name=_name(row[n + 1 : n + 4]) or "",
-                referral_code=row[n],
-                source_partner_name=_name(row[n + 4 : n + 7]),
-                approved_by_name=_name(row[n + 7 : n + 10]),
-            )
-            for row in rows
-        }
-        return [by_id[i] for i in page_ids if i in by_id], total, summary
+        return (
+            [
+                CommissionListRow(
+                    commission=cast(CommissionFields, row),
+                    partner_name=_name(row[n + 1 : n + 4]) or "",
+                    referral_code=row[n],
+                    source_partner_name=_name(row[n + 4 : n + 7]),
+                    approved_by_name=_name(row[n + 7 : n + 10]),
+                )
+                for row in rows
+            ],
+            total,
+            summary,
+        )
 
     async def _summary_and_total(self, f: CommissionFilters) -> tuple[dict[str, int], int]:
         sums: dict[str, int] = {}

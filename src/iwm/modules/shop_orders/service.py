@@ -133,11 +133,9 @@ class OrderFields(Protocol):
 # Built once. A page of orders with their customers, all as plain columns (entities cost
 # more CPU than the page's SQL, and a User entity would also load its roles).
 _FIELDS = [getattr(ShopOrder, name) for name in OrderFields.__annotations__]
-_LIST_ROWS = (
-    select(*_FIELDS, User.id.label("user_id"), User.email, User.first_name, User.last_name)
-    .join(User, User.id == ShopOrder.user_id)
-    .where(ShopOrder.id.in_(bindparam("ids", expanding=True)))
-)
+_LIST_ROWS = select(
+    *_FIELDS, User.id.label("user_id"), User.email, User.first_name, User.last_name
+).join(User, User.id == ShopOrder.user_id)
 _TOTALS = select(
     ShopOrderTotal.status,
     ShopOrderTotal.payment_status,
@@ -169,15 +167,18 @@ def _filters(names: tuple[str, ...]) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _page_ids(filters: tuple[str, ...]) -> Select[uuid.UUID]:
-    """The ids of one page, newest first; binds the filters' values, `limit`, `offset`."""
-    return (
+def _page(filters: tuple[str, ...]) -> Select[Any]:
+    """One page of `_LIST_ROWS`, newest first; binds the filters' values, `limit` and
+    `offset`. The page's ids are chosen first (from an index), then joined to the buyers."""
+    order = (ShopOrder.created_at.desc(), ShopOrder.id.desc())
+    page_ids = (
         select(ShopOrder.id)
         .where(_filters(filters))
-        .order_by(ShopOrder.created_at.desc(), ShopOrder.id.desc())
+        .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
+    return _LIST_ROWS.where(ShopOrder.id.in_(page_ids)).order_by(*order)
 
 
 @functools.cache
@@ -443,20 +444,22 @@ class ShopOrderService:
         else:
             total = int((await conn.execute(_count(tuple(params)), params)).scalar_one())
         page_params = {**params, "limit": page_size, "offset": (page - 1) * page_size}
-        ids = list((await conn.execute(_page_ids(tuple(params)), page_params)).scalars())
-        rows = (await conn.execute(_LIST_ROWS, {"ids": ids})).all() if ids else []
-        by_id = {
-            r.id: (
-                cast(OrderFields, r),
-                UserRef(
-                    id=r.user_id,
-                    email=r.email,
-                    name=display_name(r.first_name, r.last_name, r.email),
-                ),
-            )
-            for r in rows
-        }
-        return [by_id[i] for i in ids if i in by_id], total, summary
+        rows = await conn.execute(_page(tuple(params)), page_params)
+        return (
+            [
+                (
+                    cast(OrderFields, r),
+                    UserRef(
+                        id=r.user_id,
+                        email=r.email,
+                        name=display_name(r.first_name, r.last_name, r.email),
+                    ),
+                )
+                for r in rows
+            ],
+            total,
+            summary,
+        )
 
     async def _summary(self, f: OrderFilters) -> tuple[OrderSummary, dict[tuple[str, str], int]]:
         params: dict[str, Any] = {}
