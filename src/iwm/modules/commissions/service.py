@@ -469,12 +469,14 @@ def _page(filters: tuple[str, ...], sort_by: str, sort_order: str) -> Select[Any
         if sort_order == "asc"
         else [column.desc(), Commission.id.desc()]
     )
+    # LIMIT and OFFSET are written into the SQL: with them as parameters PostgreSQL
+    # cannot settle on one plan for the prepared statement and plans the joins each time.
     page_ids = (
         select(Commission.id)
         .where(and_(true(), *(_FILTERS[name] for name in filters)))
         .order_by(*order)
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("offset", type_=Integer, literal_execute=True))
     )
     return _LIST_ROWS.where(Commission.id.in_(page_ids)).order_by(*order)
 

@@ -171,12 +171,14 @@ def _page(filters: tuple[str, ...]) -> Select[Any]:
     """One page of `_LIST_ROWS`, newest first; binds the filters' values, `limit` and
     `offset`. The page's ids are chosen first (from an index), then joined to the buyers."""
     order = (ShopOrder.created_at.desc(), ShopOrder.id.desc())
+    # LIMIT and OFFSET are written into the SQL: with them as parameters PostgreSQL
+    # cannot settle on one plan for the prepared statement and plans the joins each time.
     page_ids = (
         select(ShopOrder.id)
         .where(_filters(filters))
         .order_by(*order)
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("offset", type_=Integer, literal_execute=True))
     )
     return _LIST_ROWS.where(ShopOrder.id.in_(page_ids)).order_by(*order)
 
