@@ -2,9 +2,17 @@
 
 import math
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 
@@ -19,7 +27,7 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL and SQLite would store it: refuse it at the edge.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -44,13 +52,27 @@ class InputModel(CamelModel):
     @field_validator("*", mode="after")
     @classmethod
     def _strings_without_nul(cls, value: Any) -> Any:
-        return _no_nul(value) if isinstance(value, str) else value
+        return no_nul(value) if isinstance(value, str) else value
 
 
 class StrictBody(InputModel):
     """A request body: unknown fields are refused rather than silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PatchBody(StrictBody):
+    """A partial update: a field left out stays as it is. `null` is refused, except for the
+    fields in `nullable`: those the contract types `| null`, which a client may clear."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("must not be null")
+        return value
 
 
 T = TypeVar("T")
@@ -78,11 +100,12 @@ class PaginationMeta(CamelModel):
 
 
 class Envelope(CamelModel, Generic[T]):
-    """The admin surface's success body: `{success, data, meta}`."""
+    """The admin surface's success body: `{success, data, meta?}`."""
 
     success: bool = True
     data: T
-    meta: dict[str, Any] | None = Field(default=None)
+    # The contract's `meta?` is optional, not nullable: an answer without one leaves it out.
+    meta: dict[str, Any] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 def ok(data: T, **meta: Any) -> Envelope[T]:

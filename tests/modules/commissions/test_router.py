@@ -103,6 +103,7 @@ async def test_adjust_transitions(
     await fresh(db)
     if (start, action) in ALLOWED:
         assert resp.status_code == 200, resp.text
+        assert set(resp.json()) == {"success", "data"}  # `meta?` is left out, not null
         data = resp.json()["data"]
         assert data["previousStatus"] == start
         assert data["newStatus"] == ALLOWED[(start, action)]
@@ -155,6 +156,8 @@ async def test_adjust_errors(
         {"action": "APPROVE", "reason": "   "},
         {"action": "ADJUST_AMOUNT", "reason": "x"},
         {"action": "ADJUST_AMOUNT", "reason": "x", "newAmount": 1.234},
+        {"action": "ADJUST_AMOUNT", "reason": "x", "newAmount": "5.5"},  # a number, not text
+        {"action": "ADJUST_AMOUNT", "reason": "x", "newAmount": None},
     ):
         resp = await client.post(f"{API}/commissions/{row.id}/adjust", json=body, headers=headers)
         assert resp.status_code == 400, body

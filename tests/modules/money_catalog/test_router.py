@@ -102,6 +102,12 @@ async def test_product_create_update_delete(
     )
     assert upd.status_code == 200
     assert upd.json()["data"]["updatedBy"] == str(staff.id)
+    # `null` clears only what the contract types `| null`; elsewhere it is a 400.
+    for bad in ({"name": None}, {"price": None}, {"price": "21.5"}, {"trackInventory": "yes"}):
+        resp = await client.patch(f"{API}/products/{pid}", json=bad, headers=headers)
+        assert resp.status_code == 400, bad
+        assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert list(resp.json()["error"]["details"]) == [next(iter(bad))]
     listed = await client.get(f"{API}/products", params={"search": "omega-3b"}, headers=headers)
     assert [p["sku"] for p in listed.json()["data"]["products"]] == ["OMEGA-3B"]
     full = await client.get(
@@ -230,6 +236,14 @@ async def test_strategies(
     )
     assert paused.status_code == 200, paused.text
     assert paused.json()["data"]["status"] == "PAUSED"
+    cleared = await client.patch(
+        f"{API}/strategies/{sid}", json={"investment": {"maxAmount": None}}, headers=headers
+    )
+    assert cleared.status_code == 200, cleared.text  # `maxAmount?: number | null`
+    for bad in ({"categoryId": None}, {"name": None}, {"terms": {"compoundingAvailable": 1}}):
+        resp = await client.patch(f"{API}/strategies/{sid}", json=bad, headers=headers)
+        assert resp.status_code == 400, bad
+        assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
     missing = await client.patch(f"{API}/strategies/{uuid.uuid4()}", json={}, headers=headers)
     assert missing.json()["error"]["code"] == "STRATEGY_NOT_FOUND"
     by_status = await client.get(f"{API}/strategies", params={"status": "ACTIVE"}, headers=headers)
@@ -238,4 +252,4 @@ async def test_strategies(
     assert big_page.status_code == 400
     await fresh(db)
     assert await count(db, AuditLog, action="STRATEGY_CREATED") == 1
-    assert await count(db, AuditLog, action="STRATEGY_UPDATED") == 1
+    assert await count(db, AuditLog, action="STRATEGY_UPDATED") == 2  # paused, then cleared

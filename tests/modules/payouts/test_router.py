@@ -163,6 +163,7 @@ async def test_failed_payment_returns_the_payout_to_approved(
     row = await (await fresh(db)).get(Payout, payout.id)
     assert row is not None
     assert row.status == PayoutStatus.APPROVED
+    assert (row.processed_at, row.processed_by) == (None, None)  # not processed after all
     assert await count(db, AuditLog, action="PAYOUT_PAYMENT_FAILED") == 1
     retried = await client.post(f"{API}/payouts/{payout.id}/process", headers=headers)
     assert retried.json()["data"]["status"] == "COMPLETED"

@@ -138,3 +138,8 @@ async def test_list_search_filters_and_summary(
     assert (
         await client.get(f"{API}/orders", params={"status": "X"}, headers=headers)
     ).status_code == 400
+    every = await client.get(f"{API}/orders", params={"status": "ALL"}, headers=headers)
+    assert every.json()["meta"]["pagination"]["total"] == 2
+    nul = await client.get(f"{API}/orders", params={"search": "\x00alice"}, headers=headers)
+    assert nul.status_code == 400
+    assert nul.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from limits import RateLimitItemPerMinute
 
-from iwm.core.amounts import AmountIn
+from iwm.core.amounts import AmountQuery
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.money import from_minor, to_minor
@@ -75,7 +75,7 @@ async def list_commissions(
     status: Annotated[StatusFilter | None, Query()] = None,
     source_type: Annotated[SourceType | None, Query(alias="sourceType")] = None,
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
-    min_amount: Annotated[AmountIn | None, Query(alias="minAmount")] = None,
+    min_amount: Annotated[AmountQuery | None, Query(alias="minAmount")] = None,
     sort_by: Annotated[
         Literal["createdAt", "amount", "status"], Query(alias="sortBy")
     ] = "createdAt",

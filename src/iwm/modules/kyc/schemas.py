@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 from iwm.modules.kyc.models import DocumentType, KycLevel, KycPriority
@@ -180,7 +180,7 @@ class RejectedDocument(StrictBody):
 class RejectRequest(StrictBody):
     reason: str = Field(min_length=1, max_length=1000)
     rejected_documents: list[RejectedDocument] = Field(default_factory=list, max_length=50)
-    allow_resubmission: bool = True
+    allow_resubmission: StrictBool = True
 
     @field_validator("reason")
     @classmethod

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.pagination import Page
+from iwm.core.query import SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import SortOrder
@@ -51,7 +52,7 @@ async def list_partners(
     page: Page,
     status: PartnerStatusFilter = PartnerStatusFilter.ALL,
     rank: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
-    search: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    search: Annotated[SearchText | None, Query(min_length=1, max_length=100)] = None,
     sort_by: Annotated[PartnerSortField, Query(alias="sortBy")] = PartnerSortField.CREATED_AT,
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = SortOrder.DESC,
 ) -> Envelope[AdminPartnersList]:

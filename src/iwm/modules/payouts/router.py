@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query
 from limits import RateLimitItemPerMinute
 
-from iwm.core.amounts import AmountIn
+from iwm.core.amounts import AmountQuery
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.money import from_minor, to_minor
@@ -56,7 +56,7 @@ async def list_payouts(
     date_to: DateTo = None,
     status: Annotated[StatusFilter | None, Query()] = None,
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
-    min_amount: Annotated[AmountIn | None, Query(alias="minAmount")] = None,
+    min_amount: Annotated[AmountQuery | None, Query(alias="minAmount")] = None,
 ) -> Envelope[AdminPayoutsPage]:
     """Payout requests, newest first, with pending and processing totals."""
     lower, upper = date_range(date_from, date_to)

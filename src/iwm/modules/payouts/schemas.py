@@ -1,7 +1,7 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from iwm.core.money import Money
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
@@ -58,7 +58,7 @@ class ApproveResponse(CamelModel):
 
 class RejectRequest(StrictBody):
     reason: str = Field(min_length=1, max_length=1000)
-    return_to_balance: bool = True
+    return_to_balance: StrictBool = True
 
 
 class RejectResponse(CamelModel):

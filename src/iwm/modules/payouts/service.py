@@ -432,6 +432,9 @@ class PayoutProcessor:
                 return False
             before = payout_shares(row.status, row.amount_minor, row.funds_returned)
             row.status = P.APPROVED
+            # Not processed after all: the attempt stays in the audit log and the ledger.
+            row.processed_at = None
+            row.processed_by = None
             row.updated_at = clock.now()
             await ledger.payout_moved(row, "PAYOUT_FAILED", before, actor)
             AuditService(db).record_by(

@@ -9,6 +9,7 @@ from iwm.core.deps import SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.money import bp_to_percent, from_minor
 from iwm.core.pagination import Page
+from iwm.core.query import SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
 from iwm.modules.categories.errors import CategoryNotFound
@@ -57,7 +58,7 @@ async def list_products(
     page: Page,
     status_: Annotated[StatusFilter | None, Query(alias="status")] = None,
     category_id: Annotated[uuid.UUID | None, Query(alias="categoryId")] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[SearchText | None, Query(max_length=200)] = None,
 ) -> Envelope[AdminProductsPage]:
     """Products with their order counts and revenue, newest first."""
     wanted = None if status_ in (None, "ALL") else ProductStatus(status_)

@@ -2,11 +2,11 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from iwm.core.amounts import AmountIn, PercentIn
 from iwm.core.money import Money
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.core.schemas import CamelModel, PatchBody, StrictBody, UtcDateTime
 from iwm.modules.products.models import ProductStatus
 
 
@@ -26,7 +26,7 @@ class ProductCreate(StrictBody):
     category_id: uuid.UUID | None = None
     status: Literal["ACTIVE", "DRAFT", "ARCHIVED"]
     stock_quantity: int | None = Field(default=None, ge=0)
-    track_inventory: bool = False
+    track_inventory: StrictBool = False
     weight: Decimal | None = Field(default=None, ge=0)
     dimensions: Dimensions | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
@@ -35,8 +35,12 @@ class ProductCreate(StrictBody):
     career_points_percentage: PercentIn
 
 
-class ProductUpdate(StrictBody):
+class ProductUpdate(PatchBody):
     """All fields optional; an explicit null clears the nullable ones."""
+
+    nullable = frozenset(
+        {"compare_at_price", "category_id", "stock_quantity", "weight", "dimensions"}
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)
@@ -49,7 +53,7 @@ class ProductUpdate(StrictBody):
     category_id: uuid.UUID | None = None
     status: ProductStatus | None = None
     stock_quantity: int | None = Field(default=None, ge=0)
-    track_inventory: bool | None = None
+    track_inventory: StrictBool | None = None
     weight: Decimal | None = Field(default=None, ge=0)
     dimensions: Dimensions | None = None
     attributes: dict[str, str] | None = None

@@ -1,7 +1,7 @@
 """Admin shop orders: /api/v1/admin/orders."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query
 
@@ -10,7 +10,7 @@ from iwm.core.errors import error_responses
 from iwm.core.mail import MailMessage
 from iwm.core.money import from_minor
 from iwm.core.pagination import Page
-from iwm.core.query import DateFrom, DateTo
+from iwm.core.query import DateFrom, DateTo, SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import date_range
@@ -37,15 +37,15 @@ async def list_orders(
     page: Page,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    status: Annotated[ShopOrderStatus | None, Query()] = None,
+    status: Annotated[ShopOrderStatus | Literal["ALL"] | None, Query()] = None,
     payment_status: Annotated[PaymentStatus | None, Query(alias="paymentStatus")] = None,
     user_id: Annotated[uuid.UUID | None, Query(alias="userId")] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[SearchText | None, Query(max_length=200)] = None,
 ) -> Envelope[AdminOrdersPage]:
     """Shop orders, newest first, with a summary."""
     lower, upper = date_range(date_from, date_to)
     filters = OrderFilters(
-        status=status,
+        status=None if status == "ALL" else status,
         payment_status=payment_status,
         user_id=user_id,
         date_from=lower,

@@ -1,10 +1,10 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from iwm.core.money import Money
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.core.schemas import CamelModel, PatchBody, UtcDateTime
 
 
 class UserRef(CamelModel):
@@ -40,12 +40,12 @@ class AdminOrdersPage(CamelModel):
     summary: OrderSummaryRead
 
 
-class OrderUpdate(StrictBody):
+class OrderUpdate(PatchBody):
     status: Literal["PROCESSING", "SHIPPED", "DELIVERED", "CANCELLED"] | None = None
     tracking_number: str | None = Field(default=None, max_length=100)
     tracking_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
     note: str | None = Field(default=None, max_length=2000)
-    notify_customer: bool = False
+    notify_customer: StrictBool = False
 
 
 class OrderUpdated(CamelModel):

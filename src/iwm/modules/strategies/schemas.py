@@ -1,11 +1,11 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from iwm.core.amounts import PercentIn, PositiveAmountIn, SignedPercentIn
 from iwm.core.money import Money
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.core.schemas import CamelModel, PatchBody, StrictBody, UtcDateTime
 from iwm.modules.strategies.models import RiskLevel, StrategyStatus
 
 
@@ -53,26 +53,30 @@ class StrategyCreate(StrictBody):
     status: StrategyStatus
 
 
-class ReturnRatePatch(StrictBody):
+class ReturnRatePatch(PatchBody):
     min: SignedPercentIn | None = None
     max: SignedPercentIn | None = None
     expected: SignedPercentIn | None = None
 
 
-class InvestmentPatch(StrictBody):
+class InvestmentPatch(PatchBody):
+    nullable = frozenset({"max_amount", "total_capacity"})
+
     min_amount: PositiveAmountIn | None = None
     max_amount: PositiveAmountIn | None = None
     total_capacity: PositiveAmountIn | None = None
 
 
-class TermsPatch(StrictBody):
-    early_withdrawal_allowed: bool | None = None
+class TermsPatch(PatchBody):
+    nullable = frozenset({"early_withdrawal_penalty"})
+
+    early_withdrawal_allowed: StrictBool | None = None
     early_withdrawal_penalty: PercentIn | None = None
-    compounding_available: bool | None = None
-    automatic_reinvestment: bool | None = None
+    compounding_available: StrictBool | None = None
+    automatic_reinvestment: StrictBool | None = None
 
 
-class StrategyUpdate(StrictBody):
+class StrategyUpdate(PatchBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20_000)
     short_description: str | None = Field(default=None, max_length=500)

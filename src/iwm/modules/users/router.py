@@ -11,7 +11,7 @@ from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFail
 from iwm.core.mail import Mailer, MailMessage
 from iwm.core.pagination import Page
 from iwm.core.principal import Role
-from iwm.core.query import DateFrom, DateTo
+from iwm.core.query import DateFrom, DateTo, SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import SortOrder, date_range
@@ -72,7 +72,7 @@ async def user_filters(
     status: StatusFilter = StatusFilter.ALL,
     role: Role | None = None,
     kyc_status: Annotated[KycState | None, Query(alias="kycStatus")] = None,
-    search: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    search: Annotated[SearchText | None, Query(min_length=1, max_length=100)] = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
     sort_by: Annotated[UserSortField, Query(alias="sortBy")] = UserSortField.CREATED_AT,

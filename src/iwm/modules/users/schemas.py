@@ -7,7 +7,7 @@ import zoneinfo
 from datetime import date
 from decimal import Decimal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import EmailStr, Field, StrictBool, field_validator, model_validator
 
 from iwm.core.money import Money
 from iwm.core.principal import Role
@@ -254,7 +254,7 @@ class UserUpdated(CamelModel):
 class SuspendRequest(StrictBody):
     reason: str = Field(min_length=1, max_length=500)
     duration: int | None = Field(default=None, ge=1, le=3650, description="Days; null = indefinite")
-    notify_user: bool = False
+    notify_user: StrictBool = False
 
     @field_validator("reason")
     @classmethod
@@ -276,7 +276,7 @@ class Suspended(CamelModel):
 
 class ActivateRequest(StrictBody):
     note: str | None = Field(default=None, min_length=1, max_length=5000)
-    notify_user: bool = False
+    notify_user: StrictBool = False
 
 
 class Activated(CamelModel):
