@@ -23,12 +23,13 @@ from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.models import Payout, PayoutMethod
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
 from iwm.modules.payouts.service import PayoutProcessor, PayoutService
-from iwm.modules.products.models import Product
-from iwm.modules.products.schemas import ProductCreate
+from iwm.modules.products.models import Product, ProductStatus
+from iwm.modules.products.schemas import ProductCreate, ProductUpdate
 from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.models import ShippingMethod, ShopOrderStatus
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
-from iwm.modules.strategies.schemas import StrategyCreate
+from iwm.modules.strategies.models import StrategyStatus
+from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
 from iwm.modules.strategies.service import ParticipationService, StrategyService
 from iwm.modules.users.models import User
 from iwm.modules.users.service import UserService
@@ -41,11 +42,20 @@ PRODUCTS = [
     ("SKIN-SERUM-30", "Hydrating Serum", "89.00", "20", "12", None),
     ("DETOX-TEA-20", "Herbal Detox Tea", "14.75", "10", "5", 1000),
 ]
+# Products that are not on sale, one of each other status (no orders are placed for them).
+OFF_SALE = [
+    # sku, name, price, status
+    ("COLLAGEN-10", "Collagen Drink", "34.00", "DRAFT"),
+    ("NIGHT-CREAM-50", "Night Cream (old formula)", "42.00", "ARCHIVED"),
+    ("PROTEIN-BAR-12", "Protein Bars", "19.90", "OUT_OF_STOCK"),
+]
 STRATEGIES = [
     # name, category, min/max/expected %, risk, commission %, career points %
     ("Stable Income", "Conservative", (4, 7, 6), "LOW", "2", "1"),
     ("Growth Portfolio", "Growth", (8, 18, 12), "HIGH", "3", "2"),
 ]
+# Strategies that take no new investments, one of each other status.
+CLOSED_TO_NEW = [("Balanced Fund", "PAUSED"), ("Legacy Income", "CLOSED")]
 # One shop order per entry, cycling through the buyers: every status, refunds included.
 ORDER_PLAN = [
     "DELIVERED",
@@ -141,7 +151,8 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
         await _commission_statuses(resources, admin)
         await _payouts(resources, admin, partners, progress, task)
     console.print(
-        f"money demo: {len(PRODUCTS)} products, {len(STRATEGIES)} strategies, "
+        f"money demo: {len(PRODUCTS) + len(OFF_SALE)} products, "
+        f"{len(STRATEGIES) + len(CLOSED_TO_NEW)} strategies, "
         f"{len(ORDER_PLAN)} shop orders, {len(INVESTMENTS)} investments, "
         f"{len(PAYOUT_PLAN)} payouts"
     )
@@ -188,8 +199,30 @@ async def _catalog(
                 ),
             )
             products.append(row.id)
+        for sku, name, price, status in OFF_SALE:
+            row = await ProductService(db).create(
+                admin,
+                ProductCreate(
+                    name=name,
+                    description=f"{name}: a demo product",
+                    price=Decimal(price),
+                    sku=sku,
+                    category_id=vitamins.id,
+                    status="DRAFT" if status == "OUT_OF_STOCK" else status,
+                    stock_quantity=0,
+                    track_inventory=True,
+                    commission_percentage=Decimal(10),
+                    career_points_percentage=Decimal(5),
+                ),
+            )
+            if status == "OUT_OF_STOCK":
+                await ProductService(db).update(
+                    admin, row.id, ProductUpdate(status=ProductStatus.OUT_OF_STOCK)
+                )
         strategies = []
-        for name, kind, (low, high, expected), risk, commission, points in STRATEGIES:
+        plans = [*STRATEGIES]
+        plans += [(name, "Conservative", (3, 6, 5), "LOW", "2", "1") for name, _ in CLOSED_TO_NEW]
+        for name, kind, (low, high, expected), risk, commission, points in plans:
             body = StrategyCreate.model_validate(
                 {
                     "name": name,
@@ -218,15 +251,21 @@ async def _catalog(
                         "compoundingAvailable": False,
                         "automaticReinvestment": False,
                     },
-                    "commissionPercentage": commission,
-                    "careerPointsPercentage": points,
+                    "commissionPercentage": Decimal(commission),
+                    "careerPointsPercentage": Decimal(points),
                     "status": "ACTIVE",
                 }
             )
             strategies.append(
                 (await StrategyService(db, resources.settings).create(admin, body)).id
             )
-    return products, strategies
+        for strategy_id, (_, status) in zip(
+            strategies[len(STRATEGIES) :], CLOSED_TO_NEW, strict=True
+        ):
+            await StrategyService(db, resources.settings).update(
+                admin, strategy_id, StrategyUpdate(status=StrategyStatus(status))
+            )
+    return products, strategies[: len(STRATEGIES)]
 
 
 async def _move_order(

@@ -1,5 +1,5 @@
-"""The money part of `iwm demo-data`: every status of orders, commissions and payouts,
-made through the services, and nothing more on a second run."""
+"""The money part of `iwm demo-data`: every status of products, strategies, orders,
+commissions and payouts, made through the services, and nothing more on a second run."""
 
 import io
 
@@ -14,8 +14,9 @@ from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.ledger.service import LedgerService
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.models import Payout, PayoutStatus
+from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderStatus
-from iwm.modules.strategies.models import Participation
+from iwm.modules.strategies.models import Participation, Strategy, StrategyStatus
 from tests.factories.money import fresh
 
 
@@ -39,6 +40,8 @@ async def test_demo_money_holds_every_status_and_runs_once(
     assert await _statuses(db, ShopOrder.status) == {s.value for s in ShopOrderStatus}
     assert await _statuses(db, Commission.status) == {s.value for s in CommissionStatus}
     assert await _statuses(db, Payout.status) == {s.value for s in PayoutStatus}
+    assert await _statuses(db, Product.status) == {s.value for s in ProductStatus}
+    assert await _statuses(db, Strategy.status) == {s.value for s in StrategyStatus}
     assert counts[3]
     # Balances were moved by the services only: each equals its ledger.
     for partner in await db.scalars(select(NetworkPartner)):
