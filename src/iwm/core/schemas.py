@@ -46,13 +46,27 @@ PlausibleDate = Annotated[date, AfterValidator(_plausible)]
 PlausibleDateTime = Annotated[datetime, AfterValidator(_plausible)]
 
 
+def _check_nul(value: Any) -> None:
+    """Every string in `value`, inside lists and mappings (keys too), must be NUL-free."""
+    if isinstance(value, str):
+        no_nul(value)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_nul(key)
+            _check_nul(item)
+
+
 class InputModel(CamelModel):
     """Values that come from a request: no string may carry a NUL character."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _strings_without_nul(cls, value: Any) -> Any:
-        return no_nul(value) if isinstance(value, str) else value
+        _check_nul(value)
+        return value
 
 
 class StrictBody(InputModel):

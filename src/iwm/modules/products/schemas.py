@@ -1,19 +1,18 @@
 import uuid
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, StrictBool
 
-from iwm.core.amounts import AmountIn, PercentIn
+from iwm.core.amounts import AmountIn, CountIn, MeasureIn, PercentIn
 from iwm.core.money import Money
 from iwm.core.schemas import CamelModel, PatchBody, StrictBody, UtcDateTime
 from iwm.modules.products.models import ProductStatus
 
 
 class Dimensions(StrictBody):
-    length: Decimal = Field(ge=0)
-    width: Decimal = Field(ge=0)
-    height: Decimal = Field(ge=0)
+    length: MeasureIn
+    width: MeasureIn
+    height: MeasureIn
 
 
 class ProductCreate(StrictBody):
@@ -25,9 +24,9 @@ class ProductCreate(StrictBody):
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     category_id: uuid.UUID | None = None
     status: Literal["ACTIVE", "DRAFT", "ARCHIVED"]
-    stock_quantity: int | None = Field(default=None, ge=0)
+    stock_quantity: CountIn | None = None
     track_inventory: StrictBool = False
-    weight: Decimal | None = Field(default=None, ge=0)
+    weight: MeasureIn | None = None
     dimensions: Dimensions | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list, max_length=50)
@@ -52,9 +51,9 @@ class ProductUpdate(PatchBody):
     )
     category_id: uuid.UUID | None = None
     status: ProductStatus | None = None
-    stock_quantity: int | None = Field(default=None, ge=0)
+    stock_quantity: CountIn | None = None
     track_inventory: StrictBool | None = None
-    weight: Decimal | None = Field(default=None, ge=0)
+    weight: MeasureIn | None = None
     dimensions: Dimensions | None = None
     attributes: dict[str, str] | None = None
     tags: list[str] | None = Field(default=None, max_length=50)

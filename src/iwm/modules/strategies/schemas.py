@@ -1,7 +1,7 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictInt
 
 from iwm.core.amounts import PercentIn, PositiveAmountIn, SignedPercentIn
 from iwm.core.money import Money
@@ -18,9 +18,9 @@ class ReturnRateIn(StrictBody):
 
 
 class DurationIn(StrictBody):
-    min_days: int = Field(ge=1, le=36_500)
-    max_days: int = Field(ge=1, le=36_500)
-    lock_period_days: int = Field(ge=0, le=36_500)
+    min_days: StrictInt = Field(ge=1, le=36_500)
+    max_days: StrictInt = Field(ge=1, le=36_500)
+    lock_period_days: StrictInt = Field(ge=0, le=36_500)
 
 
 class InvestmentIn(StrictBody):
@@ -31,10 +31,10 @@ class InvestmentIn(StrictBody):
 
 
 class TermsIn(StrictBody):
-    early_withdrawal_allowed: bool
+    early_withdrawal_allowed: StrictBool
     early_withdrawal_penalty: PercentIn | None
-    compounding_available: bool
-    automatic_reinvestment: bool
+    compounding_available: StrictBool
+    automatic_reinvestment: StrictBool
 
 
 class StrategyCreate(StrictBody):
