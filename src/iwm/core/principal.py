@@ -19,6 +19,11 @@ class Principal:
     roles: frozenset[Role]
     token_hash: str
     ip: str | None = None
+    name: str | None = None  # the display name; answers that say who did something show it
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))

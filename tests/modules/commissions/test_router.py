@@ -107,7 +107,7 @@ async def test_adjust_transitions(
         data = resp.json()["data"]
         assert data["previousStatus"] == start
         assert data["newStatus"] == ALLOWED[(start, action)]
-        assert data["adjustedBy"] == str(staff.id)
+        assert data["adjustedBy"] == staff.full_name
         assert data["reason"] == "checked by finance"
         if action == "ADJUST_AMOUNT":
             assert (data["previousAmount"], data["newAmount"]) == (5, 3.5)

@@ -79,7 +79,7 @@ async def test_product_create_update_delete(
     )
     assert made.status_code == 201, made.text
     data = made.json()["data"]
-    assert (data["slug"], data["sku"], data["createdBy"]) == ("omega-3", "OMEGA-3", str(staff.id))
+    assert (data["slug"], data["sku"], data["createdBy"]) == ("omega-3", "OMEGA-3", staff.full_name)
     dup = await client.post(f"{API}/products", json=PRODUCT, headers=headers)
     assert dup.status_code == 409
     assert dup.json()["error"]["code"] == "SKU_ALREADY_EXISTS"
@@ -101,7 +101,7 @@ async def test_product_create_update_delete(
         f"{API}/products/{pid}", json={"price": 21.5, "compareAtPrice": None}, headers=headers
     )
     assert upd.status_code == 200
-    assert upd.json()["data"]["updatedBy"] == str(staff.id)
+    assert upd.json()["data"]["updatedBy"] == staff.full_name
     listed = await client.get(f"{API}/products", params={"search": "omega-3b"}, headers=headers)
     assert [p["sku"] for p in listed.json()["data"]["products"]] == ["OMEGA-3B"]
     full = await client.get(

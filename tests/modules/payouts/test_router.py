@@ -63,14 +63,14 @@ async def test_full_flow_reserves_pays_and_settles_commissions(
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["data"]["status"] == "APPROVED"
-    assert approved.json()["data"]["approvedBy"] == str(staff.id)
+    assert approved.json()["data"]["approvedBy"] == staff.full_name
 
     processed = await client.post(f"{API}/payouts/{payout.id}/process", headers=headers)
     assert processed.status_code == 200, processed.text
     data = processed.json()["data"]
     assert data["status"] == "COMPLETED"
     assert data["externalReference"].startswith("SIM-")
-    assert data["processedBy"] == str(staff.id)
+    assert data["processedBy"] == staff.full_name
     assert await balances(db, pid) == Shares(available=3000, earned=5000, withdrawn=2000)
     assert await ledger_sums(db, pid) == await balances(db, pid)
     # 20.00 covers the 5.00 commission (oldest) but not the 45.00 one.

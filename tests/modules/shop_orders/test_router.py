@@ -90,7 +90,7 @@ async def test_tracking_note_notification_and_audit(
     assert resp.status_code == 200, resp.text
     data = resp.json()["data"]
     assert data["orderNumber"].startswith("ORD-")
-    assert (data["trackingNumber"], data["updatedBy"]) == ("TRACK123", str(staff.id))
+    assert (data["trackingNumber"], data["updatedBy"]) == ("TRACK123", staff.full_name)
     await fresh(db)
     assert await count(db, OutboxMail, recipient=buyer.email) == 1
     assert await count(db, AuditLog, action="ORDER_UPDATED") == 2

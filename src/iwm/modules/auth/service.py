@@ -10,7 +10,7 @@ from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.core.security import new_token, token_hash, verify_password
 from iwm.modules.auth.errors import AccountDisabled, InvalidCredentials
-from iwm.modules.users.models import User, UserRole, UserStatus
+from iwm.modules.users.models import User, UserRole, UserStatus, display_name
 from iwm.modules.users.service import normalize_email
 
 _BLOCKED = {UserStatus.SUSPENDED, UserStatus.BANNED}
@@ -38,7 +38,14 @@ def _is_blocked(status: str, suspended_until: datetime | None) -> bool:
 # connection, no ORM session and no BEGIN/ROLLBACK (a few times less CPU than loading the
 # User and its roles).
 _PRINCIPAL = (
-    select(User.email, User.status, User.suspended_until, UserRole.role)
+    select(
+        User.email,
+        User.status,
+        User.suspended_until,
+        User.first_name,
+        User.last_name,
+        UserRole.role,
+    )
     .outerjoin(UserRole, UserRole.user_id == User.id)
     .where(User.id == bindparam("user_id"))
 )
@@ -80,7 +87,7 @@ class AuthService:
             rows = (await conn.execute(_PRINCIPAL, {"user_id": stored.user_id})).all()
         if not rows:
             return None
-        email, status, suspended_until, _ = rows[0]
+        email, status, suspended_until, first_name, last_name, _ = rows[0]
         if _is_blocked(status, suspended_until):
             return None
         return Principal(
@@ -89,4 +96,5 @@ class AuthService:
             roles=frozenset(Role(row.role) for row in rows if row.role is not None),
             token_hash=hashed,
             ip=ip,
+            name=display_name(first_name, last_name, email),
         )

@@ -145,7 +145,7 @@ async def adjust_commission(
             ),
             new_amount=None if result.new_amount is None else from_minor(result.new_amount),
             adjusted_at=row.adjusted_at,
-            adjusted_by=admin.user_id,
+            adjusted_by=admin.display_name,
             reason=body.reason.strip(),
         )
     )

@@ -62,5 +62,5 @@ class AdjustResponse(CamelModel):
     previous_amount: Money | None
     new_amount: Money | None
     adjusted_at: UtcDateTime
-    adjusted_by: uuid.UUID
+    adjusted_by: str
     reason: str

@@ -114,7 +114,9 @@ async def approve_payout(
         admin, payout_id, body.note if body else None
     )
     assert row.approved_at is not None  # noqa: S101
-    return ok(ApproveResponse(id=row.id, approved_at=row.approved_at, approved_by=admin.user_id))
+    return ok(
+        ApproveResponse(id=row.id, approved_at=row.approved_at, approved_by=admin.display_name)
+    )
 
 
 @router.post(
@@ -138,7 +140,7 @@ async def reject_payout(
             id=row.id,
             reason=row.rejection_reason or "",
             rejected_at=row.rejected_at,
-            rejected_by=admin.user_id,
+            rejected_by=admin.display_name,
             funds_returned=bool(row.funds_returned),
         )
     )
@@ -171,7 +173,7 @@ async def process_payout(
             status="COMPLETED" if row.status == PayoutStatus.COMPLETED else "PROCESSING",
             external_reference=row.external_reference,
             processed_at=row.processed_at,
-            processed_by=admin.user_id,
+            processed_by=admin.display_name,
             estimated_completion=row.estimated_completion_at,
         )
     )

@@ -53,7 +53,7 @@ class ApproveResponse(CamelModel):
     id: uuid.UUID
     status: Literal["APPROVED"] = "APPROVED"
     approved_at: UtcDateTime
-    approved_by: uuid.UUID
+    approved_by: str
 
 
 class RejectRequest(StrictBody):
@@ -66,7 +66,7 @@ class RejectResponse(CamelModel):
     status: Literal["REJECTED"] = "REJECTED"
     reason: str
     rejected_at: UtcDateTime
-    rejected_by: uuid.UUID
+    rejected_by: str
     funds_returned: bool
 
 
@@ -79,5 +79,5 @@ class ProcessResponse(CamelModel):
     status: Literal["PROCESSING", "COMPLETED"]
     external_reference: str | None
     processed_at: UtcDateTime
-    processed_by: uuid.UUID
+    processed_by: str
     estimated_completion: UtcDateTime | None

@@ -89,7 +89,7 @@ async def create_product(
             sku=row.sku,
             status=row.status,
             created_at=row.created_at,
-            created_by=admin.user_id,
+            created_by=admin.display_name,
         )
     )
 
@@ -110,7 +110,7 @@ async def update_product(
             sku=row.sku,
             status=row.status,
             updated_at=row.updated_at,
-            updated_by=admin.user_id,
+            updated_by=admin.display_name,
         )
     )
 
@@ -122,4 +122,4 @@ async def delete_product(
     """Archive a product (soft delete)."""
     row = await ProductService(session).archive(admin, product_id)
     assert row.deleted_at is not None  # noqa: S101
-    return ok(ProductDeleted(id=row.id, deleted_at=row.deleted_at, deleted_by=admin.user_id))
+    return ok(ProductDeleted(id=row.id, deleted_at=row.deleted_at, deleted_by=admin.display_name))

@@ -88,7 +88,7 @@ class ProductCreated(CamelModel):
     sku: str
     status: str
     created_at: UtcDateTime
-    created_by: uuid.UUID
+    created_by: str
 
 
 class ProductUpdated(CamelModel):
@@ -97,11 +97,11 @@ class ProductUpdated(CamelModel):
     sku: str
     status: str
     updated_at: UtcDateTime
-    updated_by: uuid.UUID
+    updated_by: str
 
 
 class ProductDeleted(CamelModel):
     id: uuid.UUID
     status: Literal["ARCHIVED"] = "ARCHIVED"
     deleted_at: UtcDateTime
-    deleted_by: uuid.UUID
+    deleted_by: str

@@ -127,6 +127,6 @@ async def update_order(
             status=row.status,
             tracking_number=row.tracking_number,
             updated_at=row.updated_at,
-            updated_by=admin.user_id,
+            updated_by=admin.display_name,
         )
     )

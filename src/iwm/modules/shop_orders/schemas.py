@@ -54,4 +54,4 @@ class OrderUpdated(CamelModel):
     status: str
     tracking_number: str | None
     updated_at: UtcDateTime
-    updated_by: uuid.UUID
+    updated_by: str

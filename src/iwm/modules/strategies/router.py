@@ -96,7 +96,7 @@ async def create_strategy(
             slug=row.slug,
             status=row.status,
             created_at=row.created_at,
-            created_by=admin.user_id,
+            created_by=admin.display_name,
         )
     )
 
@@ -120,6 +120,6 @@ async def update_strategy(
             name=row.name,
             status=row.status,
             updated_at=row.updated_at,
-            updated_by=admin.user_id,
+            updated_by=admin.display_name,
         )
     )

@@ -136,7 +136,7 @@ class StrategyCreated(CamelModel):
     slug: str
     status: str
     created_at: UtcDateTime
-    created_by: uuid.UUID
+    created_by: str
 
 
 class StrategyUpdated(CamelModel):
@@ -144,4 +144,4 @@ class StrategyUpdated(CamelModel):
     name: str
     status: str
     updated_at: UtcDateTime
-    updated_by: uuid.UUID
+    updated_by: str
