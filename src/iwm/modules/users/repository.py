@@ -137,6 +137,10 @@ class UserFilters:
     sort_order: SortOrder = SortOrder.DESC
 
 
+# Up to this many matches, a search sorts its matches instead of walking the sort order.
+_FEW_MATCHES = 5_000
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
@@ -180,6 +184,12 @@ class UserRepository:
                 UserSortField.LAST_LOGIN_AT: User.last_login_at,
             }[filters.sort_by]
         )
+        if filters.search and total <= _FEW_MATCHES:
+            # Few users match: find them through the search indexes, then sort them. Ordered
+            # by the bare column, PostgreSQL may walk that column's index hoping to meet a
+            # page of matches early, and read half the table when they lie at its far end;
+            # COALESCE(x, x) is the same order, with no index to walk.
+            sort_column = func.coalesce(sort_column, sort_column)
         first = ordered(sort_column, filters.sort_order)
         if filters.sort_by is UserSortField.LAST_LOGIN_AT:
             first = first.nulls_last()  # never-logged-in users last, whichever the direction
