@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from iwm.core.config import Settings, get_settings
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
-from iwm.core.middleware import RequestIdMiddleware
+from iwm.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from iwm.core.resources import Resources
 from iwm.modules.analytics.router import router as admin_analytics_router
 from iwm.modules.audit.router import router as admin_audit_router
@@ -69,7 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     install_error_handlers(app)
 
-    # Innermost first: the heartbeat fast path runs inside the request id middleware.
+    # Innermost first. Accepted heartbeats (no body) are answered before the body limit;
+    # everything runs inside the request id middleware.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        # A photo at the limit, with room for the form around it: a photo just past the
+        # limit still gets the upload's own, more precise error.
+        kiosk_limit=settings.max_upload_bytes + settings.max_body_bytes,
+    )
     app.add_middleware(HeartbeatFastPath, heartbeats=resources.heartbeats)
     app.add_middleware(RequestIdMiddleware)
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
 
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Any other request body: far above the largest JSON body of the contract (a product
+    # description is at most 20,000 characters), far below one that ties up a worker.
+    max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 20
     log_json: bool = False
     log_level: str = "INFO"

@@ -3,7 +3,11 @@
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from iwm.core.errors import error_body
 
 
 class RequestIdMiddleware:
@@ -36,3 +40,53 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+_TOO_LARGE = "The request body is larger than allowed"
+
+
+class BodyLimitMiddleware:
+    """A request body past its limit is a 413 PAYLOAD_TOO_LARGE in the error format, before
+    it is read whole: at once when Content-Length says so, else as soon as the bytes
+    received pass the limit. The kiosk surface, which uploads photos, has its own limit."""
+
+    def __init__(self, app: ASGIApp, limit: int, kiosk_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.kiosk_limit = kiosk_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.kiosk_limit if scope["path"].startswith("/kiosk/") else self.limit
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    await _too_large(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException, so that the body parser passes it on as it is; the
+                    # app's error handlers render it as 413 PAYLOAD_TOO_LARGE.
+                    raise HTTPException(413, _TOO_LARGE)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        error_body("PAYLOAD_TOO_LARGE", _TOO_LARGE),
+        status_code=413,
+        # The body is left unread: the connection cannot carry another request.
+        headers={"Connection": "close"},
+    )
+    await response(scope, receive, send)

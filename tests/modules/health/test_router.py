@@ -1,3 +1,5 @@
+from collections.abc import AsyncIterator
+
 import httpx
 
 
@@ -37,3 +39,27 @@ async def test_malformed_json_is_reported_on_body(client: httpx.AsyncClient) -> 
     )
     assert resp.status_code == 400
     assert list(resp.json()["error"]["details"]) == ["body"]
+
+
+async def test_a_body_past_the_limit_is_413_in_the_error_format(
+    client: httpx.AsyncClient,
+) -> None:
+    big = b'{"email": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start : start + 64 * 1024]
+
+    declared = await client.post(
+        "/auth/login", content=big, headers={"content-type": "application/json"}
+    )
+    streamed = await client.post(
+        "/auth/login", content=chunks(), headers={"content-type": "application/json"}
+    )
+    for resp in (declared, streamed):
+        assert resp.status_code == 413
+        assert resp.json()["success"] is False
+        assert resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert resp.headers["x-request-id"]
+    small = await client.post("/auth/login", json={"email": "a@b.example", "password": "x"})
+    assert small.status_code == 401  # an ordinary body still reaches the endpoint
