@@ -43,12 +43,11 @@ PRODUCTS = [
     ("DETOX-TEA-20", "Herbal Detox Tea", "14.75", "10", "5", 1000),
 ]
 # Products that are not on sale, one of each other status (no orders are placed for them).
-OFF_SALE = [
-    # sku, name, price, status
-    ("COLLAGEN-10", "Collagen Drink", "34.00", "DRAFT"),
-    ("NIGHT-CREAM-50", "Night Cream (old formula)", "42.00", "ARCHIVED"),
-    ("PROTEIN-BAR-12", "Protein Bars", "19.90", "OUT_OF_STOCK"),
-]
+OFF_SALE = {
+    "COLLAGEN-10": ("Collagen Drink", "34.00", "DRAFT"),
+    "NIGHT-CREAM-50": ("Night Cream (old formula)", "42.00", "ARCHIVED"),
+    "PROTEIN-BAR-12": ("Protein Bars", "19.90", "OUT_OF_STOCK"),
+}
 STRATEGIES = [
     # name, category, min/max/expected %, risk, commission %, career points %
     ("Stable Income", "Conservative", (4, 7, 6), "LOW", "2", "1"),
@@ -182,7 +181,9 @@ async def _catalog(
             for name in ("Conservative", "Growth")
         }
         products = []
-        for sku, name, price, commission, points, stock in PRODUCTS:
+        catalog = [(*row, "ACTIVE") for row in PRODUCTS]
+        catalog += [(sku, n, price, "10", "5", 0, st) for sku, (n, price, st) in OFF_SALE.items()]
+        for sku, name, price, commission, points, stock, status in catalog:
             row = await ProductService(db).create(
                 admin,
                 ProductCreate(
@@ -191,31 +192,17 @@ async def _catalog(
                     price=Decimal(price),
                     sku=sku,
                     category_id=beauty.id if sku.startswith("SKIN") else vitamins.id,
-                    status="ACTIVE",
+                    # OUT_OF_STOCK is not a status to create with: it is set afterwards.
+                    status="DRAFT" if status == "OUT_OF_STOCK" else status,
                     stock_quantity=stock,
                     track_inventory=stock is not None,
                     commission_percentage=Decimal(commission),
                     career_points_percentage=Decimal(points),
                 ),
             )
-            products.append(row.id)
-        for sku, name, price, status in OFF_SALE:
-            row = await ProductService(db).create(
-                admin,
-                ProductCreate(
-                    name=name,
-                    description=f"{name}: a demo product",
-                    price=Decimal(price),
-                    sku=sku,
-                    category_id=vitamins.id,
-                    status="DRAFT" if status == "OUT_OF_STOCK" else status,
-                    stock_quantity=0,
-                    track_inventory=True,
-                    commission_percentage=Decimal(10),
-                    career_points_percentage=Decimal(5),
-                ),
-            )
-            if status == "OUT_OF_STOCK":
+            if status == "ACTIVE":
+                products.append(row.id)
+            elif status == "OUT_OF_STOCK":
                 await ProductService(db).update(
                     admin, row.id, ProductUpdate(status=ProductStatus.OUT_OF_STOCK)
                 )
