@@ -18,7 +18,6 @@ from iwm.core import clock
 from iwm.core.resources import Resources
 from iwm.modules.cleanup.models import JobRun
 from iwm.modules.cleanup.service import CleanupService
-from iwm.modules.payouts.provider import make_provider
 from iwm.modules.payouts.service import PayoutProcessor
 
 log = structlog.get_logger()
@@ -51,13 +50,8 @@ async def claim_and_run(resources: Resources) -> bool:
 
 
 async def reconcile_payouts(resources: Resources) -> dict[str, int]:
-    settings = resources.settings
-    processor = PayoutProcessor(
-        resources.sessionmaker,
-        settings,
-        make_provider(settings.payment_provider, resources.sessionmaker),
-    )
-    return await processor.reconcile(timedelta(seconds=settings.payout_reconcile_after_seconds))
+    stale_after = timedelta(seconds=resources.settings.payout_reconcile_after_seconds)
+    return await PayoutProcessor.of(resources).reconcile(stale_after)
 
 
 class DailyScheduler:

@@ -23,7 +23,6 @@ from iwm.modules.payouts.errors import (
     PayoutNotFound,
 )
 from iwm.modules.payouts.models import PayoutStatus
-from iwm.modules.payouts.provider import make_provider
 from iwm.modules.payouts.schemas import (
     AdminPayout,
     AdminPayoutsPage,
@@ -160,11 +159,7 @@ async def process_payout(
     settings = resources.settings
     rule = RateLimitItemPerMinute(settings.payout_process_limit_per_minute)
     await resources.limiter.hit(rule, "admin-payout-process", str(admin.user_id))
-    processor = PayoutProcessor(
-        resources.sessionmaker,
-        settings,
-        make_provider(settings.payment_provider, resources.sessionmaker),
-    )
+    processor = PayoutProcessor.of(resources)
     row = await processor.process(admin, payout_id, body.external_reference if body else None)
     assert row.processed_at is not None  # noqa: S101
     return ok(

@@ -18,6 +18,7 @@ from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
 from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
+from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.service import CommissionEngine
 from iwm.modules.ledger.service import LedgerService, payout_shares
@@ -37,6 +38,7 @@ from iwm.modules.payouts.provider import (
     PaymentProvider,
     PaymentResult,
     ProviderDeclined,
+    make_provider,
 )
 from iwm.modules.users.models import User
 
@@ -280,6 +282,13 @@ class PayoutProcessor:
         self._settings = settings
         self._provider = provider
 
+    @classmethod
+    def of(cls, resources: Resources) -> "PayoutProcessor":
+        """The app's processor: its database and the configured payment provider."""
+        settings = resources.settings
+        provider = make_provider(settings.payment_provider, resources.sessionmaker)
+        return cls(resources.sessionmaker, settings, provider)
+
     async def process(
         self, admin: Principal, payout_id: uuid.UUID, external_reference: str | None
     ) -> Payout:
@@ -315,13 +324,7 @@ class PayoutProcessor:
                 {"status": P.APPROVED.value},
                 {"status": P.PROCESSING.value},
             )
-            order = PaymentOrder(
-                idempotency_key=claimed.idempotency_key,
-                amount_minor=claimed.amount_minor,
-                currency=claimed.currency,
-                method_type=claimed.method_type,
-                reference_hint=external_reference,
-            )
+            order = _payment_order(claimed, external_reference)
         try:
             result = await self._provider.pay(order)
         except ProviderDeclined as exc:
@@ -348,15 +351,8 @@ class PayoutProcessor:
             )
         counts = {"completed": 0, "sent": 0, "failed": 0}
         for payout in stale:
-            order = PaymentOrder(
-                idempotency_key=payout.idempotency_key,
-                amount_minor=payout.amount_minor,
-                currency=payout.currency,
-                method_type=payout.method_type,
-                reference_hint=payout.external_reference,
-            )
             try:
-                result = await self._provider.pay(order)
+                result = await self._provider.pay(_payment_order(payout, payout.external_reference))
             except ProviderDeclined as exc:
                 if await self._failed(payout.processed_by, payout.id, exc, reconciled=True):
                     counts["failed"] += 1
@@ -451,6 +447,17 @@ class PayoutProcessor:
                 ip=ip,
             )
         return True
+
+
+def _payment_order(payout: Payout, reference_hint: str | None) -> PaymentOrder:
+    """What the provider is asked to pay: always under the payout's own idempotency key."""
+    return PaymentOrder(
+        idempotency_key=payout.idempotency_key,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        method_type=payout.method_type,
+        reference_hint=reference_hint,
+    )
 
 
 async def _lock_payout(db: AsyncSession, ledger: LedgerService, payout_id: uuid.UUID) -> Payout:
