@@ -27,6 +27,7 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
 from iwm.core.principal import Principal
+from iwm.modules.admin.params import like_pattern
 from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.models import SourceType
@@ -109,10 +110,6 @@ async def track_totals(
         1,
         row.total_minor,
     )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class OrderFields(Protocol):
@@ -423,7 +420,7 @@ class ShopOrderService:
             "user_id": f.user_id,
             "date_from": f.date_from,
             "date_to": f.date_to,
-            "pattern": f"%{_escape_like(f.search.strip())}%" if f.search else None,
+            "pattern": like_pattern(f.search) if f.search else None,
         }
         return {name: value for name, value in values.items() if value is not None}
 
