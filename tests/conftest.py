@@ -3,7 +3,9 @@ local photo folder) and `production` (PostgreSQL, Redis, S3 on a loopback S3 ser
 
 The production profile is skipped when PostgreSQL or Redis is unreachable, except under
 CI=true, where it is required. Each profile gets a database built by the migrations;
-after each test every table is emptied, Redis and the photo store are wiped.
+after each test every table is emptied, the run's Redis keys (its own prefix: other runs
+may share the Redis database) and the photo store are wiped. Names carry `RUN_ID`, one per
+test process, so pytest-xdist workers and parallel runs never touch each other's state.
 """
 
 import os
@@ -27,12 +29,14 @@ from iwm.main import create_app
 from iwm.models import Base
 from tests.support import (
     IN_CI,
+    RUN_ID,
     Profile,
     embedded_env,
     free_port,
     production_available,
     production_env,
     psql,
+    unlink_prefixed,
 )
 
 BUCKET = "iwm-test-photos"
@@ -70,10 +74,10 @@ def profile(
             pytest.fail("CI=true needs PostgreSQL and Redis on 127.0.0.1")
         pytest.skip("PostgreSQL or Redis is not reachable")
     endpoint = request.getfixturevalue("s3_endpoint")
-    db_name = f"iwm_test_{os.getpid()}"
+    db_name = f"iwm_test_{RUN_ID}"
     psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
     psql(f"CREATE DATABASE {db_name}")
-    env = production_env(db_name, endpoint, BUCKET)
+    env = production_env(db_name, endpoint, BUCKET, redis_prefix=f"iwm_test_{RUN_ID}")
     upgrade_head(env["IWM_DATABASE_URL"])
     yield Profile("production", env)
     psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
@@ -146,9 +150,11 @@ async def wipe(resources: Resources) -> None:
         else:
             for name in tables:
                 await conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
-    await resources.limiter.reset()
     if resources.redis is not None:
-        await resources.redis.flushdb()
+        # Sessions and rate limits alike live under the run's prefix.
+        await unlink_prefixed(resources.redis, resources.settings.redis_prefix)
+    else:
+        await resources.limiter.reset()
     storage = resources.storage
     root = getattr(storage, "root", None)
     if isinstance(root, Path):

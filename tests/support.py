@@ -1,14 +1,27 @@
 """Test profiles: the embedded default and the production parts (PostgreSQL, Redis, S3)."""
 
 import os
+import secrets
 import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 PG_ADMIN_URL = os.environ.get("IWM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("IWM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# One name per test process (each pytest-xdist worker is one): its PostgreSQL databases and
+# Redis key prefixes carry it, so two runs on one machine, or two workers, never collide.
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+# Argon2id at its cheapest (argon2-cffi's test profile): a run hashes about a thousand
+# passwords. Production keeps the recommended cost, the default of the settings.
+CHEAP_PASSWORD_HASHING = {
+    "IWM_PASSWORD_HASH_TIME_COST": "1",
+    "IWM_PASSWORD_HASH_MEMORY_COST": "8",
+    "IWM_PASSWORD_HASH_PARALLELISM": "1",
+}
 
 
 def port_open(host: str, port: int) -> bool:
@@ -51,19 +64,36 @@ def embedded_env(tmp: Path) -> dict[str, str]:
         "IWM_STORAGE_URL": f"file://{tmp / 'photos'}",
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
         "IWM_SCHEDULER_ENABLED": "false",
+        **CHEAP_PASSWORD_HASHING,
     }
 
 
-def production_env(db_name: str, s3_endpoint: str, bucket: str) -> dict[str, str]:
+def production_env(
+    db_name: str, s3_endpoint: str, bucket: str, redis_prefix: str
+) -> dict[str, str]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return {
         "IWM_DATABASE_URL": f"{base}/{db_name}",
         "IWM_REDIS_URL": REDIS_URL,
+        "IWM_REDIS_PREFIX": redis_prefix,
         "IWM_STORAGE_URL": f"s3://{bucket}/photos",
         "IWM_S3_ENDPOINT_URL": s3_endpoint,
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
         "IWM_SCHEDULER_ENABLED": "false",
+        **CHEAP_PASSWORD_HASHING,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+
+
+async def unlink_prefixed(redis: Redis, prefix: str) -> None:
+    """Deletes this run's keys only: the Redis database may be shared with other runs."""
+    batch: list[bytes] = []
+    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await redis.unlink(*batch)
+            batch.clear()
+    if batch:
+        await redis.unlink(*batch)

@@ -73,7 +73,9 @@ def create_user(
             Resources.opened(get_settings()) as resources,
             resources.sessionmaker.begin() as db,
         ):
-            user = await UserService(db).create(email, password, {role})
+            user = await UserService(db).create(
+                email, {role}, password_hash=resources.passwords.hash(password)
+            )
             return str(user.id), user.email
 
     if len(password) < MIN_PASSWORD_LENGTH:

@@ -77,7 +77,11 @@ async def _load(resources: Resources, console: Console) -> None:
         users = {}
         for email, role, first, last in ACCOUNTS:
             users[email] = await UserService(db).create(
-                email, DEMO_PASSWORD, {role}, first_name=first, last_name=last
+                email,
+                {role},
+                password_hash=resources.passwords.hash(DEMO_PASSWORD),
+                first_name=first,
+                last_name=last,
             )
     admin = _principal(users["admin@iwm.local"])
     kiosks: list[tuple[Kiosk, str, Principal]] = []

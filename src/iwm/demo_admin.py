@@ -106,11 +106,15 @@ async def load_admin_demo(resources: Resources, console: Console) -> None:
             return
         root = await users.by_email("admin@iwm.local")
         if root is None:
-            root = await users.create("admin@iwm.local", MEMBER_PASSWORD, {Role.SUPER_ADMIN})
+            root = await users.create(
+                "admin@iwm.local",
+                {Role.SUPER_ADMIN},
+                password_hash=resources.passwords.hash(MEMBER_PASSWORD),
+            )
         moderator = await users.create(
             MODERATOR[0],
-            MEMBER_PASSWORD,
             {Role.ADMIN},
+            password_hash=resources.passwords.hash(MEMBER_PASSWORD),
             first_name=MODERATOR[1],
             last_name=MODERATOR[2],
         )
@@ -156,8 +160,8 @@ async def _members(resources: Resources, rng: random.Random, progress: Progress)
             service = UserService(db)
             user = await service.create(
                 f"member{i + 1:02d}@iwm.local",
-                MEMBER_PASSWORD,
                 {Role.USER},
+                password_hash=resources.passwords.hash(MEMBER_PASSWORD),
                 first_name=first,
                 last_name=last,
                 phone=f"+7999{rng.randint(1000000, 9999999)}",

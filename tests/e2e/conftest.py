@@ -28,12 +28,13 @@ from iwm.demo import demo_photo
 from tests.factories.kiosk_network import PASSWORD, make_user
 from tests.support import (
     IN_CI,
-    REDIS_URL,
+    RUN_ID,
     embedded_env,
     free_port,
     production_available,
     production_env,
     psql,
+    unlink_prefixed,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -154,12 +155,11 @@ def server_process(
                 pytest.fail("CI=true needs PostgreSQL and Redis on 127.0.0.1")
             pytest.skip("PostgreSQL or Redis is not reachable")
         endpoint = request.getfixturevalue("s3_endpoint")
-        db_name = f"iwm_e2e_{os.getpid()}"
+        db_name = f"iwm_e2e_{RUN_ID}"
         psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
         psql(f"CREATE DATABASE {db_name}")
-        env = production_env(db_name, endpoint, E2E_BUCKET)
-        # A Redis database of its own: the module tests flush theirs after every test.
-        env["IWM_REDIS_URL"] = REDIS_URL.rsplit("/", 1)[0] + "/13"
+        # A Redis prefix of its own: the module tests wipe theirs after every test.
+        env = production_env(db_name, endpoint, E2E_BUCKET, redis_prefix=f"iwm_e2e_{RUN_ID}")
     upgrade_head(env["IWM_DATABASE_URL"])
     proc, base_url, log_path = _start(env, tmp)
     try:
@@ -184,6 +184,8 @@ async def server(server_process: DashboardServer) -> AsyncIterator[DashboardServ
         assert resp.status_code == 200, resp.text
         server_process.admin_token = resp.json()["token"]
     yield server_process
+    if resources.redis is not None:
+        await unlink_prefixed(resources.redis, settings.redis_prefix)
     await resources.close()
 
 

@@ -38,8 +38,8 @@ async def make_member(
     async with resources.sessionmaker.begin() as db:
         user = await UserService(db).create(
             email or f"member-{uuid.uuid4().hex[:8]}@example.com",
-            "correct-horse-battery",
             roles or {Role.USER},
+            password_hash=resources.passwords.hash("correct-horse-battery"),
             first_name=first_name,
             last_name=last_name,
             phone=phone,

@@ -34,8 +34,8 @@ async def make_user(
     async with resources.sessionmaker.begin() as db:
         return await UserService(db).create(
             email or f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com",
-            PASSWORD,
             {role},
+            password_hash=resources.passwords.hash(PASSWORD),
             first_name="Test",
             last_name=role.value.title(),
         )

@@ -45,8 +45,8 @@ async def make_person(resources: Resources, name: str = "Member") -> User:
     async with resources.sessionmaker.begin() as db:
         return await UserService(db).create(
             f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com",
-            PASSWORD,
             {Role.USER},
+            password_hash=resources.passwords.hash(PASSWORD),
             first_name=name,
             last_name="Test",
         )

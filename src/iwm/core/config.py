@@ -4,7 +4,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from argon2.profiles import RFC_9106_LOW_MEMORY
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", ""}
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
     env: str = "development"
     database_url: str = "sqlite+aiosqlite:///./iwm.db"
     redis_url: str | None = None
+    # Every Redis key the service writes starts with "<prefix>:" (sessions, rate limits), so
+    # several deployments or test runs can share one Redis without touching each other's keys.
+    redis_prefix: str = Field(default="iwm", pattern=r"^[A-Za-z0-9_.-]+$")
     storage_url: str = "file://./photos"
     s3_endpoint_url: str | None = None
     smtp_url: str | None = None
@@ -23,6 +27,12 @@ class Settings(BaseSettings):
     # Signs local photo URLs; generated and kept in `.iwm-secret` when unset.
     secret_key: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+
+    # Argon2id cost of new password hashes: RFC 9106's second recommended option (argon2-cffi's
+    # default); memory in KiB. Existing hashes keep verifying when these change.
+    password_hash_time_cost: int = Field(default=RFC_9106_LOW_MEMORY.time_cost, ge=1)
+    password_hash_memory_cost: int = Field(default=RFC_9106_LOW_MEMORY.memory_cost, ge=8)
+    password_hash_parallelism: int = Field(default=RFC_9106_LOW_MEMORY.parallelism, ge=1)
 
     session_ttl_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
@@ -98,6 +108,15 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("IWM_SECRET_KEY must be a real secret, not a placeholder")
         return value
+
+    @model_validator(mode="after")
+    def _argon2_memory_fits_lanes(self) -> "Settings":
+        # Argon2 needs at least 8 KiB per lane; refuse at startup rather than at first login.
+        if self.password_hash_memory_cost < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                "IWM_PASSWORD_HASH_MEMORY_COST must be at least 8 x IWM_PASSWORD_HASH_PARALLELISM"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

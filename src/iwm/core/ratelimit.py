@@ -12,7 +12,7 @@ from iwm.core.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None, prefix: str = "iwm-limits") -> None:
+    def __init__(self, redis_url: str | None, prefix: str) -> None:
         storage: Storage
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url

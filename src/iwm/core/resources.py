@@ -13,6 +13,7 @@ from iwm.core.config import Settings
 from iwm.core.db import make_engine, make_liveness_engine, make_sessionmaker
 from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
+from iwm.core.security import PasswordHasher
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from iwm.core.storage import PhotoStorage, make_storage
 from iwm.modules.kiosks.liveness import Heartbeats, bind_heartbeats
@@ -50,6 +51,7 @@ class Resources:
     storage: PhotoStorage
     mail: Mailer
     heartbeats: Heartbeats
+    passwords: PasswordHasher
 
     @classmethod
     def build(cls, settings: Settings) -> "Resources":
@@ -62,7 +64,9 @@ class Resources:
         bind_heartbeats(maker.kw.setdefault("info", {}), heartbeats)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         sessions: SessionStore = (
-            RedisSessionStore(redis) if redis is not None else SqlSessionStore(maker)
+            RedisSessionStore(redis, settings.redis_prefix)
+            if redis is not None
+            else SqlSessionStore(maker)
         )
         return cls(
             settings=settings,
@@ -73,10 +77,11 @@ class Resources:
             read_sessionmaker=make_sessionmaker(read_engine),
             redis=redis,
             sessions=sessions,
-            limiter=RateLimiter(settings.redis_url),
+            limiter=RateLimiter(settings.redis_url, f"{settings.redis_prefix}:limits"),
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
             heartbeats=heartbeats,
+            passwords=PasswordHasher.from_settings(settings),
         )
 
     @classmethod

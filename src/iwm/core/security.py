@@ -1,27 +1,60 @@
-"""Password hashing (Argon2) and opaque tokens (random, stored only as SHA-256)."""
+"""Password hashing (Argon2id) and opaque tokens (random, stored only as SHA-256)."""
 
 import hashlib
 import hmac
 import secrets
+from functools import cached_property
 
-from argon2 import PasswordHasher
+import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# A real hash to verify against when the account does not exist, so a login for an
-# unknown email costs the same time as one with a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+from iwm.core.config import Settings
+
+
+class PasswordHasher:
+    """Argon2id at the configured cost. Each hash carries its own parameters, so hashes
+    made at another cost (older settings, the test profiles) still verify."""
+
+    def __init__(
+        self,
+        time_cost: int = argon2.profiles.RFC_9106_LOW_MEMORY.time_cost,
+        memory_cost: int = argon2.profiles.RFC_9106_LOW_MEMORY.memory_cost,
+        parallelism: int = argon2.profiles.RFC_9106_LOW_MEMORY.parallelism,
+    ) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PasswordHasher":
+        return cls(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_cost,
+            parallelism=settings.password_hash_parallelism,
+        )
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """False for a wrong password and for a missing hash (no such account)."""
+        try:
+            verified = self._hasher.verify(password_hash or self._dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return verified and password_hash is not None
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        # A real hash at this cost to verify against when the account does not exist, so a
+        # login for an unknown email costs the same time as one with a wrong password.
+        # Made on first use rather than at import: importing the module costs nothing.
+        return self._hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    """A hash at the recommended cost, for scripts that write users without an app."""
+    return PasswordHasher().hash(password)
 
 
 def new_token() -> str:

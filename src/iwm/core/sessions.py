@@ -49,7 +49,7 @@ class SessionStore(Protocol):
 
 
 class RedisSessionStore:
-    def __init__(self, redis: Redis, prefix: str = "iwm") -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
 

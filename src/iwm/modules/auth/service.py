@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
-from iwm.core.security import new_token, token_hash, verify_password
+from iwm.core.security import new_token, token_hash
 from iwm.modules.auth.errors import AccountDisabled, InvalidCredentials
 from iwm.modules.users.models import User, UserRole, UserStatus, display_name
 from iwm.modules.users.service import normalize_email
@@ -62,7 +62,8 @@ class AuthService:
         await resources.limiter.hit(rule, "login-ip", ip or "unknown")
         async with resources.sessionmaker() as db:
             user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
-            if not verify_password(user.password_hash if user else None, password) or user is None:
+            password_hash = user.password_hash if user else None
+            if not resources.passwords.verify(password_hash, password) or user is None:
                 raise InvalidCredentials()
             if _is_blocked(user.status, user.suspended_until):
                 raise AccountDisabled()

@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.principal import Role
-from iwm.core.security import hash_password
 from iwm.modules.analytics import rollups
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
 from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus
@@ -33,20 +32,23 @@ class UserService:
     async def create(
         self,
         email: str,
-        password: str,
         roles: set[Role],
+        *,
+        password_hash: str,
         first_name: str = "",
         last_name: str = "",
         phone: str | None = None,
         status: UserStatus = UserStatus.ACTIVE,
     ) -> User:
-        """Raises EMAIL_ALREADY_EXISTS (409) for a taken email, case-insensitively."""
+        """Raises EMAIL_ALREADY_EXISTS (409) for a taken email, case-insensitively.
+
+        `password_hash` comes from the app's `PasswordHasher` (`resources.passwords`)."""
         if await self.by_email(email) is not None:
             raise EmailAlreadyExists()
         user = User(
             id=uuid.uuid4(),
             email=normalize_email(email),
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             first_name=first_name,
             last_name=last_name,
             phone=phone,
