@@ -103,7 +103,7 @@ def demo_data() -> None:
 def reconcile_payouts_command() -> None:
     """Finish payouts left in PROCESSING (asks the provider again, never pays twice)."""
     from iwm.core.resources import Resources  # noqa: PLC0415
-    from iwm.modules.cleanup.scheduler import reconcile_payouts  # noqa: PLC0415
+    from iwm.modules.payouts.service import reconcile_payouts  # noqa: PLC0415
 
     async def go() -> dict[str, int]:
         async with Resources.opened(get_settings()) as resources:

@@ -17,18 +17,22 @@ from iwm.modules.analytics.router import router as admin_analytics_router
 from iwm.modules.audit.router import router as admin_audit_router
 from iwm.modules.auth.router import router as auth_router
 from iwm.modules.categories.router import router as admin_categories_router
-from iwm.modules.cleanup.scheduler import DailyScheduler
+from iwm.modules.codes.router import router as kiosk_codes_router
 from iwm.modules.commissions.router import router as admin_commissions_router
 from iwm.modules.health.router import router as health_router
-from iwm.modules.kiosks.device_router import HeartbeatFastPath
-from iwm.modules.kiosks.device_router import router as device_router
+from iwm.modules.kiosks.device_router import router as kiosk_device_router
+from iwm.modules.kiosks.heartbeat import HeartbeatFastPath
 from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.kyc.router import router as admin_kyc_router
+from iwm.modules.media.router import router as media_router
 from iwm.modules.network.router import router as admin_partners_router
+from iwm.modules.orders.device_router import router as kiosk_orders_router
 from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.payouts.router import router as admin_payouts_router
 from iwm.modules.products.router import router as admin_products_router
 from iwm.modules.provisioning.router import router as provisioning_router
+from iwm.modules.scheduler.jobs import JOBS
+from iwm.modules.scheduler.service import Scheduler
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
 from iwm.modules.strategies.router import router as admin_strategies_router
 from iwm.modules.users.router import router as admin_users_router
@@ -45,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        scheduler = DailyScheduler(resources) if settings.scheduler_enabled else None
+        scheduler = Scheduler(resources, JOBS) if settings.scheduler_enabled else None
         if scheduler is not None:
             scheduler.start()
         # What is loaded by now (modules, the app, its routes and models) lives as long as
@@ -86,10 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (
         health_router,
+        media_router,
         auth_router,
         partner_orders_router,
         partner_kiosks_router,
-        device_router,
+        kiosk_device_router,
+        kiosk_codes_router,
+        kiosk_orders_router,
         provisioning_router,
         admin_categories_router,
         admin_products_router,

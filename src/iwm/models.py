@@ -15,7 +15,6 @@ from iwm.modules.analytics.models import (
 )
 from iwm.modules.audit.models import AuditLog
 from iwm.modules.categories.models import Category
-from iwm.modules.cleanup.models import JobRun
 from iwm.modules.codes.models import FreeRoundCode
 from iwm.modules.commissions.models import Commission, CommissionTotal
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
@@ -30,6 +29,7 @@ from iwm.modules.network.models import (
 from iwm.modules.orders.models import Order
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
+from iwm.modules.scheduler.models import JobRun
 from iwm.modules.shop_orders.models import (
     OrderNumberCounter,
     ShopOrder,

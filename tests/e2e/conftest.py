@@ -24,7 +24,7 @@ from iwm.core.config import Settings
 from iwm.core.migrations import upgrade_head
 from iwm.core.principal import Role
 from iwm.core.resources import Resources
-from iwm.demo import demo_photo
+from iwm.demo.kiosks import demo_photo
 from tests.factories.kiosk_network import PASSWORD, make_user
 from tests.support import (
     IN_CI,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.principal import Principal, Role
+from iwm.core.principal import Role
 from iwm.core.resources import Resources
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.kiosks.schemas import KioskCreate
@@ -18,14 +18,10 @@ from iwm.modules.shops.models import Shop
 from iwm.modules.shops.schemas import ShopCreate
 from iwm.modules.shops.service import ShopService
 from iwm.modules.users.models import User
-from iwm.modules.users.service import UserService
+from iwm.modules.users.service import UserService, principal_of
 from tests.factories.images import jpeg
 
 PASSWORD = "correct-horse-battery"
-
-
-def principal_of(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="test")
 
 
 async def make_user(

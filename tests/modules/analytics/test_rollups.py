@@ -22,8 +22,8 @@ from iwm.modules.analytics.models import (
     SalesDaily,
     UsersDaily,
 )
+from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
 from iwm.modules.commissions.models import Commission
-from iwm.modules.commissions.service import AdjustAction, CommissionService
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder, ShopOrderItem
 from iwm.modules.users.models import User
 from tests.factories.kiosk_network import make_user, principal_of

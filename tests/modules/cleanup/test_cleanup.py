@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.resources import Resources
-from iwm.modules.cleanup.models import JobRun
-from iwm.modules.cleanup.scheduler import claim_and_run
 from iwm.modules.cleanup.service import CleanupService
 from iwm.modules.codes.models import FreeRoundCode
 from iwm.modules.kiosks.models import KioskErrorReport
 from iwm.modules.orders.models import Order
+from iwm.modules.scheduler.jobs import CLEANUP
+from iwm.modules.scheduler.models import JobRun
+from iwm.modules.scheduler.service import claim_and_run
 from tests.factories.images import jpeg
 from tests.factories.kiosk_network import login, make_order, make_world
 
@@ -101,10 +102,10 @@ async def test_only_one_process_runs_the_daily_job(resources: Resources, db: Asy
     now = clock.now()
     if now.hour < resources.settings.cleanup_hour_utc:
         clock.travel(timedelta(hours=resources.settings.cleanup_hour_utc - now.hour))
-    results = await asyncio.gather(*(claim_and_run(resources) for _ in range(5)))
+    results = await asyncio.gather(*(claim_and_run(resources, CLEANUP) for _ in range(5)))
     assert results.count(True) == 1
     run = (await db.execute(select(JobRun))).scalar_one()
     assert run.finished_at is not None
     assert run.result is not None
     assert run.result["orders"] == 0
-    assert await claim_and_run(resources) is False
+    assert await claim_and_run(resources, CLEANUP) is False

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.modules.cleanup.models import JobRun
 from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.scheduler.models import JobRun
 from iwm.modules.users.models import User
 from tests.support import Profile, free_port
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.resources import Resources
-from iwm.demo_admin import load_admin_demo
-from iwm.demo_money import load_money_demo
+from iwm.demo.admin import load_admin_demo
+from iwm.demo.money import load_money_demo
 from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.ledger.service import LedgerService
 from iwm.modules.network.models import NetworkPartner

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.errors import DomainError
 from iwm.core.resources import Resources
+from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
 from iwm.modules.commissions.models import Commission, CommissionStatus
-from iwm.modules.commissions.service import AdjustAction, CommissionService
 from iwm.modules.ledger.service import Shares, payout_holds_funds
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.payouts.provider import make_provider

@@ -13,11 +13,10 @@ from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.modules.audit.models import AuditLog
-from iwm.modules.cleanup.scheduler import reconcile_payouts
 from iwm.modules.ledger.service import Shares
 from iwm.modules.payouts.models import Payout, PayoutStatus, SimulatedPayment
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, SimulatedProvider
-from iwm.modules.payouts.service import PayoutProcessor
+from iwm.modules.payouts.service import PayoutProcessor, reconcile_payouts
 from tests.factories.kiosk_network import count
 from tests.factories.money import API, admin, balances, fresh, ledger_sums, request_payout
 from tests.modules.payouts.test_router import _earning_partner

@@ -37,5 +37,3 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
 
 
 PartnerUser = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
-AdminUser = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SUPER_ADMIN))]
-SuperAdminUser = Annotated[Principal, Depends(require_roles(Role.SUPER_ADMIN))]

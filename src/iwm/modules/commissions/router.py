@@ -16,6 +16,12 @@ from iwm.core.query import DateFrom, DateTo, SortOrder
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import date_range
+from iwm.modules.commissions.admin_service import (
+    AdjustAction,
+    CommissionFilters,
+    CommissionListRow,
+    CommissionService,
+)
 from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
 from iwm.modules.commissions.models import CommissionStatus, SourceType
 from iwm.modules.commissions.schemas import (
@@ -26,12 +32,6 @@ from iwm.modules.commissions.schemas import (
     CommissionSummary,
     PartnerRef,
     SourcePartnerRef,
-)
-from iwm.modules.commissions.service import (
-    AdjustAction,
-    CommissionFilters,
-    CommissionListRow,
-    CommissionService,
 )
 
 router = APIRouter(prefix="/api/v1/admin/commissions", tags=["admin: commissions"])

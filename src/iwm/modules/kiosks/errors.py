@@ -5,10 +5,6 @@ class KioskNotFound(NotFound):
     code, message = "KIOSK_NOT_FOUND", "Kiosk not found"
 
 
-class ShopNotFound(NotFound):
-    code, message = "SHOP_NOT_FOUND", "Shop not found"
-
-
 class UnsupportedLanguage(DomainError):
     status_code, code, message = 400, "VALIDATION_ERROR", "Language is not supported"
 

@@ -29,5 +29,5 @@ class InsufficientBalance(DomainError):
     status_code, code, message = 400, "INSUFFICIENT_BALANCE", "Not enough available balance"
 
 
-class PartnerNotFound(DomainError):
-    status_code, code, message = 404, "PARTNER_NOT_FOUND", "Partner not found"
+class ProviderDeclined(DomainError):
+    status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"

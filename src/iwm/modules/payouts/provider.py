@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from iwm.core.errors import DomainError
+from iwm.modules.payouts.errors import ProviderDeclined
 from iwm.modules.payouts.models import SimulatedPayment
 
 
@@ -31,10 +31,6 @@ class PaymentResult:
     reference: str
     completed: bool
     estimated_completion: datetime | None = None
-
-
-class ProviderDeclined(DomainError):
-    status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"
 
 
 class PaymentProvider(Protocol):

@@ -20,24 +20,24 @@ from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
-from iwm.modules.commissions.service import CommissionEngine
+from iwm.modules.commissions.engine import CommissionEngine
 from iwm.modules.ledger.service import LedgerService, payout_shares
+from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.errors import (
     InsufficientBalance,
     NotApproved,
     NotPending,
     NotRejectable,
-    PartnerNotFound,
     PaymentFailed,
     PayoutNotFound,
+    ProviderDeclined,
 )
 from iwm.modules.payouts.models import Payout, PayoutMethod, PayoutStatus
 from iwm.modules.payouts.provider import (
     PaymentOrder,
     PaymentProvider,
     PaymentResult,
-    ProviderDeclined,
     make_provider,
 )
 from iwm.modules.users.models import User
@@ -473,3 +473,9 @@ async def _lock_payout(db: AsyncSession, ledger: LedgerService, payout_id: uuid.
     )
     assert row is not None  # noqa: S101
     return row
+
+
+async def reconcile_payouts(resources: Resources) -> dict[str, int]:
+    """`PayoutProcessor.reconcile` of the app, for payouts stale past the configured delay."""
+    stale_after = timedelta(seconds=resources.settings.payout_reconcile_after_seconds)
+    return await PayoutProcessor.of(resources).reconcile(stale_after)

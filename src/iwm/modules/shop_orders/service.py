@@ -30,8 +30,8 @@ from iwm.core.principal import Principal
 from iwm.modules.admin.params import like_pattern
 from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
+from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
-from iwm.modules.commissions.service import CommissionEngine, Sale, SaleLine
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.shop_orders.errors import (
     InsufficientStock,

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core.errors import ValidationFailed
 from iwm.core.principal import Principal, Role
 from iwm.modules.audit.service import AuditService
-from iwm.modules.kiosks.errors import ShopNotFound
+from iwm.modules.shops.errors import ShopNotFound
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.schemas import ShopCreate
 from iwm.modules.users.service import UserService

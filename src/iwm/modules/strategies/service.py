@@ -17,8 +17,8 @@ from iwm.core.slug import first_free, slugify
 from iwm.modules.audit.service import AuditService
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.service import CategoryService
+from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
-from iwm.modules.commissions.service import CommissionEngine, Sale, SaleLine
 from iwm.modules.strategies.errors import (
     CapacityExceeded,
     HasActiveParticipations,

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.principal import Role
+from iwm.core.principal import Principal, Role
 from iwm.modules.analytics import rollups
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
 from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus
@@ -13,6 +13,11 @@ from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def principal_of(user: User) -> Principal:
+    """`user` acting outside a request (demo data, scripts, tests): no session behind it."""
+    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="-")  # noqa: S106
 
 
 class UserService:

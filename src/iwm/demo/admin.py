@@ -22,7 +22,7 @@ from iwm.modules.network.service import NetworkService
 from iwm.modules.users.admin_service import UserAdminService
 from iwm.modules.users.models import User, UserStatus
 from iwm.modules.users.schemas import SuspendRequest, UserUpdate
-from iwm.modules.users.service import UserService
+from iwm.modules.users.service import UserService, principal_of
 
 MEMBER_PASSWORD = "demo-password"  # noqa: S105 - documented demo credentials
 MODERATOR = ("moderator@iwm.local", "Mia", "Moderator")
@@ -94,10 +94,6 @@ def _document(label: str, colour: str) -> bytes:
     return out.getvalue()
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")  # noqa: S106
-
-
 async def load_admin_demo(resources: Resources, console: Console) -> None:
     async with resources.sessionmaker.begin() as db:
         users = UserService(db)
@@ -118,7 +114,7 @@ async def load_admin_demo(resources: Resources, console: Console) -> None:
             first_name=MODERATOR[1],
             last_name=MODERATOR[2],
         )
-    admin, reviewer = _principal(root), _principal(moderator)
+    admin, reviewer = principal_of(root), principal_of(moderator)
     rng = random.Random(11)  # noqa: S311 - demo data, not secrets
     with Progress(console=console) as progress:
         members = await _members(resources, rng, progress)

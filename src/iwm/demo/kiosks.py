@@ -1,4 +1,4 @@
-"""`iwm demo-data`: a small, realistic kiosk network made through the services.
+"""`iwm demo-data`, kiosk part: a small, realistic kiosk network made through the services.
 
 Safe to run twice: it stops when the demo partner already exists.
 """
@@ -12,11 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from iwm.core import clock
-from iwm.core.config import Settings
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
-from iwm.demo_admin import load_admin_demo
-from iwm.demo_money import load_money_demo
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
@@ -26,8 +23,7 @@ from iwm.modules.orders.schemas import NewOrderForm
 from iwm.modules.orders.service import OrderService
 from iwm.modules.shops.schemas import ShopCreate
 from iwm.modules.shops.service import ShopService
-from iwm.modules.users.models import User
-from iwm.modules.users.service import UserService
+from iwm.modules.users.service import UserService, principal_of
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credentials
 ACCOUNTS = [
@@ -56,18 +52,7 @@ def demo_photo(label: str, colour: str) -> bytes:
     return out.getvalue()
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")  # noqa: S106
-
-
-async def load_demo_data(settings: Settings, console: Console) -> None:
-    async with Resources.opened(settings) as resources:
-        await _load(resources, console)
-        await load_admin_demo(resources, console)
-        await load_money_demo(resources, console)
-
-
-async def _load(resources: Resources, console: Console) -> None:
+async def load_kiosk_demo(resources: Resources, console: Console) -> None:
     settings = resources.settings
     rng = random.Random(7)  # noqa: S311 - demo data, not secrets
     async with resources.sessionmaker.begin() as db:
@@ -83,7 +68,7 @@ async def _load(resources: Resources, console: Console) -> None:
                 first_name=first,
                 last_name=last,
             )
-    admin = _principal(users["admin@iwm.local"])
+    admin = principal_of(users["admin@iwm.local"])
     kiosks: list[tuple[Kiosk, str, Principal]] = []
     keys: list[tuple[str, str, str]] = []
     async with resources.sessionmaker.begin() as db:
@@ -115,7 +100,7 @@ async def _load(resources: Resources, console: Console) -> None:
                         default_language=lang,
                     ),
                 )
-                kiosks.append((kiosk, key, _principal(users[owner])))
+                kiosks.append((kiosk, key, principal_of(users[owner])))
                 keys.append((name, str(kiosk.id), key))
 
     now = clock.now()

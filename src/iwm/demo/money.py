@@ -17,8 +17,8 @@ from iwm.core.resources import Resources
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
 from iwm.modules.categories.service import CategoryService
+from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
 from iwm.modules.commissions.models import Commission, CommissionStatus
-from iwm.modules.commissions.service import AdjustAction, CommissionService
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.models import Payout, PayoutMethod
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
@@ -31,8 +31,7 @@ from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
 from iwm.modules.strategies.models import StrategyStatus
 from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
 from iwm.modules.strategies.service import ParticipationService, StrategyService
-from iwm.modules.users.models import User
-from iwm.modules.users.service import UserService
+from iwm.modules.users.service import UserService, principal_of
 
 MARKER_SKU = "VIT-COMPLEX-01"
 PRODUCTS = [
@@ -96,10 +95,6 @@ class _TransferInFlight:
         )
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="demo")  # noqa: S106
-
-
 async def load_money_demo(resources: Resources, console: Console) -> None:
     settings = resources.settings
     async with resources.sessionmaker.begin() as db:
@@ -117,7 +112,7 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
     if root is None or len(rows) < len(PAYOUT_PLAN):
         console.print("money demo skipped: the admin demo's partner tree is missing")
         return
-    admin = _principal(root)
+    admin = principal_of(root)
     partners = [p for p, _ in rows]
     # The newest partners buy, so that commissions climb through several levels.
     buyers = [u for _, u in rows[-12:]]

@@ -1,0 +1,313 @@
+"""The commission engine: sales -> one commission per upline level, reversals and
+settlement. Every state change is a ledger entry in the same transaction."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.config import Settings
+from iwm.core.counters import bump
+from iwm.core.money import from_minor, to_minor, to_whole
+from iwm.core.principal import Principal
+from iwm.modules.analytics import rollups
+from iwm.modules.commissions.errors import CommissionNotFound
+from iwm.modules.commissions.models import (
+    Commission,
+    CommissionStatus,
+    CommissionTotal,
+    SourceType,
+)
+from iwm.modules.ledger.service import LedgerService, commission_shares
+from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerStatus
+from iwm.modules.network.service import NetworkService
+
+HUNDRED = Decimal(100)
+BP = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleLine:
+    amount_minor: int
+    commission_bp: int
+    career_points_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    source_type: SourceType
+    source_id: uuid.UUID
+    buyer_user_id: uuid.UUID
+    currency: str
+    lines: list[SaleLine] = field(default_factory=list)
+
+    @property
+    def commissionable(self) -> Decimal:
+        """Exact volume the plan's rates apply to, in major units (never rounded here)."""
+        return sum(
+            (Decimal(ln.amount_minor) / HUNDRED * ln.commission_bp / BP for ln in self.lines),
+            Decimal(0),
+        )
+
+    @property
+    def amount_minor(self) -> int:
+        return sum(ln.amount_minor for ln in self.lines)
+
+    @property
+    def points_volume(self) -> Decimal:
+        return sum(
+            (Decimal(ln.amount_minor) / HUNDRED * ln.career_points_bp / BP for ln in self.lines),
+            Decimal(0),
+        )
+
+
+def period_of(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+async def track_totals(
+    session: AsyncSession, row: Commission, before: tuple[str, int] | None
+) -> None:
+    """Keeps `commission_totals` in step: `before` is the (status, net) the row had."""
+    if before is not None:
+        await bump(
+            session,
+            CommissionTotal,
+            {"status": before[0], "source_type": row.source_type},
+            -1,
+            -before[1],
+        )
+    await bump(
+        session,
+        CommissionTotal,
+        {"status": str(row.status), "source_type": row.source_type},
+        1,
+        row.net_minor,
+    )
+    await rollups.commission_moved(session, row, before)
+
+
+class CommissionEngine:
+    """Creates, reverses and settles commissions. Never commits."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._ledger = LedgerService(session)
+
+    def _net(self, gross_minor: int) -> int:
+        withheld = to_minor(
+            from_minor(gross_minor) * self._settings.commission_withholding_percent / HUNDRED
+        )
+        return gross_minor - withheld
+
+    async def on_sale(self, sale: Sale) -> list[Commission]:
+        """One PENDING commission per ACTIVE upline partner within the plan's levels (level 1
+        = the buyer's sponsor). A buyer without a partner profile earns nobody anything."""
+        buyer = await self._db.scalar(
+            select(NetworkPartner.id).where(NetworkPartner.user_id == sale.buyer_user_id)
+        )
+        rates = self._settings.commission_level_rates
+        if buyer is None:
+            return []
+        upline = (
+            await self._db.execute(
+                select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
+                .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
+                .where(
+                    NetworkTreeEdge.descendant_id == buyer,
+                    NetworkTreeEdge.depth.between(1, len(rates)),
+                    NetworkPartner.status == PartnerStatus.ACTIVE,
+                )
+                # Partner rows are updated in id order: concurrent sales never deadlock.
+                .order_by(NetworkTreeEdge.ancestor_id)
+            )
+        ).all()
+        await self._lock_partners({a for a, _ in upline} | {buyer})
+        await self._book_volume(buyer, sale.amount_minor)
+        volume = sale.commissionable
+        points = to_whole(sale.points_volume)
+        now = clock.now()
+        made: list[Commission] = []
+        for partner_id, depth in upline:
+            rate = rates[depth - 1]
+            gross = to_minor(volume * rate / HUNDRED)
+            if gross == 0 and points == 0:
+                continue
+            row = Commission(
+                partner_id=partner_id,
+                source_type=sale.source_type,
+                source_id=sale.source_id,
+                source_partner_id=buyer,
+                level_depth=depth,
+                base_minor=to_minor(volume),
+                rate_bp=to_minor(rate),
+                gross_minor=gross,
+                net_minor=self._net(gross),
+                career_points=points,
+                currency=sale.currency,
+                status=CommissionStatus.PENDING,
+                period_id=period_of(now),
+                created_at=now,
+                updated_at=now,
+            )
+            self._db.add(row)
+            await self._db.flush()
+            await self._ledger.commission_moved(
+                row, "COMMISSION_CREATED", commission_shares("", 0, 0)
+            )
+            await track_totals(self._db, row, None)
+            made.append(row)
+        return made
+
+    async def _lock_partners(self, ids: set[uuid.UUID]) -> None:
+        """Locks partner rows in id order, before any of them is updated."""
+        await self._db.execute(
+            select(NetworkPartner.id)
+            .where(NetworkPartner.id.in_(sorted(ids)))
+            .order_by(NetworkPartner.id)
+            .with_for_update()
+        )
+
+    async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
+        # The partner's own volume and its level in every upline's per-level statistics.
+        await NetworkService(self._db, self._settings).book_sales_volume(partner_id, delta_minor)
+
+    async def reverse_source(
+        self,
+        source_type: SourceType,
+        source_id: uuid.UUID,
+        admin: Principal | None = None,
+        *,
+        buyer_user_id: uuid.UUID | None = None,
+        volume_minor: int = 0,
+    ) -> list[Commission]:
+        """Clawback of a cancelled or refunded sale: open commissions become REVERSED, a PAID
+        one gets a negative correcting commission (history is never rewritten); the
+        buyer's sales volume loses `volume_minor`."""
+        rows = list(
+            await self._db.scalars(
+                select(Commission)
+                .where(
+                    Commission.source_type == source_type,
+                    Commission.source_id == source_id,
+                    Commission.corrects_id.is_(None),
+                )
+                .order_by(Commission.partner_id, Commission.id)
+            )
+        )
+        changed: list[Commission] = []
+        admin_id = admin.user_id if admin else None
+        buyer = (
+            await self._db.scalar(
+                select(NetworkPartner.id).where(NetworkPartner.user_id == buyer_user_id)
+            )
+            if buyer_user_id is not None
+            else None
+        )
+        await self._lock_partners({r.partner_id for r in rows} | ({buyer} if buyer else set()))
+        if buyer is not None:
+            await self._book_volume(buyer, -volume_minor)
+        for stale in rows:
+            row = await self._lock(stale.id)
+            if row.status == CommissionStatus.REVERSED:
+                continue
+            if row.status == CommissionStatus.PAID:
+                if await self._db.scalar(
+                    select(Commission.id).where(Commission.corrects_id == row.id)
+                ):
+                    continue
+                changed.append(await self._correct(row, admin_id))
+                continue
+            before = commission_shares(row.status, row.net_minor, row.career_points)
+            totals_before = (str(row.status), row.net_minor)
+            row.status = CommissionStatus.REVERSED
+            row.adjusted_at = clock.now()
+            row.adjusted_by = admin_id
+            row.adjust_reason = f"{source_type.value} {source_id} cancelled or refunded"
+            await self._ledger.commission_moved(row, "COMMISSION_REVERSED", before, admin_id)
+            await track_totals(self._db, row, totals_before)
+            changed.append(row)
+        return changed
+
+    async def _correct(self, paid: Commission, admin_id: uuid.UUID | None) -> Commission:
+        now = clock.now()
+        row = Commission(
+            partner_id=paid.partner_id,
+            source_type=paid.source_type,
+            source_id=paid.source_id,
+            source_partner_id=paid.source_partner_id,
+            level_depth=paid.level_depth,
+            base_minor=-paid.base_minor,
+            rate_bp=paid.rate_bp,
+            gross_minor=-paid.gross_minor,
+            net_minor=-paid.net_minor,
+            career_points=-paid.career_points,
+            currency=paid.currency,
+            status=CommissionStatus.APPROVED,
+            period_id=period_of(now),
+            corrects_id=paid.id,
+            processed_at=now,
+            approved_by=admin_id,
+            adjust_reason="Correction of a paid commission",
+            created_at=now,
+            updated_at=now,
+        )
+        self._db.add(row)
+        await self._db.flush()
+        await self._ledger.commission_moved(
+            row, "COMMISSION_CORRECTION", commission_shares("", 0, 0), admin_id
+        )
+        await track_totals(self._db, row, None)
+        return row
+
+    async def _lock(self, commission_id: uuid.UUID) -> Commission:
+        row = await self._db.scalar(
+            select(Commission)
+            .where(Commission.id == commission_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise CommissionNotFound()
+        return row
+
+    async def settle_paid(self, partner_id: uuid.UUID, withdrawn_minor: int) -> int:
+        """Marks APPROVED commissions PAID, oldest first, while completed payouts
+        (`withdrawn_minor`) cover them. The caller holds the partner's lock."""
+        paid = int(
+            await self._db.scalar(
+                select(func.coalesce(func.sum(Commission.net_minor), 0)).where(
+                    Commission.partner_id == partner_id,
+                    Commission.status == CommissionStatus.PAID,
+                )
+            )
+            or 0
+        )
+        approved = await self._db.scalars(
+            select(Commission)
+            .where(
+                Commission.partner_id == partner_id,
+                Commission.status == CommissionStatus.APPROVED,
+            )
+            .order_by(Commission.created_at, Commission.id)
+            .with_for_update()
+        )
+        settled = 0
+        now = clock.now()
+        for row in approved:
+            if paid + row.net_minor > withdrawn_minor:
+                break
+            before = commission_shares(row.status, row.net_minor, row.career_points)
+            totals_before = (str(row.status), row.net_minor)
+            row.status = CommissionStatus.PAID
+            row.processed_at = now
+            paid += row.net_minor
+            await self._ledger.commission_moved(row, "COMMISSION_PAID", before)
+            await track_totals(self._db, row, totals_before)
+            settled += 1
+        return settled

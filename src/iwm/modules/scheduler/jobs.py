@@ -1,0 +1,37 @@
+"""The jobs `iwm serve` runs: the daily cleanup, and at every wake-up the reconciliation of
+payouts left in PROCESSING (safe in every process at once: the provider pays an
+idempotency key once, and the outcome is recorded under the payout's lock only while it
+is still PROCESSING)."""
+
+from typing import Any
+
+import structlog
+
+from iwm.core.resources import Resources
+from iwm.modules.cleanup.service import CleanupService
+from iwm.modules.payouts.service import reconcile_payouts
+from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
+
+log = structlog.get_logger()
+
+
+async def _cleanup(resources: Resources) -> dict[str, Any]:
+    return (await CleanupService(resources).run()).as_dict()
+
+
+async def _reconcile_payouts(resources: Resources) -> None:
+    counts = await reconcile_payouts(resources)
+    if any(counts.values()):
+        log.info("payouts.reconciled", **counts)
+
+
+CLEANUP = DailyJob(
+    "cleanup",
+    hour_utc=lambda settings: settings.cleanup_hour_utc,
+    run=_cleanup,
+    failure_event="cleanup.failed",
+)
+PAYOUT_RECONCILIATION = RecurringJob(
+    "payout-reconciliation", run=_reconcile_payouts, failure_event="payouts.reconcile_failed"
+)
+JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION)
