@@ -44,13 +44,14 @@ test-fast: install
 	$(BIN)/pytest -x -q -m "not browser"
 
 lint: install
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench migrations tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy src tools
+	$(BIN)/lint-imports
 
 fmt: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 revision: install
 	$(BIN)/alembic revision --autogenerate -m "$(m)"

@@ -13,15 +13,19 @@ from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from iwm.core.resources import Resources
+from iwm.modules.admin_views.router import audit_router as admin_audit_router
+from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
+from iwm.modules.admin_views.router import users_router as admin_user_views_router
 from iwm.modules.analytics.router import router as admin_analytics_router
-from iwm.modules.audit.router import router as admin_audit_router
 from iwm.modules.auth.router import router as auth_router
 from iwm.modules.categories.router import router as admin_categories_router
-from iwm.modules.codes.router import router as kiosk_codes_router
+from iwm.modules.codes.router import device_router as kiosk_codes_router
+from iwm.modules.codes.router import partner_router as partner_codes_router
 from iwm.modules.commissions.router import router as admin_commissions_router
 from iwm.modules.health.router import router as health_router
 from iwm.modules.kiosks.device_router import router as kiosk_device_router
 from iwm.modules.kiosks.heartbeat import HeartbeatFastPath
+from iwm.modules.kiosks.liveness import heartbeat_buffer
 from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.kyc.router import router as admin_kyc_router
 from iwm.modules.media.router import router as media_router
@@ -29,10 +33,10 @@ from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.device_router import router as kiosk_orders_router
 from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.payouts.router import router as admin_payouts_router
-from iwm.modules.products.router import router as admin_products_router
 from iwm.modules.provisioning.router import router as provisioning_router
 from iwm.modules.scheduler.jobs import JOBS
 from iwm.modules.scheduler.service import Scheduler
+from iwm.modules.shop_orders.products_router import router as admin_products_router
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
 from iwm.modules.strategies.router import router as admin_strategies_router
 from iwm.modules.users.router import router as admin_users_router
@@ -45,7 +49,7 @@ log = structlog.get_logger()
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_json, settings.log_level)
-    resources = Resources.build(settings)
+    resources = Resources.build(settings, heartbeat_buffer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         partner_orders_router,
         partner_kiosks_router,
+        partner_codes_router,
         kiosk_device_router,
         kiosk_codes_router,
         kiosk_orders_router,
@@ -104,9 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_strategies_router,
         admin_commissions_router,
         admin_payouts_router,
+        admin_user_views_router,
         admin_users_router,
         admin_kyc_router,
         admin_partners_router,
+        admin_partner_views_router,
         admin_audit_router,
         admin_analytics_router,
         dashboard_router,

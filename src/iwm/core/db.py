@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, delete, event, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -130,3 +130,34 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
         except BaseException:
             await session.rollback()
             raise
+
+
+async def count_where(
+    maker: async_sessionmaker[AsyncSession], condition: ColumnElement[bool]
+) -> int:
+    """Rows of the condition's table that match it."""
+    table = condition.left.table
+    async with maker() as db:
+        result = await db.execute(select(func.count()).select_from(table).where(condition))
+        return int(result.scalar_one())
+
+
+async def delete_in_batches(
+    maker: async_sessionmaker[AsyncSession],
+    model: Any,
+    condition: ColumnElement[bool],
+    batch_size: int,
+) -> int:
+    """Deletes the rows of `model` that match `condition`, each batch its own short
+    transaction so that the API keeps serving; the number deleted."""
+    removed = 0
+    while True:
+        async with maker.begin() as db:
+            ids = list(
+                (await db.execute(select(model.id).where(condition).limit(batch_size))).scalars()
+            )
+            if not ids:
+                break
+            await db.execute(delete(model).where(model.id.in_(ids)))
+        removed += len(ids)
+    return removed

@@ -1,10 +1,12 @@
 """The process-wide resources one app instance owns, built from its settings."""
 
 import secrets
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,9 +18,45 @@ from iwm.core.ratelimit import RateLimiter
 from iwm.core.security import PasswordHasher
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from iwm.core.storage import PhotoStorage, make_storage
-from iwm.modules.kiosks.liveness import Heartbeats, bind_heartbeats
 
 SECRET_FILE = Path(".iwm-secret")
+
+
+class HeartbeatBuffer(Protocol):
+    """What the resources hold of the kiosks' heartbeat buffer (`kiosks.liveness`)."""
+
+    @property
+    def buffered(self) -> bool: ...
+
+    async def beat(self, kiosk_id: uuid.UUID, device_key: str | None) -> tuple[str, str] | None: ...
+
+    def forget(self, kiosk_ids: Iterable[uuid.UUID]) -> None: ...
+
+    async def flush(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+# (liveness engine, flush interval, the info every session is made with) -> the buffer.
+HeartbeatsFactory = Callable[[AsyncEngine, float, dict[Any, Any]], HeartbeatBuffer]
+
+
+class NoHeartbeats:
+    """For commands and scripts, which answer no kiosk: nothing is heard or cached."""
+
+    buffered = False
+
+    async def beat(self, kiosk_id: uuid.UUID, device_key: str | None) -> tuple[str, str] | None:
+        return None
+
+    def forget(self, kiosk_ids: Iterable[uuid.UUID]) -> None:
+        pass
+
+    async def flush(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        pass
 
 
 def signing_secret(settings: Settings) -> bytes:
@@ -50,18 +88,24 @@ class Resources:
     limiter: RateLimiter
     storage: PhotoStorage
     mail: Mailer
-    heartbeats: Heartbeats
+    heartbeats: HeartbeatBuffer
     passwords: PasswordHasher
 
     @classmethod
-    def build(cls, settings: Settings) -> "Resources":
+    def build(cls, settings: Settings, heartbeats: HeartbeatsFactory | None = None) -> "Resources":
+        """`heartbeats` builds the kiosks' heartbeat buffer; the app passes it (see
+        `main.create_app`), commands and scripts go without."""
         engine = make_engine(settings)
         read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         liveness_engine = make_liveness_engine(settings, engine)
-        heartbeats = Heartbeats(liveness_engine, settings.heartbeat_flush_seconds)
         maker = make_sessionmaker(engine)
-        # Sessions drop the kiosks they change from the heartbeat cache when they commit.
-        bind_heartbeats(maker.kw.setdefault("info", {}), heartbeats)
+        buffer: HeartbeatBuffer = (
+            heartbeats(
+                liveness_engine, settings.heartbeat_flush_seconds, maker.kw.setdefault("info", {})
+            )
+            if heartbeats is not None
+            else NoHeartbeats()
+        )
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
@@ -80,15 +124,17 @@ class Resources:
             limiter=RateLimiter(settings.redis_url, f"{settings.redis_prefix}:limits"),
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
-            heartbeats=heartbeats,
+            heartbeats=buffer,
             passwords=PasswordHasher.from_settings(settings),
         )
 
     @classmethod
     @asynccontextmanager
-    async def opened(cls, settings: Settings) -> AsyncIterator["Resources"]:
+    async def opened(
+        cls, settings: Settings, heartbeats: HeartbeatsFactory | None = None
+    ) -> AsyncIterator["Resources"]:
         """Resources for a command or a job, closed when the block ends."""
-        resources = cls.build(settings)
+        resources = cls.build(settings, heartbeats)
         try:
             yield resources
         finally:

@@ -21,7 +21,7 @@ from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
 from iwm.core.errors import DomainError, NotFound
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
-from iwm.modules.auth.service import AuthService
+from iwm.modules.users.service import resolve_principal
 from iwm.web.i18n import (
     ERROR_MESSAGES,
     KIOSK_LANGUAGE_NAMES,
@@ -140,7 +140,7 @@ async def web_partner(request: Request, resources: ResourcesDep) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired()
-    principal = await AuthService.resolve(resources, token_hash(token), client_ip(request))
+    principal = await resolve_principal(resources, token_hash(token), client_ip(request))
     if principal is None:
         raise LoginRequired()
     request.state.principal = principal

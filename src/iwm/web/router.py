@@ -22,6 +22,7 @@ from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.models import PrintStatus
 from iwm.modules.orders.schemas import OrderFilters
 from iwm.modules.orders.service import OrderService
+from iwm.modules.users.service import resolve_principal
 from iwm.web.deps import (
     LANG_COOKIE,
     LOGIN_PATH,
@@ -68,7 +69,7 @@ async def login_page(
     """The sign-in form."""
     token = request.cookies.get(SESSION_COOKIE)
     if token and not expired:
-        principal = await AuthService.resolve(resources, token_hash(token), client_ip(request))
+        principal = await resolve_principal(resources, token_hash(token), client_ip(request))
         if principal is not None and principal.has_any(Role.PARTNER):
             return RedirectResponse(safe_next(next_), status_code=303)
     notice = "session_expired" if expired else "signed_out" if signed_out else None
@@ -92,7 +93,7 @@ async def login(
         response = render(request, "login.html", context, exc.status_code)
         response.headers.update(exc.headers)
         return response
-    principal = await AuthService.resolve(resources, token_hash(result.token), client_ip(request))
+    principal = await resolve_principal(resources, token_hash(result.token), client_ip(request))
     if principal is None or not principal.has_any(Role.PARTNER):
         # Only partners get a dashboard session; the one just made is dropped at once.
         await resources.sessions.delete(token_hash(result.token))
@@ -118,7 +119,7 @@ async def logout(request: Request, resources: ResourcesDep) -> Response:
     """End the session in the store and drop the cookie."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        principal = await AuthService.resolve(resources, token_hash(token), client_ip(request))
+        principal = await resolve_principal(resources, token_hash(token), client_ip(request))
         if principal is not None:
             await AuthService.logout(resources, principal)
     response = RedirectResponse(f"{LOGIN_PATH}?signed_out=1", status_code=303)

@@ -10,10 +10,10 @@ from iwm.core.errors import DomainError
 from iwm.core.resources import Resources
 from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
 from iwm.modules.commissions.models import Commission, CommissionStatus
-from iwm.modules.ledger.service import Shares, payout_holds_funds
+from iwm.modules.ledger.service import Shares
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.payouts.provider import make_provider
-from iwm.modules.payouts.service import PayoutProcessor, PayoutService
+from iwm.modules.payouts.service import PayoutProcessor, PayoutService, payout_holds_funds
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
 from tests.factories.kiosk_network import make_user, principal_of
 from tests.factories.money import balances, fresh, ledger_sums, make_chain, make_product

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from iwm.core.deps import SessionDep, SettingsDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.schemas import Envelope, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.analytics.kiosk_service import KioskAnalyticsService
 from iwm.modules.analytics.periods import DEFAULT_GRANULARITY, Granularity, Period, Window
 from iwm.modules.analytics.schemas import (
@@ -20,6 +19,7 @@ from iwm.modules.analytics.schemas import (
 from iwm.modules.analytics.service import AnalyticsService
 from iwm.modules.kiosks.errors import KioskNotFound
 from iwm.modules.network.errors import PartnerNotFound
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(
     prefix="/api/v1/admin/analytics",

@@ -2,10 +2,10 @@ from fastapi import APIRouter, Request, Response
 
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
 from iwm.core.errors import RateLimited, Unauthorized, error_responses
-from iwm.modules.auth.deps import CurrentUser
 from iwm.modules.auth.errors import AccountDisabled, InvalidCredentials
 from iwm.modules.auth.schemas import AuthUser, LoginRequest, LoginResponse, LogoutResponse
 from iwm.modules.auth.service import AuthService
+from iwm.modules.users.deps import CurrentUser
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -8,11 +8,11 @@ from iwm.core.deps import SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.categories.errors import CategoryAlreadyExists, CategoryNotFound
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoriesPage, CategoryCreate, CategoryRead
 from iwm.modules.categories.service import CategoryService
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(prefix="/api/v1/admin/categories", tags=["admin: categories"])
 

@@ -12,18 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.resources import Resources
-from iwm.modules.codes.models import FreeRoundCode
-from iwm.modules.kiosks.models import KioskErrorReport
-from iwm.modules.orders.models import Order
+from iwm.modules.codes.service import CodeService
+from iwm.modules.kiosks.service import KioskService
+from iwm.modules.orders.service import ORDER_PHOTO_PREFIX, OrderService
 
 log = structlog.get_logger()
 # Order photos live under this prefix (OrderService); the storage holds other files too.
-ORDER_PHOTO_PREFIX = "orders/"
 
 
 @dataclass
@@ -52,68 +50,22 @@ class CleanupService:
         order_cutoff = now - timedelta(days=settings.order_retention_days)
         code_cutoff = now - timedelta(days=settings.code_retention_days)
         error_cutoff = now - timedelta(days=settings.kiosk_error_retention_days)
+        maker, batch = self._maker, self._batch
         if dry_run:
-            report.orders = await self._count(Order.created_at < order_cutoff)
-            report.codes = await self._count(FreeRoundCode.created_at < code_cutoff)
-            report.kiosk_errors = await self._count(KioskErrorReport.created_at < error_cutoff)
+            report.orders = await OrderService.count_older_than(maker, order_cutoff)
+            report.codes = await CodeService.count_older_than(maker, code_cutoff)
+            report.kiosk_errors = await KioskService.count_errors_older_than(maker, error_cutoff)
             report.photos = report.orders
             report.orphan_photos = await self._orphans(now, delete_them=False)
             return report
-        report.orders, report.photos = await self._delete_orders(order_cutoff)
-        report.codes = await self._delete_batches(
-            FreeRoundCode, FreeRoundCode.created_at < code_cutoff
+        report.orders, report.photos = await OrderService.purge_older_than(
+            maker, self._res.storage, order_cutoff, batch
         )
-        report.kiosk_errors = await self._delete_batches(
-            KioskErrorReport, KioskErrorReport.created_at < error_cutoff
-        )
+        report.codes = await CodeService.purge_older_than(maker, code_cutoff, batch)
+        report.kiosk_errors = await KioskService.purge_errors_older_than(maker, error_cutoff, batch)
         report.orphan_photos = await self._orphans(now, delete_them=True)
         log.info("cleanup.finished", **report.as_dict())
         return report
-
-    async def _count(self, condition: ColumnElement[bool]) -> int:
-        table = condition.left.table
-        async with self._maker() as db:
-            result = await db.execute(select(func.count()).select_from(table).where(condition))
-            return int(result.scalar_one())
-
-    async def _delete_orders(self, cutoff: datetime) -> tuple[int, int]:
-        removed = photos = 0
-        while True:
-            async with self._maker.begin() as db:
-                rows = (
-                    await db.execute(
-                        select(Order.id, Order.image_key)
-                        .where(Order.created_at < cutoff)
-                        .order_by(Order.created_at)
-                        .limit(self._batch)
-                    )
-                ).all()
-                if not rows:
-                    break
-                await db.execute(delete(Order).where(Order.id.in_([r.id for r in rows])))
-            # Committed: these keys are named by no order any more (image_key is unique).
-            keys = [r.image_key for r in rows]
-            await self._res.storage.delete(keys)
-            removed += len(rows)
-            photos += len(keys)
-        return removed, photos
-
-    async def _delete_batches(
-        self, model: type[FreeRoundCode] | type[KioskErrorReport], condition: ColumnElement[bool]
-    ) -> int:
-        removed = 0
-        while True:
-            async with self._maker.begin() as db:
-                ids = list(
-                    (
-                        await db.execute(select(model.id).where(condition).limit(self._batch))
-                    ).scalars()
-                )
-                if not ids:
-                    break
-                await db.execute(delete(model).where(model.id.in_(ids)))
-            removed += len(ids)
-        return removed
 
     async def _orphans(self, now: datetime, *, delete_them: bool) -> int:
         grace_cutoff = now - timedelta(minutes=self._res.settings.orphan_photo_grace_minutes)
@@ -132,12 +84,7 @@ class CleanupService:
         return found
 
     async def _drop_unreferenced(self, keys: list[str], delete_them: bool) -> int:
-        async with self._maker() as db:
-            referenced = set(
-                (
-                    await db.execute(select(Order.image_key).where(Order.image_key.in_(keys)))
-                ).scalars()
-            )
+        referenced = await OrderService.photos_in_use(self._maker, keys)
         orphans = [k for k in keys if k not in referenced]
         if orphans and delete_them:
             await self._res.storage.delete(orphans)

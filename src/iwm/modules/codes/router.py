@@ -1,18 +1,39 @@
-"""Code redemption by the kiosk device: /kiosk/{id}/code/redeem."""
+"""Free-round codes: issued by the partner (/partner/kiosks/{id}/code), redeemed by the
+kiosk device (/kiosk/{id}/code/redeem)."""
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, status
 
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, error_responses
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode
-from iwm.modules.codes.schemas import RedeemRequest, RedeemResult
+from iwm.modules.codes.schemas import CodeIssued, RedeemRequest, RedeemResult
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.deps import DEVICE_AUTH_ERRORS, KioskDevice
+from iwm.modules.kiosks.errors import KioskNotFound
+from iwm.modules.users.deps import PartnerUser
 
-router = APIRouter(prefix="/kiosk/{kiosk_id}", tags=["kiosk device"])
+partner_router = APIRouter(prefix="/partner/kiosks", tags=["partner: kiosks"])
+device_router = APIRouter(prefix="/kiosk/{kiosk_id}", tags=["kiosk device"])
 
 
-@router.post(
+@partner_router.post(
+    "/{kiosk_id}/code",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(KioskNotFound),
+)
+async def issue_code(
+    kiosk_id: uuid.UUID, partner: PartnerUser, session: SessionDep, resources: ResourcesDep
+) -> CodeIssued:
+    """Issue a 4-digit free-round code; its type (cash or error) is decided automatically."""
+    row = await CodeService(session, resources.settings).issue(partner, kiosk_id)
+    return CodeIssued(
+        code=row.code, type=row.type, issued_at=row.created_at, expires_at=row.expires_at
+    )
+
+
+@device_router.post(
     "/code/redeem",
     responses=error_responses(
         *DEVICE_AUTH_ERRORS, InvalidCode, CodeExpired, CodeAlreadyRedeemed, RateLimited

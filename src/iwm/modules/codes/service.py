@@ -2,20 +2,21 @@
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.db import count_where, delete_in_batches
 from iwm.core.principal import Principal
 from iwm.core.ratelimit import RateLimiter
 from iwm.modules.activity.models import ActivityEvent
 from iwm.modules.activity.service import ActivityService
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode, NoFreeCode
 from iwm.modules.codes.models import CodeType, FreeRoundCode
-from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport, KioskStatus
+from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
 from iwm.modules.kiosks.service import KioskService
 
 CODE_SPACE = 10_000
@@ -105,7 +106,7 @@ class CodeService:
             await self._explain_failure(kiosk, code, now, limiter, rule)
         row = await self._db.get_one(FreeRoundCode, code_id)
         if row.type == CodeType.CASH:
-            self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=row.id))
+            await KioskService(self._db, self._settings).record_cash_round(kiosk, row.id)
         self._activity.record(
             ActivityEvent.KIOSK_CODE_REDEEMED,
             actor_type="kiosk",
@@ -133,3 +134,16 @@ class CodeService:
         if known is not None:
             raise CodeExpired()
         raise InvalidCode()
+
+    @staticmethod
+    async def count_older_than(maker: async_sessionmaker[AsyncSession], cutoff: datetime) -> int:
+        return await count_where(maker, FreeRoundCode.created_at < cutoff)
+
+    @staticmethod
+    async def purge_older_than(
+        maker: async_sessionmaker[AsyncSession], cutoff: datetime, batch_size: int
+    ) -> int:
+        """Deletes the codes issued before `cutoff` (retention, seed 000 §3), in batches."""
+        return await delete_in_batches(
+            maker, FreeRoundCode, FreeRoundCode.created_at < cutoff, batch_size
+        )

@@ -18,7 +18,12 @@ from iwm.core.errors import ValidationFailed
 from iwm.core.money import from_minor
 from iwm.core.principal import Principal
 from iwm.modules.audit.service import AuditService
-from iwm.modules.commissions.engine import CommissionEngine, track_totals
+from iwm.modules.commissions.engine import (
+    CommissionEngine,
+    commission_moved,
+    commission_shares,
+    track_totals,
+)
 from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
 from iwm.modules.commissions.models import (
     Commission,
@@ -26,8 +31,9 @@ from iwm.modules.commissions.models import (
     CommissionTotal,
     SourceType,
 )
-from iwm.modules.ledger.service import LedgerService, commission_shares
+from iwm.modules.ledger.service import LedgerService
 from iwm.modules.network.models import NetworkPartner
+from iwm.modules.network.service import NetworkService
 from iwm.modules.users.models import User, display_name
 
 
@@ -216,6 +222,7 @@ class CommissionService:
         self._settings = settings
         self._ledger = LedgerService(session)
         self._engine = CommissionEngine(session, settings)
+        self._network = NetworkService(session, settings)
         self._audit = AuditService(session)
 
     async def adjust(
@@ -238,8 +245,8 @@ class CommissionService:
         )
         if partner_id is None:
             raise CommissionNotFound()
-        await self._ledger.lock_partner(partner_id)
-        row = await self._engine._lock(commission_id)
+        await self._network.lock_partner(partner_id)
+        row = await self._engine.lock(commission_id)
         allowed, target = ADJUST_RULES[action]
         if row.status not in allowed:
             raise CannotAdjust(details={"status": [str(row.status)]})
@@ -254,13 +261,13 @@ class CommissionService:
             row.processed_at = now
         if new_amount_minor is not None and action is AdjustAction.ADJUST_AMOUNT:
             row.gross_minor = new_amount_minor
-            row.net_minor = self._engine._net(new_amount_minor)
+            row.net_minor = self._engine.net_of(new_amount_minor)
         row.adjusted_at = now
         row.adjusted_by = admin.user_id
         row.adjust_reason = reason
         row.updated_at = now
-        await self._ledger.commission_moved(
-            row, f"COMMISSION_{action.value}", before, admin.user_id
+        await commission_moved(
+            self._ledger, row, f"COMMISSION_{action.value}", before, admin.user_id
         )
         await track_totals(self._db, row, totals_before)
         amount_changed = action is AdjustAction.ADJUST_AMOUNT

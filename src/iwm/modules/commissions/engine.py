@@ -22,8 +22,8 @@ from iwm.modules.commissions.models import (
     CommissionTotal,
     SourceType,
 )
-from iwm.modules.ledger.service import LedgerService, commission_shares
-from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerStatus
+from iwm.modules.ledger.models import LedgerEntry
+from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.service import NetworkService
 
 HUNDRED = Decimal(100)
@@ -65,6 +65,29 @@ class Sale:
         )
 
 
+def commission_shares(status: str, net_minor: int, career_points: int) -> Shares:
+    """What a commission in `status` adds to its partner's balances."""
+    if status in (CommissionStatus.PENDING, CommissionStatus.HELD):
+        return Shares(pending=net_minor, career_points=career_points)
+    if status in (CommissionStatus.APPROVED, CommissionStatus.PAID):
+        return Shares(available=net_minor, earned=net_minor, career_points=career_points)
+    return Shares()
+
+
+async def commission_moved(
+    ledger: LedgerService,
+    row: Commission,
+    kind: str,
+    before: Shares,
+    admin_id: uuid.UUID | None = None,
+) -> LedgerEntry:
+    """Posts the difference between the shares the commission had (`before`) and has now."""
+    after = commission_shares(row.status, row.net_minor, row.career_points)
+    return await ledger.post(
+        row.partner_id, kind, after - before, commission_id=row.id, admin_id=admin_id
+    )
+
+
 def period_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m")
 
@@ -98,8 +121,10 @@ class CommissionEngine:
         self._db = session
         self._settings = settings
         self._ledger = LedgerService(session)
+        self._network = NetworkService(session, settings)
 
-    def _net(self, gross_minor: int) -> int:
+    def net_of(self, gross_minor: int) -> int:
+        """What the partner gets of `gross_minor` after the configured withholding."""
         withheld = to_minor(
             from_minor(gross_minor) * self._settings.commission_withholding_percent / HUNDRED
         )
@@ -108,26 +133,12 @@ class CommissionEngine:
     async def on_sale(self, sale: Sale) -> list[Commission]:
         """One PENDING commission per ACTIVE upline partner within the plan's levels (level 1
         = the buyer's sponsor). A buyer without a partner profile earns nobody anything."""
-        buyer = await self._db.scalar(
-            select(NetworkPartner.id).where(NetworkPartner.user_id == sale.buyer_user_id)
-        )
+        buyer = await self._network.partner_id_of(sale.buyer_user_id)
         rates = self._settings.commission_level_rates
         if buyer is None:
             return []
-        upline = (
-            await self._db.execute(
-                select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
-                .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
-                .where(
-                    NetworkTreeEdge.descendant_id == buyer,
-                    NetworkTreeEdge.depth.between(1, len(rates)),
-                    NetworkPartner.status == PartnerStatus.ACTIVE,
-                )
-                # Partner rows are updated in id order: concurrent sales never deadlock.
-                .order_by(NetworkTreeEdge.ancestor_id)
-            )
-        ).all()
-        await self._lock_partners({a for a, _ in upline} | {buyer})
+        upline = await self._network.upline(buyer, len(rates))
+        await self._network.lock_partners({a for a, _ in upline} | {buyer})
         await self._book_volume(buyer, sale.amount_minor)
         volume = sale.commissionable
         points = to_whole(sale.points_volume)
@@ -147,7 +158,7 @@ class CommissionEngine:
                 base_minor=to_minor(volume),
                 rate_bp=to_minor(rate),
                 gross_minor=gross,
-                net_minor=self._net(gross),
+                net_minor=self.net_of(gross),
                 career_points=points,
                 currency=sale.currency,
                 status=CommissionStatus.PENDING,
@@ -157,21 +168,12 @@ class CommissionEngine:
             )
             self._db.add(row)
             await self._db.flush()
-            await self._ledger.commission_moved(
-                row, "COMMISSION_CREATED", commission_shares("", 0, 0)
+            await commission_moved(
+                self._ledger, row, "COMMISSION_CREATED", commission_shares("", 0, 0)
             )
             await track_totals(self._db, row, None)
             made.append(row)
         return made
-
-    async def _lock_partners(self, ids: set[uuid.UUID]) -> None:
-        """Locks partner rows in id order, before any of them is updated."""
-        await self._db.execute(
-            select(NetworkPartner.id)
-            .where(NetworkPartner.id.in_(sorted(ids)))
-            .order_by(NetworkPartner.id)
-            .with_for_update()
-        )
 
     async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
         # The partner's own volume and its level in every upline's per-level statistics.
@@ -203,17 +205,15 @@ class CommissionEngine:
         changed: list[Commission] = []
         admin_id = admin.user_id if admin else None
         buyer = (
-            await self._db.scalar(
-                select(NetworkPartner.id).where(NetworkPartner.user_id == buyer_user_id)
-            )
-            if buyer_user_id is not None
-            else None
+            await self._network.partner_id_of(buyer_user_id) if buyer_user_id is not None else None
         )
-        await self._lock_partners({r.partner_id for r in rows} | ({buyer} if buyer else set()))
+        await self._network.lock_partners(
+            {r.partner_id for r in rows} | ({buyer} if buyer else set())
+        )
         if buyer is not None:
             await self._book_volume(buyer, -volume_minor)
         for stale in rows:
-            row = await self._lock(stale.id)
+            row = await self.lock(stale.id)
             if row.status == CommissionStatus.REVERSED:
                 continue
             if row.status == CommissionStatus.PAID:
@@ -229,7 +229,7 @@ class CommissionEngine:
             row.adjusted_at = clock.now()
             row.adjusted_by = admin_id
             row.adjust_reason = f"{source_type.value} {source_id} cancelled or refunded"
-            await self._ledger.commission_moved(row, "COMMISSION_REVERSED", before, admin_id)
+            await commission_moved(self._ledger, row, "COMMISSION_REVERSED", before, admin_id)
             await track_totals(self._db, row, totals_before)
             changed.append(row)
         return changed
@@ -259,13 +259,14 @@ class CommissionEngine:
         )
         self._db.add(row)
         await self._db.flush()
-        await self._ledger.commission_moved(
-            row, "COMMISSION_CORRECTION", commission_shares("", 0, 0), admin_id
+        await commission_moved(
+            self._ledger, row, "COMMISSION_CORRECTION", commission_shares("", 0, 0), admin_id
         )
         await track_totals(self._db, row, None)
         return row
 
-    async def _lock(self, commission_id: uuid.UUID) -> Commission:
+    async def lock(self, commission_id: uuid.UUID) -> Commission:
+        """The commission, locked and fresh (take its partner's lock first)."""
         row = await self._db.scalar(
             select(Commission)
             .where(Commission.id == commission_id)
@@ -307,7 +308,7 @@ class CommissionEngine:
             row.status = CommissionStatus.PAID
             row.processed_at = now
             paid += row.net_minor
-            await self._ledger.commission_moved(row, "COMMISSION_PAID", before)
+            await commission_moved(self._ledger, row, "COMMISSION_PAID", before)
             await track_totals(self._db, row, totals_before)
             settled += 1
         return settled

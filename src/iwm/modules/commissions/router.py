@@ -14,7 +14,6 @@ from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
 from iwm.core.query import DateFrom, DateTo, SortOrder
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import date_range
 from iwm.modules.commissions.admin_service import (
     AdjustAction,
@@ -33,6 +32,7 @@ from iwm.modules.commissions.schemas import (
     PartnerRef,
     SourcePartnerRef,
 )
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(prefix="/api/v1/admin/commissions", tags=["admin: commissions"])
 

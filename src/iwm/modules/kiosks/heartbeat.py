@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iwm.core import clock
 from iwm.core.deps import parse_bearer
-from iwm.modules.kiosks.liveness import Heartbeats
+from iwm.core.resources import HeartbeatBuffer
 from iwm.modules.kiosks.models import KioskStatus
 from iwm.modules.kiosks.schemas import HeartbeatAck, KioskSettings
 
@@ -29,7 +29,7 @@ class HeartbeatFastPath:
     PREFIX = "/kiosk/"
     SUFFIX = "/heartbeat"
 
-    def __init__(self, app: ASGIApp, heartbeats: Heartbeats) -> None:
+    def __init__(self, app: ASGIApp, heartbeats: HeartbeatBuffer) -> None:
         self.app = app
         self.heartbeats = heartbeats
         self._bodies: dict[tuple[str, str], tuple[int, bytes]] = {}

@@ -262,6 +262,16 @@ def bind_heartbeats(session_info: dict[Any, Any], heartbeats: Heartbeats) -> Non
     session_info[_HEARTBEATS_KEY] = heartbeats
 
 
+def heartbeat_buffer(
+    engine: AsyncEngine, flush_seconds: float, session_info: dict[Any, Any]
+) -> Heartbeats:
+    """The buffer the app runs with (`Resources.build(settings, heartbeat_buffer)`): sessions
+    made with `session_info` drop the kiosks they change from its cache when they commit."""
+    heartbeats = Heartbeats(engine, flush_seconds)
+    bind_heartbeats(session_info, heartbeats)
+    return heartbeats
+
+
 def kiosk_changed(session: AsyncSession, kiosk_id: uuid.UUID) -> None:
     """The kiosk's key, status or language changes in this transaction: its cached
     device state is dropped once the transaction commits."""

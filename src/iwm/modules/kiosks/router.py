@@ -3,14 +3,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response
 
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
-from iwm.modules.auth.deps import PartnerUser
-from iwm.modules.codes.schemas import CodeIssued
-from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.errors import KioskNotFound, UnsupportedLanguage
 from iwm.modules.kiosks.schemas import (
     KioskDetail,
@@ -20,6 +17,7 @@ from iwm.modules.kiosks.schemas import (
     StatusChange,
 )
 from iwm.modules.kiosks.service import KioskService
+from iwm.modules.users.deps import PartnerUser
 
 router = APIRouter(prefix="/partner/kiosks", tags=["partner: kiosks"])
 
@@ -81,17 +79,6 @@ async def set_language(
     """Set the kiosk's interface language (ISO 639-1, from the supported list)."""
     kiosk = await kiosks.set_language(partner, kiosk_id, body.language)
     return KioskRead.build(kiosk, resources.settings.online_window_seconds)
-
-
-@router.post("/{kiosk_id}/code", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
-async def issue_code(
-    kiosk_id: uuid.UUID, partner: PartnerUser, session: SessionDep, resources: ResourcesDep
-) -> CodeIssued:
-    """Issue a 4-digit free-round code; its type (cash or error) is decided automatically."""
-    row = await CodeService(session, resources.settings).issue(partner, kiosk_id)
-    return CodeIssued(
-        code=row.code, type=row.type, issued_at=row.created_at, expires_at=row.expires_at
-    )
 
 
 @router.get("/{kiosk_id}/errors", responses=NOT_FOUND)

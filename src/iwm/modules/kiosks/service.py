@@ -5,12 +5,14 @@ simply not found. Never commits: the request's transaction does.
 """
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Select, case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.db import count_where, delete_in_batches
 from iwm.core.principal import Principal
 from iwm.core.security import new_token, same_hash, token_hash
 from iwm.modules.activity.models import ActivityEvent
@@ -23,7 +25,7 @@ from iwm.modules.kiosks.errors import (
     WrongKiosk,
 )
 from iwm.modules.kiosks.liveness import kiosk_changed
-from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
+from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.service import ShopService
@@ -253,3 +255,22 @@ class KioskService:
         )
         await self._db.flush()
         return row
+
+    async def record_cash_round(self, kiosk: Kiosk, code_id: uuid.UUID) -> None:
+        """A cash code was redeemed: one entry in the kiosk's cash ledger."""
+        self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=code_id))
+
+    @staticmethod
+    async def count_errors_older_than(
+        maker: async_sessionmaker[AsyncSession], cutoff: datetime
+    ) -> int:
+        return await count_where(maker, KioskErrorReport.created_at < cutoff)
+
+    @staticmethod
+    async def purge_errors_older_than(
+        maker: async_sessionmaker[AsyncSession], cutoff: datetime, batch_size: int
+    ) -> int:
+        """Deletes the error reports made before `cutoff` (retention, seed 000 §3), in batches."""
+        return await delete_in_batches(
+            maker, KioskErrorReport, KioskErrorReport.created_at < cutoff, batch_size
+        )

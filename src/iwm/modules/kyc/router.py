@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import SortOrder
 from iwm.modules.kyc.errors import KycNotFound, NotReviewable
 from iwm.modules.kyc.models import KycPriority
@@ -23,6 +22,7 @@ from iwm.modules.kyc.schemas import (
     RejectRequest,
 )
 from iwm.modules.kyc.service import KycService, QueueFilters
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(
     prefix="/api/v1/admin/kyc",

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.network.models import NetworkPartner
-from iwm.modules.payouts.models import Payout, PayoutStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,40 +42,12 @@ class Shares:
         )
 
 
-def commission_shares(status: str, net_minor: int, career_points: int) -> Shares:
-    if status in (CommissionStatus.PENDING, CommissionStatus.HELD):
-        return Shares(pending=net_minor, career_points=career_points)
-    if status in (CommissionStatus.APPROVED, CommissionStatus.PAID):
-        return Shares(available=net_minor, earned=net_minor, career_points=career_points)
-    return Shares()
-
-
-def payout_holds_funds(status: str, funds_returned: bool | None) -> bool:
-    if status == PayoutStatus.CANCELLED:
-        return False
-    return not (status == PayoutStatus.REJECTED and funds_returned)
-
-
-def payout_shares(status: str, amount_minor: int, funds_returned: bool | None) -> Shares:
-    held = amount_minor if payout_holds_funds(status, funds_returned) else 0
-    withdrawn = amount_minor if status == PayoutStatus.COMPLETED else 0
-    return Shares(available=-held, withdrawn=withdrawn)
-
-
 class LedgerService:
-    """Never commits. Callers lock the partner row first (see `lock_partner`): the fixed lock
-    order is partner -> payout -> commissions."""
+    """Never commits. Callers lock the partner row first (`NetworkService.lock_partner`): the
+    fixed lock order is partner -> payout -> commissions."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
-
-    async def lock_partner(self, partner_id: uuid.UUID) -> NetworkPartner | None:
-        return await self._db.scalar(
-            select(NetworkPartner)
-            .where(NetworkPartner.id == partner_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
 
     async def post(
         self,
@@ -116,26 +86,6 @@ class LedgerService:
                 .execution_options(synchronize_session=False)
             )
         return entry
-
-    async def commission_moved(
-        self,
-        row: Commission,
-        kind: str,
-        before: Shares,
-        admin_id: uuid.UUID | None = None,
-    ) -> LedgerEntry:
-        after = commission_shares(row.status, row.net_minor, row.career_points)
-        return await self.post(
-            row.partner_id, kind, after - before, commission_id=row.id, admin_id=admin_id
-        )
-
-    async def payout_moved(
-        self, row: Payout, kind: str, before: Shares, admin_id: uuid.UUID | None = None
-    ) -> LedgerEntry:
-        after = payout_shares(row.status, row.amount_minor, row.funds_returned)
-        return await self.post(
-            row.partner_id, kind, after - before, payout_id=row.id, admin_id=admin_id
-        )
 
     async def sums(self, partner_id: uuid.UUID) -> Shares:
         """The partner's balances as sums over the ledger."""

@@ -10,18 +10,17 @@ from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFail
 from iwm.core.pagination import Page
 from iwm.core.query import SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import SortOrder
 from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.network.models import PartnerStatus
 from iwm.modules.network.schemas import (
-    AdminPartnerDetail,
     AdminPartnersList,
     PartnerNetwork,
     PartnerSortField,
     PartnerStatusFilter,
 )
 from iwm.modules.network.service import MAX_DEPTH, NetworkService, PartnerFilters
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(
     prefix="/api/v1/admin/partners",
@@ -69,14 +68,6 @@ async def list_partners(
         AdminPartnersList(partners=items),
         pagination=PaginationMeta.build(total, page.page, page.page_size),
     )
-
-
-@router.get("/{partner_id}", responses=error_responses(PartnerNotFound))
-async def get_partner(
-    partner_id: uuid.UUID, admin: AdminUser, network: NetworkReaderDep
-) -> Envelope[AdminPartnerDetail]:
-    """One partner with rank, sponsor, balances and network statistics."""
-    return ok(await network.detail(partner_id))
 
 
 @router.get("/{partner_id}/network", responses=error_responses(ValidationFailed, PartnerNotFound))

@@ -8,7 +8,7 @@ locking those ancestor rows in id order so that concurrent enrolments queue.
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -22,7 +22,6 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.money import from_minor
 from iwm.modules.admin.params import SortOrder, like_pattern, ordered
-from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
 from iwm.modules.network.models import (
@@ -32,24 +31,14 @@ from iwm.modules.network.models import (
     PartnerRank,
     PartnerStatus,
 )
-from iwm.modules.payouts.models import Payout
-from iwm.modules.users.models import User, display_name
-from iwm.modules.users.repository import full_name_sql
+from iwm.modules.users.models import User, display_name, full_name_sql
 from iwm.modules.users.service import UserService
 
 # Unambiguous characters only (no 0/O, 1/I/L).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 MAX_DEPTH = 10
-RECENT = 5
 ZERO = Decimal("0.00")
-# Statuses whose career points count (a REVERSED commission gives its points back).
-POINTS_STATUSES = (
-    CommissionStatus.PENDING,
-    CommissionStatus.APPROVED,
-    CommissionStatus.PAID,
-    CommissionStatus.HELD,
-)
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 # The network page's statements, built once: an alias and three selects built per request
@@ -290,7 +279,7 @@ class NetworkService:
 
     async def set_rank(self, partner_id: uuid.UUID, rank_code: str) -> NetworkPartner:
         """Raises PARTNER_NOT_FOUND, RANK_NOT_FOUND; keeps the highest rank reached."""
-        partner = await self._get(partner_id)
+        partner = await self.get(partner_id)
         rank = (
             await self._db.execute(select(PartnerRank).where(PartnerRank.code == rank_code))
         ).scalar_one_or_none()
@@ -307,9 +296,52 @@ class NetworkService:
         await self._db.flush()
         return partner
 
+    # -- for the money modules: the upline and the partner locks -------------------------
+
+    async def partner_id_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
+        """The id of the user's partner profile, if it has one."""
+        return await self._db.scalar(
+            select(NetworkPartner.id).where(NetworkPartner.user_id == user_id)
+        )
+
+    async def upline(self, partner_id: uuid.UUID, max_depth: int) -> list[tuple[uuid.UUID, int]]:
+        """(ancestor, depth) of the ACTIVE partners 1..`max_depth` levels above
+        `partner_id` (1 = its sponsor), in ancestor id order."""
+        rows = await self._db.execute(
+            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
+            .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
+            .where(
+                NetworkTreeEdge.descendant_id == partner_id,
+                NetworkTreeEdge.depth.between(1, max_depth),
+                NetworkPartner.status == PartnerStatus.ACTIVE,
+            )
+            # Partner rows are updated in id order: concurrent sales never deadlock.
+            .order_by(NetworkTreeEdge.ancestor_id)
+        )
+        return [(ancestor, depth) for ancestor, depth in rows.all()]
+
+    async def lock_partners(self, ids: set[uuid.UUID]) -> None:
+        """Locks partner rows in id order, before any of them is updated."""
+        await self._db.execute(
+            select(NetworkPartner.id)
+            .where(NetworkPartner.id.in_(sorted(ids)))
+            .order_by(NetworkPartner.id)
+            .with_for_update()
+        )
+
+    async def lock_partner(self, partner_id: uuid.UUID) -> NetworkPartner | None:
+        """The partner row, locked and fresh: the money modules take this lock first (the
+        fixed lock order is partner -> payout -> commissions)."""
+        return await self._db.scalar(
+            select(NetworkPartner)
+            .where(NetworkPartner.id == partner_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
     # -- reads ---------------------------------------------------------------------------
 
-    async def _get(self, partner_id: uuid.UUID) -> NetworkPartner:
+    async def get(self, partner_id: uuid.UUID) -> NetworkPartner:
         partner = await self._db.get(NetworkPartner, partner_id)
         if partner is None:
             raise PartnerNotFound()
@@ -361,8 +393,8 @@ class NetworkService:
                 .limit(page_size)
             )
         )
-        ranks = await self._ranks({p.rank_id for p, _ in rows})
-        sponsors = await self._sponsors({p.sponsor_id for p, _ in rows})
+        ranks = await self.ranks({p.rank_id for p, _ in rows})
+        sponsors = await self.sponsors({p.sponsor_id for p, _ in rows})
         items = []
         for p, u in rows:
             rank = ranks.get(p.rank_id) if p.rank_id else None
@@ -388,14 +420,14 @@ class NetworkService:
             )
         return items, int(total)
 
-    async def _ranks(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, PartnerRank]:
+    async def ranks(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, PartnerRank]:
         wanted = [i for i in ids if i is not None]
         if not wanted:
             return {}
         rows = await self._db.execute(select(PartnerRank).where(PartnerRank.id.in_(wanted)))
         return {r.id: r for r in rows.scalars()}
 
-    async def _sponsors(
+    async def sponsors(
         self, ids: set[uuid.UUID | None]
     ) -> dict[uuid.UUID, tuple[NetworkPartner, str]]:
         wanted = [i for i in ids if i is not None]
@@ -407,146 +439,6 @@ class NetworkService:
             .where(NetworkPartner.id.in_(wanted))
         )
         return {p.id: (p, u.full_name) for p, u in rows}
-
-    async def detail(self, partner_id: uuid.UUID) -> s.AdminPartnerDetail:
-        partner = await self._get(partner_id)
-        user = await UserService(self._db).get(partner.user_id)
-        ranks = await self._ranks({partner.rank_id, partner.highest_rank_id})
-        rank = ranks.get(partner.rank_id) if partner.rank_id else None
-        highest = ranks.get(partner.highest_rank_id) if partner.highest_rank_id else None
-        sponsor = (
-            (await self._sponsors({partner.sponsor_id})).get(partner.sponsor_id)
-            if (partner.sponsor_id)
-            else None
-        )
-        tree_depth = (
-            await self._db.execute(
-                select(func.max(NetworkTreeEdge.depth)).where(
-                    NetworkTreeEdge.ancestor_id == partner.id
-                )
-            )
-        ).scalar_one()
-        active = (
-            await self._db.execute(
-                select(func.count()).where(
-                    NetworkPartner.sponsor_id == partner.id,
-                    NetworkPartner.status == PartnerStatus.ACTIVE,
-                )
-            )
-        ).scalar_one()
-        money = await self._money_facts(partner.id)
-        return s.AdminPartnerDetail(
-            id=partner.id,
-            user=s.DetailUser(
-                id=user.id,
-                email=user.email,
-                name=user.full_name,
-                phone=user.phone,
-                status=user.effective_status,
-            ),
-            referral_code=partner.referral_code,
-            status=partner.status,
-            rank=s.DetailRank(id=rank.id, name=rank.name, code=rank.code, level=rank.level)
-            if rank
-            else None,
-            highest_rank=s.HighestRank(
-                name=highest.name, code=highest.code, achieved_at=partner.highest_rank_at
-            )
-            if highest and partner.highest_rank_at
-            else None,
-            sponsor=s.DetailSponsor(
-                id=sponsor[0].id, name=sponsor[1], referral_code=sponsor[0].referral_code
-            )
-            if sponsor
-            else None,
-            balance=s.Balance(
-                available=from_minor(partner.available_minor),
-                pending=from_minor(partner.pending_minor),
-                total_earned=from_minor(partner.total_earned_minor),
-                total_withdrawn=from_minor(partner.total_withdrawn_minor),
-                career_points_total=partner.career_points_total,
-                career_points_period=money.points_period,
-                currency=self._settings.currency,
-            ),
-            stats=s.DetailStats(
-                direct_referrals=partner.direct_referrals,
-                network_size=partner.network_size,
-                tree_depth=int(tree_depth or 0),
-                active_referrals=int(active),
-                commissions_count=money.commissions_count,
-                payouts_count=money.payouts_count,
-            ),
-            payout_details=money.payout_details,
-            recent_commissions=money.recent_commissions,
-            recent_payouts=money.recent_payouts,
-            joined_at=partner.created_at,
-            activated_at=partner.activated_at,
-        )
-
-    async def _money_facts(self, partner_id: uuid.UUID) -> "_MoneyFacts":
-        """Counts, the latest commissions and payouts, and the career points of the current
-        calendar month (UTC): every query is a range of the (partner, created) indexes."""
-        start = month_start(clock.now().astimezone(UTC))
-        points = await self._db.scalar(
-            select(func.coalesce(func.sum(Commission.career_points), 0)).where(
-                Commission.partner_id == partner_id,
-                Commission.created_at >= start,
-                Commission.created_at < next_month(start),
-                Commission.status.in_(POINTS_STATUSES),
-            )
-        )
-        commissions_count = await self._db.scalar(
-            select(func.count()).where(Commission.partner_id == partner_id)
-        )
-        payouts_count = await self._db.scalar(
-            select(func.count()).where(Payout.partner_id == partner_id)
-        )
-        commissions = await self._db.scalars(
-            select(Commission)
-            .where(Commission.partner_id == partner_id)
-            .order_by(Commission.created_at.desc(), Commission.id.desc())
-            .limit(RECENT)
-        )
-        payouts = list(
-            await self._db.scalars(
-                select(Payout)
-                .where(Payout.partner_id == partner_id)
-                .order_by(Payout.created_at.desc(), Payout.id.desc())
-                .limit(RECENT)
-            )
-        )
-        latest = payouts[0] if payouts else None
-        return _MoneyFacts(
-            points_period=int(points or 0),
-            commissions_count=int(commissions_count or 0),
-            payouts_count=int(payouts_count or 0),
-            payout_details=s.PayoutDetails(
-                method=latest.method_type,
-                masked_details=latest.masked_details,
-                last_updated=latest.created_at,
-            )
-            if latest
-            else None,
-            recent_commissions=[
-                s.RecentCommission(
-                    id=c.id,
-                    amount=from_minor(c.net_minor),
-                    source_type=c.source_type,
-                    status=c.status,
-                    created_at=c.created_at,
-                )
-                for c in commissions
-            ],
-            recent_payouts=[
-                s.RecentPayout(
-                    id=p.id,
-                    amount=from_minor(p.amount_minor),
-                    status=p.status,
-                    created_at=p.created_at,
-                )
-                for p in payouts
-            ],
-        )
 
     async def network(
         self, partner_id: uuid.UUID, depth: int, page: int, page_size: int
@@ -600,13 +492,3 @@ class NetworkService:
             ),
             total,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _MoneyFacts:
-    points_period: int
-    commissions_count: int
-    payouts_count: int
-    payout_details: s.PayoutDetails | None
-    recent_commissions: list[s.RecentCommission]
-    recent_payouts: list[s.RecentPayout]

@@ -9,11 +9,11 @@ from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
 from iwm.core.schemas import PlausibleDate, PlausibleDateTime
-from iwm.modules.auth.deps import PartnerUser
 from iwm.modules.orders.errors import OrderNotFound
 from iwm.modules.orders.models import PrintStatus
 from iwm.modules.orders.schemas import DailyCounters, MarkRequest, OrderFilters, OrderRead
 from iwm.modules.orders.service import OrderService
+from iwm.modules.users.deps import PartnerUser
 
 router = APIRouter(prefix="/partner/orders", tags=["partner: orders"])
 

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.db import count_where
 from iwm.core.principal import Principal
 from iwm.core.storage import PhotoStorage
 from iwm.modules.activity.models import ActivityEvent
@@ -50,6 +51,9 @@ def _end_of(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+ORDER_PHOTO_PREFIX = "orders/"
 
 
 class OrderService:
@@ -206,7 +210,7 @@ class OrderService:
         content_type, ext = await asyncio.to_thread(sniff_image, image)
         now = clock.now()
         order_id = uuid.uuid4()
-        key = f"orders/{now:%Y/%m/%d}/{order_id}.{ext}"
+        key = f"{ORDER_PHOTO_PREFIX}{now:%Y/%m/%d}/{order_id}.{ext}"
         await self._storage.put(key, image, content_type)
         order = Order(
             id=order_id,
@@ -228,6 +232,51 @@ class OrderService:
         )
         await self._db.flush()
         return order, kiosk.name
+
+    # -- retention (seed 000 §3): batches, each its own short transaction ----------------
+
+    @staticmethod
+    async def count_older_than(maker: async_sessionmaker[AsyncSession], cutoff: datetime) -> int:
+        return await count_where(maker, Order.created_at < cutoff)
+
+    @staticmethod
+    async def purge_older_than(
+        maker: async_sessionmaker[AsyncSession],
+        storage: PhotoStorage,
+        cutoff: datetime,
+        batch_size: int,
+    ) -> tuple[int, int]:
+        """Deletes the orders made before `cutoff`, then their photos: (orders, photos)."""
+        removed = photos = 0
+        while True:
+            async with maker.begin() as db:
+                rows = (
+                    await db.execute(
+                        select(Order.id, Order.image_key)
+                        .where(Order.created_at < cutoff)
+                        .order_by(Order.created_at)
+                        .limit(batch_size)
+                    )
+                ).all()
+                if not rows:
+                    break
+                await db.execute(delete(Order).where(Order.id.in_([r.id for r in rows])))
+            # Committed: these keys are named by no order any more (image_key is unique).
+            keys = [r.image_key for r in rows]
+            await storage.delete(keys)
+            removed += len(rows)
+            photos += len(keys)
+        return removed, photos
+
+    @staticmethod
+    async def photos_in_use(maker: async_sessionmaker[AsyncSession], keys: list[str]) -> set[str]:
+        """The keys among `keys` that an order names."""
+        async with maker() as db:
+            return set(
+                (
+                    await db.execute(select(Order.image_key).where(Order.image_key.in_(keys)))
+                ).scalars()
+            )
 
 
 def _escape_like(text: str) -> str:

@@ -13,7 +13,6 @@ from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
 from iwm.core.query import DateFrom, DateTo
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import date_range
 from iwm.modules.payouts.errors import (
     NotApproved,
@@ -37,6 +36,7 @@ from iwm.modules.payouts.schemas import (
     RejectResponse,
 )
 from iwm.modules.payouts.service import PayoutFilters, PayoutProcessor, PayoutService
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(prefix="/api/v1/admin/payouts", tags=["admin: payouts"])
 

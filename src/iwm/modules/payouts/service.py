@@ -21,9 +21,11 @@ from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine
-from iwm.modules.ledger.service import LedgerService, payout_shares
+from iwm.modules.ledger.models import LedgerEntry
+from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.network.models import NetworkPartner
+from iwm.modules.network.service import NetworkService
 from iwm.modules.payouts.errors import (
     InsufficientBalance,
     NotApproved,
@@ -43,6 +45,29 @@ from iwm.modules.payouts.provider import (
 from iwm.modules.users.models import User
 
 P = PayoutStatus
+
+
+def payout_holds_funds(status: str, funds_returned: bool | None) -> bool:
+    if status == PayoutStatus.CANCELLED:
+        return False
+    return not (status == PayoutStatus.REJECTED and funds_returned)
+
+
+def payout_shares(status: str, amount_minor: int, funds_returned: bool | None) -> Shares:
+    """What a payout in `status` takes from (or adds to) its partner's balances."""
+    held = amount_minor if payout_holds_funds(status, funds_returned) else 0
+    withdrawn = amount_minor if status == PayoutStatus.COMPLETED else 0
+    return Shares(available=-held, withdrawn=withdrawn)
+
+
+async def payout_moved(
+    ledger: LedgerService, row: Payout, kind: str, before: Shares, admin_id: uuid.UUID | None = None
+) -> LedgerEntry:
+    """Posts the difference between the shares the payout had (`before`) and has now."""
+    after = payout_shares(row.status, row.amount_minor, row.funds_returned)
+    return await ledger.post(
+        row.partner_id, kind, after - before, payout_id=row.id, admin_id=admin_id
+    )
 
 
 def mask(details: str) -> str:
@@ -84,6 +109,7 @@ class PayoutService:
         self._db = session
         self._settings = settings
         self._ledger = LedgerService(session)
+        self._network = NetworkService(session, settings)
         self._audit = AuditService(session)
 
     async def request(
@@ -97,7 +123,7 @@ class PayoutService:
         PartnerNotFound, ValidationFailed (below the minimum), InsufficientBalance."""
         if amount_minor < to_minor(self._settings.payout_min_amount):
             raise ValidationFailed(details={"amount": ["below the minimum payout"]})
-        partner = await self._ledger.lock_partner(partner_id)
+        partner = await self._network.lock_partner(partner_id)
         if partner is None:
             raise PartnerNotFound()
         if partner.available_minor < amount_minor:
@@ -117,7 +143,7 @@ class PayoutService:
         )
         self._db.add(row)
         await self._db.flush()
-        await self._ledger.payout_moved(row, "PAYOUT_REQUESTED", payout_shares("", 0, None))
+        await payout_moved(self._ledger, row, "PAYOUT_REQUESTED", payout_shares("", 0, None))
         return row
 
     async def cancel(self, payout_id: uuid.UUID) -> Payout:
@@ -127,14 +153,14 @@ class PayoutService:
             raise NotPending()
         before = payout_shares(row.status, row.amount_minor, row.funds_returned)
         row.status = P.CANCELLED
-        await self._ledger.payout_moved(row, "PAYOUT_CANCELLED", before)
+        await payout_moved(self._ledger, row, "PAYOUT_CANCELLED", before)
         return row
 
     async def _lock(self, payout_id: uuid.UUID) -> Payout:
         partner_id = await self._db.scalar(select(Payout.partner_id).where(Payout.id == payout_id))
         if partner_id is None:
             raise PayoutNotFound()
-        await self._ledger.lock_partner(partner_id)
+        await self._network.lock_partner(partner_id)
         row = await self._db.scalar(
             select(Payout)
             .where(Payout.id == payout_id)
@@ -158,7 +184,7 @@ class PayoutService:
         row.approved_by = admin.user_id
         row.note = note
         row.updated_at = now
-        await self._ledger.payout_moved(row, "PAYOUT_APPROVED", before, admin.user_id)
+        await payout_moved(self._ledger, row, "PAYOUT_APPROVED", before, admin.user_id)
         self._audit.record(
             admin,
             "PAYOUT_APPROVED",
@@ -189,7 +215,7 @@ class PayoutService:
         row.rejected_at = now
         row.rejected_by = admin.user_id
         row.updated_at = now
-        await self._ledger.payout_moved(row, "PAYOUT_REJECTED", before, admin.user_id)
+        await payout_moved(self._ledger, row, "PAYOUT_REJECTED", before, admin.user_id)
         self._audit.record(
             admin,
             "PAYOUT_REJECTED",
@@ -313,8 +339,8 @@ class PayoutProcessor:
                     raise PayoutNotFound()
                 raise NotApproved(details={"status": [str(exists)]})
             before = payout_shares(P.APPROVED, claimed.amount_minor, claimed.funds_returned)
-            await LedgerService(db).payout_moved(
-                claimed, "PAYOUT_PROCESSING", before, admin.user_id
+            await payout_moved(
+                LedgerService(db), claimed, "PAYOUT_PROCESSING", before, admin.user_id
             )
             AuditService(db).record(
                 admin,
@@ -378,7 +404,7 @@ class PayoutProcessor:
         already moved on (another run, or `process` itself)."""
         async with self._maker.begin() as db:
             ledger = LedgerService(db)
-            row = await _lock_payout(db, ledger, payout_id)
+            row = await _lock_payout(db, NetworkService(db, self._settings), payout_id)
             if reconciled and row.status != P.PROCESSING:
                 return None
             if reconciled and not result.completed:
@@ -392,7 +418,7 @@ class PayoutProcessor:
                 row.completed_at = now
             row.updated_at = now
             kind = "PAYOUT_COMPLETED" if result.completed else "PAYOUT_SENT"
-            await ledger.payout_moved(row, kind, before, actor)
+            await payout_moved(ledger, row, kind, before, actor)
             if result.completed:
                 partner = await db.get(NetworkPartner, row.partner_id, populate_existing=True)
                 assert partner is not None  # noqa: S101
@@ -423,7 +449,7 @@ class PayoutProcessor:
         the payout already moved on."""
         async with self._maker.begin() as db:
             ledger = LedgerService(db)
-            row = await _lock_payout(db, ledger, payout_id)
+            row = await _lock_payout(db, NetworkService(db, self._settings), payout_id)
             if reconciled and row.status != P.PROCESSING:
                 return False
             before = payout_shares(row.status, row.amount_minor, row.funds_returned)
@@ -432,7 +458,7 @@ class PayoutProcessor:
             row.processed_at = None
             row.processed_by = None
             row.updated_at = clock.now()
-            await ledger.payout_moved(row, "PAYOUT_FAILED", before, actor)
+            await payout_moved(ledger, row, "PAYOUT_FAILED", before, actor)
             AuditService(db).record_by(
                 actor,
                 "PAYOUT_PAYMENT_FAILED",
@@ -460,11 +486,11 @@ def _payment_order(payout: Payout, reference_hint: str | None) -> PaymentOrder:
     )
 
 
-async def _lock_payout(db: AsyncSession, ledger: LedgerService, payout_id: uuid.UUID) -> Payout:
+async def _lock_payout(db: AsyncSession, network: NetworkService, payout_id: uuid.UUID) -> Payout:
     partner_id = await db.scalar(select(Payout.partner_id).where(Payout.id == payout_id))
     if partner_id is None:
         raise PayoutNotFound()
-    await ledger.lock_partner(partner_id)
+    await network.lock_partner(partner_id)
     row = await db.scalar(
         select(Payout)
         .where(Payout.id == payout_id)

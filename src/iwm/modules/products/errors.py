@@ -7,11 +7,3 @@ class ProductNotFound(DomainError):
 
 class SkuAlreadyExists(DomainError):
     status_code, code, message = 409, "SKU_ALREADY_EXISTS", "SKU is already in use"
-
-
-class HasPendingOrders(DomainError):
-    status_code, code, message = (
-        400,
-        "HAS_PENDING_ORDERS",
-        "The product has orders that are not finished yet",
-    )

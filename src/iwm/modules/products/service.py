@@ -1,10 +1,9 @@
 """Shop products: SKU and slug unique, delete is soft (ARCHIVED)."""
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,23 +14,9 @@ from iwm.core.slug import first_free, slugify
 from iwm.modules.audit.service import AuditService
 from iwm.modules.categories.models import Category, CategoryType
 from iwm.modules.categories.service import CategoryService
-from iwm.modules.products.errors import HasPendingOrders, ProductNotFound, SkuAlreadyExists
+from iwm.modules.products.errors import ProductNotFound, SkuAlreadyExists
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.products.schemas import ProductCreate, ProductUpdate
-from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder, ShopOrderItem, ShopOrderStatus
-
-UNFINISHED_ORDER_STATUSES = (
-    ShopOrderStatus.PENDING_PAYMENT,
-    ShopOrderStatus.PAID,
-    ShopOrderStatus.PROCESSING,
-    ShopOrderStatus.SHIPPED,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ProductStats:
-    orders_count: int = 0
-    revenue_minor: int = 0
 
 
 def _escape_like(text: str) -> str:
@@ -64,7 +49,7 @@ class ProductService:
         status: ProductStatus | None,
         category_id: uuid.UUID | None,
         search: str | None,
-    ) -> tuple[list[tuple[Product, str | None, ProductStats]], int]:
+    ) -> tuple[list[tuple[Product, str | None]], int]:
         stmt = select(Product, Category.name).outerjoin(
             Category, Category.id == Product.category_id
         )
@@ -84,28 +69,7 @@ class ProductService:
                 .limit(page_size)
             )
         ).all()
-        stats = await self.stats([p.id for p, _ in rows])
-        return [(p, cat, stats.get(p.id, ProductStats())) for p, cat in rows], total
-
-    async def stats(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, ProductStats]:
-        """Orders that are not cancelled, and the revenue of paid (not refunded) ones."""
-        if not product_ids:
-            return {}
-        paid = ShopOrder.payment_status == PaymentStatus.PAID
-        rows = await self._db.execute(
-            select(
-                ShopOrderItem.product_id,
-                func.count(distinct(ShopOrderItem.order_id)),
-                func.coalesce(func.sum(case((paid, ShopOrderItem.line_total_minor), else_=0)), 0),
-            )
-            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
-            .where(
-                ShopOrderItem.product_id.in_(product_ids),
-                ShopOrder.status != ShopOrderStatus.CANCELLED,
-            )
-            .group_by(ShopOrderItem.product_id)
-        )
-        return {pid: ProductStats(int(n), int(rev)) for pid, n, rev in rows.all()}
+        return [(p, cat) for p, cat in rows], total
 
     async def _check_category(self, category_id: uuid.UUID | None) -> None:
         if category_id is not None:
@@ -215,19 +179,9 @@ class ProductService:
         return row
 
     async def archive(self, admin: Principal, product_id: uuid.UUID) -> Product:
-        """Soft delete: ARCHIVED. HasPendingOrders (400) while unfinished orders hold it."""
+        """Soft delete: ARCHIVED. The shop orders' `ProductSales.archive` checks first that no
+        unfinished order holds it."""
         row = await self.get(product_id)
-        unfinished = await self._db.scalar(
-            select(func.count())
-            .select_from(ShopOrderItem)
-            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
-            .where(
-                ShopOrderItem.product_id == row.id,
-                ShopOrder.status.in_(UNFINISHED_ORDER_STATUSES),
-            )
-        )
-        if unfinished:
-            raise HasPendingOrders(details={"orders": [str(unfinished)]})
         previous = row.status
         now = clock.now()
         row.status = ProductStatus.ARCHIVED
@@ -244,6 +198,29 @@ class ProductService:
             new={"status": ProductStatus.ARCHIVED.value},
         )
         return row
+
+    async def reserve_stock(self, product: Product, quantity: int) -> bool:
+        """Takes `quantity` off a tracked stock; False when it would go below zero (an
+        untracked stock always has room)."""
+        if not product.track_inventory:
+            return True
+        taken = await self._db.execute(
+            update(Product)
+            .where(Product.id == product.id, Product.stock_quantity >= quantity)
+            .values(stock_quantity=Product.stock_quantity - quantity)
+            .returning(Product.id)
+            .execution_options(synchronize_session=False)
+        )
+        return taken.scalar_one_or_none() is not None
+
+    async def release_stock(self, product_id: uuid.UUID, quantity: int) -> None:
+        """Puts `quantity` back on a tracked stock (the items of a cancelled order)."""
+        await self._db.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.track_inventory.is_(True))
+            .values(stock_quantity=Product.stock_quantity + quantity)
+            .execution_options(synchronize_session=False)
+        )
 
 
 _DETAIL_FIELDS = {"weight", "dimensions", "attributes", "tags"}

@@ -9,7 +9,6 @@ from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.kiosks.errors import KioskNotFound, UnsupportedLanguage
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import AdminKioskRead, KioskCreate, KioskProvisioned, KioskRead
@@ -17,6 +16,7 @@ from iwm.modules.kiosks.service import KioskService
 from iwm.modules.shops.errors import ShopNotFound
 from iwm.modules.shops.schemas import ShopCreate, ShopRead
 from iwm.modules.shops.service import ShopService
+from iwm.modules.users.deps import AdminUser
 from iwm.modules.users.errors import UserNotFound
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: provisioning"])

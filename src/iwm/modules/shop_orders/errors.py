@@ -15,3 +15,11 @@ class ProductNotAvailable(DomainError):
 
 class InsufficientStock(DomainError):
     status_code, code, message = 409, "INSUFFICIENT_STOCK", "Not enough stock"
+
+
+class HasPendingOrders(DomainError):
+    status_code, code, message = (
+        400,
+        "HAS_PENDING_ORDERS",
+        "The product has orders that are not finished yet",
+    )

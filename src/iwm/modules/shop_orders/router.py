@@ -12,7 +12,6 @@ from iwm.core.money import from_minor
 from iwm.core.pagination import Page
 from iwm.core.query import DateFrom, DateTo, SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.admin.params import date_range
 from iwm.modules.shop_orders.errors import InvalidTransition, ShopOrderNotFound
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrderStatus
@@ -24,6 +23,7 @@ from iwm.modules.shop_orders.schemas import (
     OrderUpdated,
 )
 from iwm.modules.shop_orders.service import OrderFilters, ShopOrderService
+from iwm.modules.users.deps import AdminUser
 from iwm.modules.users.models import User
 
 router = APIRouter(prefix="/api/v1/admin/orders", tags=["admin: shop orders"])

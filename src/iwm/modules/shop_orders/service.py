@@ -14,11 +14,12 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
+    distinct,
     func,
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,9 @@ from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
 from iwm.modules.products.models import Product, ProductStatus
+from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.errors import (
+    HasPendingOrders,
     InsufficientStock,
     InvalidTransition,
     ProductNotAvailable,
@@ -200,6 +203,65 @@ def _sums_by_status(filters: tuple[str, ...]) -> Select[str, str, int, int]:
     )
 
 
+UNFINISHED_ORDER_STATUSES = (
+    ShopOrderStatus.PENDING_PAYMENT,
+    ShopOrderStatus.PAID,
+    ShopOrderStatus.PROCESSING,
+    ShopOrderStatus.SHIPPED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductStats:
+    orders_count: int = 0
+    revenue_minor: int = 0
+
+
+class ProductSales:
+    """What the shop orders hold of each product: the admin's products list shows it, and a
+    product that unfinished orders hold is not archived. Never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def stats(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, ProductStats]:
+        """Orders that are not cancelled, and the revenue of paid (not refunded) ones."""
+        if not product_ids:
+            return {}
+        paid = ShopOrder.payment_status == PaymentStatus.PAID
+        rows = await self._db.execute(
+            select(
+                ShopOrderItem.product_id,
+                func.count(distinct(ShopOrderItem.order_id)),
+                func.coalesce(func.sum(case((paid, ShopOrderItem.line_total_minor), else_=0)), 0),
+            )
+            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
+            .where(
+                ShopOrderItem.product_id.in_(product_ids),
+                ShopOrder.status != ShopOrderStatus.CANCELLED,
+            )
+            .group_by(ShopOrderItem.product_id)
+        )
+        return {pid: ProductStats(int(n), int(rev)) for pid, n, rev in rows.all()}
+
+    async def archive(self, admin: Principal, product_id: uuid.UUID) -> Product:
+        """ProductNotFound (404); HasPendingOrders (400) while unfinished orders hold it."""
+        products = ProductService(self._db)
+        row = await products.get(product_id)
+        unfinished = await self._db.scalar(
+            select(func.count())
+            .select_from(ShopOrderItem)
+            .join(ShopOrder, ShopOrder.id == ShopOrderItem.order_id)
+            .where(
+                ShopOrderItem.product_id == row.id,
+                ShopOrder.status.in_(UNFINISHED_ORDER_STATUSES),
+            )
+        )
+        if unfinished:
+            raise HasPendingOrders(details={"orders": [str(unfinished)]})
+        return await products.archive(admin, product_id)
+
+
 class ShopOrderService:
     """Never commits: the caller's transaction does."""
 
@@ -235,16 +297,8 @@ class ShopOrderService:
             product = await self._db.get(Product, line.product_id)
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise ProductNotAvailable(details={"productId": [str(line.product_id)]})
-            if product.track_inventory:
-                taken = await self._db.execute(
-                    update(Product)
-                    .where(Product.id == product.id, Product.stock_quantity >= line.quantity)
-                    .values(stock_quantity=Product.stock_quantity - line.quantity)
-                    .returning(Product.id)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.scalar_one_or_none() is None:
-                    raise InsufficientStock(details={"productId": [str(product.id)]})
+            if not await ProductService(self._db).reserve_stock(product, line.quantity):
+                raise InsufficientStock(details={"productId": [str(product.id)]})
             items.append(
                 ShopOrderItem(
                     product_id=product.id,
@@ -358,13 +412,9 @@ class ShopOrderService:
         items = await self._db.scalars(
             select(ShopOrderItem).where(ShopOrderItem.order_id == order_id)
         )
+        products = ProductService(self._db)
         for item in sorted(items, key=lambda i: i.product_id):
-            await self._db.execute(
-                update(Product)
-                .where(Product.id == item.product_id, Product.track_inventory.is_(True))
-                .values(stock_quantity=Product.stock_quantity + item.quantity)
-                .execution_options(synchronize_session=False)
-            )
+            await products.release_stock(item.product_id, item.quantity)
 
     async def admin_update(
         self,

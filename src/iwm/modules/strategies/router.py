@@ -9,7 +9,6 @@ from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.money import bp_to_percent, from_minor
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser, SuperAdminUser
 from iwm.modules.categories.errors import CategoryNotFound
 from iwm.modules.strategies.errors import HasActiveParticipations, StrategyNotFound
 from iwm.modules.strategies.models import Strategy, StrategyStatus
@@ -26,6 +25,7 @@ from iwm.modules.strategies.schemas import (
     StrategyUpdated,
 )
 from iwm.modules.strategies.service import StrategyService, StrategyStats
+from iwm.modules.users.deps import AdminUser, SuperAdminUser
 
 router = APIRouter(prefix="/api/v1/admin/strategies", tags=["admin: strategies"])
 

@@ -1,10 +1,10 @@
-"""What admins do with accounts: list, inspect, edit, suspend and reactivate.
+"""What admins do with accounts: edit, suspend and reactivate (the list and the detail
+view are `admin_views`).
 
 Never commits: the request's transaction does, and the audit row travels with it.
 Mail to the user is returned to the caller, to be sent after the commit.
 """
 
-import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,13 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.errors import Forbidden, ValidationFailed
 from iwm.core.mail import MailMessage
-from iwm.core.money import from_minor
 from iwm.core.principal import Principal, Role
 from iwm.core.sessions import SessionStore
-from iwm.modules.audit.models import AuditLog
 from iwm.modules.audit.service import AuditService
-from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
-from iwm.modules.network.models import NetworkPartner, PartnerRank
 from iwm.modules.users import schemas as s
 from iwm.modules.users.errors import (
     AlreadySuspended,
@@ -32,20 +28,11 @@ from iwm.modules.users.errors import (
     NotSuspended,
     UserNotFound,
 )
-from iwm.modules.users.models import User, UserAddress, UserNote, UserRole, UserStatus, status_at
-from iwm.modules.users.repository import MoneyStats, UserFilters, UserRepository
-from iwm.modules.users.service import normalize_email
+from iwm.modules.users.models import User, UserNote, UserRole, UserStatus
+from iwm.modules.users.service import UserService, normalize_email
 
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
-RECENT_ACTIVITY = 10
 ENTITY = "user"
-NO_MONEY = MoneyStats()
-
-_ACTIVITY_TEXT = {
-    "USER_UPDATED": "Account details changed by an administrator",
-    "USER_SUSPENDED": "Account suspended",
-    "USER_ACTIVATED": "Account reactivated",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,42 +47,8 @@ class UserAdminService:
     def __init__(self, session: AsyncSession, sessions: SessionStore) -> None:
         self._db = session
         self._sessions = sessions
-        self._users = UserRepository(session)
+        self._users = UserService(session)
         self._audit = AuditService(session)
-
-    # -- reads -------------------------------------------------------------------------
-
-    async def list(
-        self, filters: UserFilters, page: int, page_size: int
-    ) -> tuple[list[s.AdminUserItem], int]:
-        now = clock.now()
-        rows, total = await self._users.page(filters, now, page, page_size)
-        items = [
-            s.AdminUserItem(
-                id=r.id,
-                email=r.email,
-                phone=r.phone,
-                status=status_at(r.status, r.suspended_until, now),
-                profile=s.ListProfile(
-                    first_name=r.first_name, last_name=r.last_name, avatar_url=r.avatar_url
-                ),
-                kyc=s.ListKyc(status=r.kyc_status, level=r.kyc_level),
-                roles=sorted(Role(role) for role in (r.roles or "").split(",") if role),
-                is_partner=bool(r.is_partner),
-                stats=_list_stats(
-                    MoneyStats(
-                        int(r.orders_count),
-                        int(r.spent_minor),
-                        int(r.investments_count),
-                        int(r.invested_minor),
-                    )
-                ),
-                last_login_at=r.last_login_at,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
-        return items, total
 
     async def _get(self, user_id: uuid.UUID, *, lock: bool = False) -> User:
         stmt = select(User).where(User.id == user_id)
@@ -105,180 +58,6 @@ class UserAdminService:
         if user is None:
             raise UserNotFound()
         return user
-
-    async def detail(self, user_id: uuid.UUID) -> s.AdminUserDetail:
-        user = await self._get(user_id)
-        kyc = await self._latest_kyc(user.id)
-        partner_row = (
-            await self._db.execute(select(NetworkPartner).where(NetworkPartner.user_id == user.id))
-        ).scalar_one_or_none()
-        partner = await self._partner(partner_row) if partner_row else None
-        notes = list(
-            (
-                await self._db.execute(
-                    select(UserNote)
-                    .where(UserNote.user_id == user.id)
-                    .order_by(UserNote.created_at.desc(), UserNote.id)
-                )
-            ).scalars()
-        )
-        addresses = (
-            await self._db.execute(
-                select(UserAddress)
-                .where(UserAddress.user_id == user.id)
-                .order_by(UserAddress.is_default.desc(), UserAddress.created_at)
-            )
-        ).scalars()
-        names = await self._users.names(
-            {n.created_by for n in notes} | {kyc.reviewed_by if kyc else None}
-        )
-        return s.AdminUserDetail(
-            id=user.id,
-            email=user.email,
-            phone=user.phone,
-            status=user.effective_status,
-            profile=s.DetailProfile(
-                first_name=user.first_name,
-                last_name=user.last_name,
-                middle_name=user.middle_name,
-                date_of_birth=user.date_of_birth,
-                avatar_url=user.avatar_url,
-                language=user.language,
-                timezone=user.timezone,
-            ),
-            kyc=await self._kyc_view(kyc, names) if kyc else None,
-            roles=sorted(user.roles),
-            partner=partner,
-            security=s.Security(
-                two_factor_enabled=user.two_factor_enabled,
-                two_factor_method=user.two_factor_method,
-                email_verified_at=user.email_verified_at,
-                phone_verified_at=user.phone_verified_at,
-                password_changed_at=user.password_changed_at,
-                active_sessions=await self._sessions.count_user(user.id, db=self._db),
-            ),
-            stats=s.DetailStats(
-                **_list_stats(
-                    (await self._users.money_stats([user.id])).get(user.id, NO_MONEY)
-                ).model_dump(),
-                commissions_earned=from_minor(partner_row.total_earned_minor)
-                if partner_row
-                else from_minor(0),
-                referrals_count=partner_row.direct_referrals if partner_row else 0,
-            ),
-            addresses=[
-                s.Address(
-                    id=a.id, label=a.label, is_default=a.is_default, city=a.city, country=a.country
-                )
-                for a in addresses
-            ],
-            recent_activity=await self._recent_activity(user),
-            notes=[
-                s.Note(
-                    id=n.id,
-                    content=n.content,
-                    created_by=names.get(n.created_by, "") if n.created_by else "",
-                    created_at=n.created_at,
-                )
-                for n in notes
-            ],
-            last_login_at=user.last_login_at,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
-
-    async def _latest_kyc(self, user_id: uuid.UUID) -> KycVerification | None:
-        stmt = (
-            select(KycVerification)
-            .where(KycVerification.user_id == user_id)
-            .order_by(KycVerification.submitted_at.desc(), KycVerification.id)
-            .limit(1)
-        )
-        return (await self._db.execute(stmt)).scalar_one_or_none()
-
-    async def _kyc_view(self, kyc: KycVerification, names: dict[uuid.UUID, str]) -> s.DetailKyc:
-        docs = (
-            await self._db.execute(
-                select(KycDocument)
-                .where(KycDocument.verification_id == kyc.id)
-                .order_by(KycDocument.uploaded_at, KycDocument.position)
-            )
-        ).scalars()
-        return s.DetailKyc(
-            id=kyc.id,
-            status=kyc.status,
-            level=kyc.level,
-            submitted_at=kyc.submitted_at,
-            reviewed_at=kyc.reviewed_at,
-            reviewed_by=names.get(kyc.reviewed_by) if kyc.reviewed_by else None,
-            expires_at=kyc.expires_at,
-            documents=[
-                s.DetailKycDocument(
-                    id=d.id, type=d.type, status=d.status, uploaded_at=d.uploaded_at
-                )
-                for d in docs
-            ],
-        )
-
-    async def _partner(self, partner: NetworkPartner) -> s.DetailPartner:
-        rank = await self._db.get(PartnerRank, partner.rank_id) if partner.rank_id else None
-        sponsor_name = None
-        if partner.sponsor_id is not None:
-            sponsor = await self._db.get(NetworkPartner, partner.sponsor_id)
-            if sponsor is not None:
-                sponsor_name = (await self._users.names({sponsor.user_id})).get(sponsor.user_id)
-        return s.DetailPartner(
-            id=partner.id,
-            referral_code=partner.referral_code,
-            status=partner.status,
-            rank=rank.name if rank else None,
-            sponsor_id=partner.sponsor_id,
-            sponsor_name=sponsor_name,
-            balance=s.PartnerBalance(
-                available=from_minor(partner.available_minor),
-                pending=from_minor(partner.pending_minor),
-            ),
-        )
-
-    async def _recent_activity(self, user: User) -> builtins.list[s.Activity]:
-        """Facts already recorded elsewhere: the last sign-in, admin actions on the
-        account and the history of its KYC verifications."""
-        items: builtins.list[s.Activity] = []
-        if user.last_login_at is not None:
-            items.append(
-                s.Activity(type="LOGIN", description="Signed in", timestamp=user.last_login_at)
-            )
-        audits = await self._db.execute(
-            select(AuditLog)
-            .where(AuditLog.entity_type == ENTITY, AuditLog.entity_id == str(user.id))
-            .order_by(AuditLog.created_at.desc())
-            .limit(RECENT_ACTIVITY)
-        )
-        items.extend(
-            s.Activity(
-                type=a.action,
-                description=_ACTIVITY_TEXT.get(a.action, a.action.replace("_", " ").capitalize()),
-                timestamp=a.created_at,
-            )
-            for a in audits.scalars()
-        )
-        history = await self._db.execute(
-            select(KycHistory)
-            .join(KycVerification, KycVerification.id == KycHistory.verification_id)
-            .where(KycVerification.user_id == user.id)
-            .order_by(KycHistory.created_at.desc())
-            .limit(RECENT_ACTIVITY)
-        )
-        items.extend(
-            s.Activity(
-                type="KYC",
-                description=f"KYC {h.action.lower().replace('_', ' ')}",
-                timestamp=h.created_at,
-            )
-            for h in history.scalars()
-        )
-        items.sort(key=lambda a: a.timestamp, reverse=True)
-        return items[:RECENT_ACTIVITY]
 
     # -- mutations ---------------------------------------------------------------------
 
@@ -471,15 +250,6 @@ class UserAdminService:
             ),
             mail,
         )
-
-
-def _list_stats(money: MoneyStats) -> s.ListStats:
-    return s.ListStats(
-        orders_count=money.orders_count,
-        total_spent=from_minor(money.spent_minor),
-        investments_count=money.investments_count,
-        total_invested=from_minor(money.invested_minor),
-    )
 
 
 def _json(value: Any) -> Any:

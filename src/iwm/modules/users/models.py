@@ -5,7 +5,19 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ColumnElement, Date, ForeignKey, String, Text, and_, case, or_
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    String,
+    Text,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from iwm.core import clock
@@ -165,3 +177,10 @@ class UserNote(IdMixin, CreatedAtMixin, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+def full_name_sql() -> ColumnElement[str]:
+    """lower(first_name || ' ' || last_name): exactly the expression of the trigram index
+    (a literal, not a bound parameter, so that PostgreSQL can match the index)."""
+    sep: ColumnElement[str] = literal_column("' '")
+    return func.lower(User.first_name.op("||")(sep).op("||")(User.last_name))

@@ -1,4 +1,5 @@
-"""Admin shop products: /api/v1/admin/products."""
+"""Admin shop products: /api/v1/admin/products. It lives with the shop orders because
+every answer shows what the orders hold of the product (`ProductSales`)."""
 
 import uuid
 from typing import Annotated, Literal
@@ -11,9 +12,8 @@ from iwm.core.money import bp_to_percent, from_minor
 from iwm.core.pagination import Page
 from iwm.core.query import SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.deps import AdminUser
 from iwm.modules.categories.errors import CategoryNotFound
-from iwm.modules.products.errors import HasPendingOrders, ProductNotFound, SkuAlreadyExists
+from iwm.modules.products.errors import ProductNotFound, SkuAlreadyExists
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.products.schemas import (
     AdminProduct,
@@ -24,7 +24,10 @@ from iwm.modules.products.schemas import (
     ProductUpdate,
     ProductUpdated,
 )
-from iwm.modules.products.service import ProductService, ProductStats
+from iwm.modules.products.service import ProductService
+from iwm.modules.shop_orders.errors import HasPendingOrders
+from iwm.modules.shop_orders.service import ProductSales, ProductStats
+from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(prefix="/api/v1/admin/products", tags=["admin: products"])
 
@@ -65,8 +68,11 @@ async def list_products(
     rows, total = await ProductService(session).list_page(
         page.page, page.page_size, wanted, category_id, search
     )
+    stats = await ProductSales(session).stats([p.id for p, _ in rows])
     return ok(
-        AdminProductsPage(products=[_read(*r) for r in rows]),
+        AdminProductsPage(
+            products=[_read(p, cat, stats.get(p.id, ProductStats())) for p, cat in rows]
+        ),
         pagination=PaginationMeta.build(total, page.page, page.page_size),
     )
 
@@ -120,6 +126,6 @@ async def delete_product(
     product_id: uuid.UUID, admin: AdminUser, session: SessionDep
 ) -> Envelope[ProductDeleted]:
     """Archive a product (soft delete)."""
-    row = await ProductService(session).archive(admin, product_id)
+    row = await ProductSales(session).archive(admin, product_id)
     assert row.deleted_at is not None  # noqa: S101
     return ok(ProductDeleted(id=row.id, deleted_at=row.deleted_at, deleted_by=admin.display_name))

@@ -1,4 +1,5 @@
-"""SQL of the admin user views."""
+"""SQL of the admin's users list: each user with figures from the shop orders, the
+investments and the partner profiles."""
 
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal_column,
     or_,
     select,
 )
@@ -24,16 +24,8 @@ from iwm.modules.admin.params import SortOrder, like_pattern, ordered
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder
 from iwm.modules.strategies.models import Participation
-from iwm.modules.users.models import User, UserRole, UserStatus
+from iwm.modules.users.models import User, UserRole, UserStatus, full_name_sql
 from iwm.modules.users.schemas import UserSortField
-
-
-def full_name_sql() -> ColumnElement[str]:
-    """lower(first_name || ' ' || last_name): exactly the expression of the trigram index
-    (a literal, not a bound parameter, so that PostgreSQL can match the index)."""
-    sep: ColumnElement[str] = literal_column("' '")
-    return func.lower(User.first_name.op("||")(sep).op("||")(User.last_name))
-
 
 # Per page of users, built once (statement building costs more CPU than their SQL).
 _PAGE_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
@@ -141,7 +133,7 @@ class UserFilters:
 _FEW_MATCHES = 5_000
 
 
-class UserRepository:
+class UserListRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
@@ -227,19 +219,3 @@ class UserRepository:
             uid: MoneyStats(*orders.get(uid, (0, 0)), *investments.get(uid, (0, 0)))
             for uid in set(orders) | set(investments)
         }
-
-    async def names(self, user_ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
-        """Display names of the given users (admins who did something, sponsors...)."""
-        ids = [i for i in user_ids if i is not None]
-        if not ids:
-            return {}
-        rows = await self._db.execute(select(User).where(User.id.in_(ids)))
-        return {u.id: u.full_name for u in rows.scalars()}
-
-    async def email_taken(self, email: str, other_than: uuid.UUID) -> bool:
-        stmt = select(exists().where(User.email == email, User.id != other_than))
-        return bool((await self._db.execute(stmt)).scalar())
-
-    async def count_role(self, role: Role) -> int:
-        stmt = select(func.count()).select_from(UserRole).where(UserRole.role == role.value)
-        return int((await self._db.execute(stmt)).scalar_one())

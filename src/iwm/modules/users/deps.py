@@ -4,12 +4,13 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from limits import RateLimitItemPerSecond
 
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, bearer_token, client_ip
 from iwm.core.errors import Forbidden, Unauthorized
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
-from iwm.modules.auth.service import AuthService
+from iwm.modules.users.service import resolve_principal
 
 
 async def current_principal(request: Request, resources: ResourcesDep) -> Principal:
@@ -17,7 +18,7 @@ async def current_principal(request: Request, resources: ResourcesDep) -> Princi
     token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized()
-    principal = await AuthService.resolve(resources, token_hash(token), client_ip(request))
+    principal = await resolve_principal(resources, token_hash(token), client_ip(request))
     if principal is None:
         raise Unauthorized()
     request.state.principal = principal
@@ -36,4 +37,23 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
     return guard
 
 
+def admin_guard(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """401 without a session, 403 without one of `roles`, then 429 past the general admin
+    rate limit of seed 004 (per admin, shared through Redis in production)."""
+
+    async def guard(principal: CurrentUser, resources: ResourcesDep) -> Principal:
+        if not principal.has_any(*roles):
+            raise Forbidden()
+        settings = resources.settings
+        rule = RateLimitItemPerSecond(
+            settings.admin_rate_limit_per_minute, settings.admin_rate_limit_window_seconds
+        )
+        await resources.limiter.hit(rule, "admin", str(principal.user_id))
+        return principal
+
+    return guard
+
+
 PartnerUser = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+AdminUser = Annotated[Principal, Depends(admin_guard(Role.ADMIN, Role.SUPER_ADMIN))]
+SuperAdminUser = Annotated[Principal, Depends(admin_guard(Role.SUPER_ADMIN))]
