@@ -36,12 +36,17 @@ browser-deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# pytest-xdist: a test process per core, each with its own databases, Redis prefix, photo
+# folder and S3 server; the browser tests stay together on one of them.
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 # The whole suite, on the embedded default and on PostgreSQL + Redis + S3 (loopback).
 test: install browser-deps
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider $(XDIST)
 
 test-fast: install
-	$(BIN)/pytest -x -q -m "not browser"
+	$(BIN)/pytest -x -q -m "not browser" $(XDIST)
 
 lint: install
 	$(BIN)/ruff check src tests bench migrations tools

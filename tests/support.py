@@ -76,6 +76,10 @@ def production_env(
         "IWM_DATABASE_URL": f"{base}/{db_name}",
         "IWM_REDIS_URL": REDIS_URL,
         "IWM_REDIS_PREFIX": redis_prefix,
+        # Pools keep their connections open: with a small one, several test processes (xdist
+        # workers, other runs) stay under PostgreSQL's max_connections (100 by default).
+        # Ten concurrent transactions still race in the concurrency tests.
+        "IWM_DB_POOL_SIZE": "5",
         "IWM_STORAGE_URL": f"s3://{bucket}/photos",
         "IWM_S3_ENDPOINT_URL": s3_endpoint,
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",

@@ -132,6 +132,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under `--dist loadgroup` one worker runs every browser test: one Chromium and one
+    # server per profile, rather than a set on each worker.
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
