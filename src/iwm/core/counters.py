@@ -1,18 +1,41 @@
-"""Sharded running totals (count and sum) kept in the writer's own transaction, so that
-unfiltered list summaries read a few dozen rows instead of scanning millions.
+"""Sharded running totals kept in the writer's own transaction, so that summaries read a
+few dozen rows instead of scanning millions.
 
-Each change adds its delta to one of `SHARDS` rows of its key chosen at random, so that
+Each change adds its deltas to one of `shards` rows of its key, chosen at random, so that
 concurrent writers rarely wait on the same row; readers sum over the shards.
 """
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from iwm.core.upsert import upsert
+
 SHARDS = 16
+
+
+def pick_shard(shards: int = SHARDS) -> int:
+    return secrets.randbelow(shards)
+
+
+async def add(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    key: Mapping[str, Any],
+    deltas: Mapping[str, int],
+    *,
+    shard: int | None = None,
+) -> None:
+    """Adds `deltas` to the counter row of `key` in `shard` (a random one if not given);
+    `model` has the key columns, `shard` and the counted columns, with its primary key over
+    key + shard. All-zero deltas write nothing."""
+    if not any(deltas.values()):
+        return
+    values = {**key, "shard": pick_shard() if shard is None else shard, **deltas}
+    await session.execute(upsert(session, model, values, key=[*key, "shard"], add=list(deltas)))
 
 
 async def bump(
@@ -22,20 +45,5 @@ async def bump(
     count: int,
     amount: int,
 ) -> None:
-    """Add (`count`, `amount`) to the totals row of `key`; `model` has the key columns plus
-    `shard`, `row_count` and `amount_minor`, with its primary key over key + shard."""
-    if count == 0 and amount == 0:
-        return
-    values = {**key, "shard": secrets.randbelow(SHARDS), "row_count": count, "amount_minor": amount}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table: Any = model.__table__
-    stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[*key, "shard"],
-        set_={
-            "row_count": table.c.row_count + stmt.excluded.row_count,
-            "amount_minor": table.c.amount_minor + stmt.excluded.amount_minor,
-        },
-    )
-    await session.execute(stmt)
+    """Adds (`count`, `amount`) to the `row_count` and `amount_minor` totals of `key`."""
+    await add(session, model, key, {"row_count": count, "amount_minor": amount})

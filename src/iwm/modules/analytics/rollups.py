@@ -6,17 +6,17 @@ Counter rows are locked in one fixed order (sorted keys), so concurrent writers 
 deadlock on them; `rebuild` recomputes every rollup from the raw tables.
 """
 
-import secrets
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Date, Uuid, case, delete, distinct, func, insert, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from iwm.core import counters
+from iwm.core.upsert import upsert
 from iwm.modules.analytics.models import (
     ALL_CATEGORIES,
     NO_CATEGORY,
@@ -40,11 +40,6 @@ DEFAULT_PAYMENT_METHOD = "CARD"
 Key = tuple[Any, ...]
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 async def _add(
     session: AsyncSession,
     model: type[DeclarativeBase],
@@ -52,21 +47,17 @@ async def _add(
     key_names: tuple[str, ...],
     value_names: tuple[str, ...],
 ) -> None:
-    """Adds each row's values to its counter row (one random shard per call)."""
-    table: Any = model.__table__
-    shard = secrets.randbelow(SHARDS)
-    ins = _insert(session)
+    """Adds each row's values to its counter row (one random shard per call, keys in a
+    fixed order so that concurrent writers lock rows in the same order)."""
+    shard = counters.pick_shard(SHARDS)
     for key in sorted(rows, key=lambda k: tuple(str(part) for part in k)):
-        if not any(rows[key]):
-            continue
-        values = {**dict(zip(key_names, key, strict=True)), "shard": shard}
-        values.update(zip(value_names, rows[key], strict=True))
-        stmt = ins(table).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[*key_names, "shard"],
-            set_={name: table.c[name] + stmt.excluded[name] for name in value_names},
+        await counters.add(
+            session,
+            model,
+            dict(zip(key_names, key, strict=True)),
+            dict(zip(value_names, rows[key], strict=True)),
+            shard=shard,
         )
-        await session.execute(stmt)
 
 
 async def _region_of(session: AsyncSession, user_id: uuid.UUID) -> str:
@@ -237,20 +228,17 @@ async def commission_moved(
     )
     if before is None:
         table: Any = PartnerCommissions.__table__
-        stmt = _insert(session)(table).values(
-            partner_id=row.partner_id, last_created_at=row.created_at, row_count=1
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["partner_id"],
-            set_={
-                "row_count": table.c.row_count + 1,
+        stmt = upsert(
+            session,
+            table,
+            {"partner_id": row.partner_id, "last_created_at": row.created_at, "row_count": 1},
+            key=["partner_id"],
+            add=["row_count"],
+            set_=lambda new: {
                 "last_created_at": case(
-                    (
-                        stmt.excluded.last_created_at > table.c.last_created_at,
-                        stmt.excluded.last_created_at,
-                    ),
+                    (new.last_created_at > table.c.last_created_at, new.last_created_at),
                     else_=table.c.last_created_at,
-                ),
+                )
             },
         )
         await session.execute(stmt)

@@ -13,14 +13,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.money import from_minor
+from iwm.core.upsert import upsert
 from iwm.modules.admin.params import SortOrder, like_pattern, ordered
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
@@ -208,14 +207,16 @@ class NetworkService:
 
     async def _count_member(self, levels: list[tuple[uuid.UUID, int]]) -> None:
         """One more partner at each (ancestor, level): an upsert, in key order."""
-        insert_ = pg_insert if self._db.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert_(NetworkLevel).values(
-            [{"ancestor_id": a, "depth": d, "members": 1, "volume_minor": 0} for a, d in levels]
-        )
         await self._db.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[NetworkLevel.ancestor_id, NetworkLevel.depth],
-                set_={"members": NetworkLevel.members + 1},
+            upsert(
+                self._db,
+                NetworkLevel,
+                [
+                    {"ancestor_id": a, "depth": d, "members": 1, "volume_minor": 0}
+                    for a, d in levels
+                ],
+                key=["ancestor_id", "depth"],
+                add=["members"],
             )
         )
 

@@ -7,12 +7,12 @@ answers a repeated key with the payment it already made, so a retry never pays t
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from iwm.core.upsert import upsert
 from iwm.modules.payouts.errors import ProviderDeclined
 from iwm.modules.payouts.models import SimulatedPayment
 
@@ -48,18 +48,18 @@ class SimulatedProvider:
 
     async def pay(self, order: PaymentOrder) -> PaymentResult:
         async with self._maker.begin() as db:
-            dialect = db.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            table: Any = SimulatedPayment.__table__
             await db.execute(
-                insert(table)
-                .values(
-                    idempotency_key=order.idempotency_key,
-                    reference=f"SIM-{secrets.token_hex(8).upper()}",
-                    amount_minor=order.amount_minor,
-                    currency=order.currency,
+                upsert(
+                    db,
+                    SimulatedPayment,
+                    {
+                        "idempotency_key": order.idempotency_key,
+                        "reference": f"SIM-{secrets.token_hex(8).upper()}",
+                        "amount_minor": order.amount_minor,
+                        "currency": order.currency,
+                    },
+                    key=["idempotency_key"],
                 )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
             )
             reference = await db.scalar(
                 select(SimulatedPayment.reference).where(

@@ -21,13 +21,13 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
 from iwm.core.principal import Principal
+from iwm.core.upsert import upsert
 from iwm.modules.admin.params import like_pattern
 from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
@@ -271,13 +271,13 @@ class ShopOrderService:
         self._audit = AuditService(session)
 
     async def _next_number(self, year: int) -> str:
-        dialect = self._db.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table: Any = OrderNumberCounter.__table__
-        base = insert(table).values(year=year, last_value=1)
-        stmt = base.on_conflict_do_update(
-            index_elements=["year"], set_={"last_value": table.c.last_value + 1}
-        ).returning(table.c.last_value)
+        stmt = upsert(
+            self._db,
+            OrderNumberCounter,
+            {"year": year, "last_value": 1},
+            key=["year"],
+            add=["last_value"],
+        ).returning(OrderNumberCounter.last_value)
         value = int((await self._db.execute(stmt)).scalar_one())
         return f"ORD-{year}-{value:08d}"
 

@@ -1,0 +1,50 @@
+"""INSERT ... ON CONFLICT for both databases. PostgreSQL and SQLite spell it the same way,
+but SQLAlchemy keeps the construct in each dialect's own module."""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+Insert = PgInsert | SqliteInsert
+
+
+def _table(target: type[DeclarativeBase] | Table) -> Table:
+    table = target if isinstance(target, Table) else target.__table__
+    assert isinstance(table, Table)  # noqa: S101 (a mapped class always has one)
+    return table
+
+
+def insert(session: AsyncSession, target: type[DeclarativeBase] | Table) -> Insert:
+    """An INSERT on `target` in the session's dialect, with `on_conflict_do_*`."""
+    table = _table(target)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert(
+    session: AsyncSession,
+    target: type[DeclarativeBase] | Table,
+    values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    add: Sequence[str] = (),
+    set_: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> Insert:
+    """Inserts `values`; a row whose `key` exists instead gets each `add` column increased by
+    the new value and the columns `set_(excluded)` returns set, where `excluded.<column>` is
+    the value the insert proposed. With neither, the conflicting row is left as it is."""
+    table = _table(target)
+    stmt = insert(session, table).values(values)
+    changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
+    if set_ is not None:
+        changes.update(set_(stmt.excluded))
+    if not changes:
+        return stmt.on_conflict_do_nothing(index_elements=list(key))
+    return stmt.on_conflict_do_update(index_elements=list(key), set_=changes)
