@@ -2,19 +2,19 @@
 change is a ledger entry in the same transaction."""
 
 import enum
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, at_least, below, equals, param
 from iwm.core.money import from_minor
 from iwm.core.principal import Principal
 from iwm.modules.audit.service import AuditService
@@ -122,7 +122,6 @@ class CommissionListRow:
     approved_by_name: str | None
 
 
-# Built once: fresh aliases and joins per request cost more CPU than the page's SQL.
 _partner = aliased(NetworkPartner, name="partner")
 _partner_user = aliased(User, name="partner_user")
 _source = aliased(NetworkPartner, name="source")
@@ -130,88 +129,73 @@ _source_user = aliased(User, name="source_user")
 _approver = aliased(User, name="approver")
 
 
-def _name_columns(user: Any) -> tuple[Any, Any, Any]:
-    return user.first_name, user.last_name, user.email
+def _name_columns(user: Any, prefix: str) -> tuple[Any, Any, Any]:
+    return (
+        user.first_name.label(f"{prefix}_first_name"),
+        user.last_name.label(f"{prefix}_last_name"),
+        user.email.label(f"{prefix}_email"),
+    )
 
 
 # A page of commissions with the names it shows, all as plain columns (entities would cost
 # more CPU than the page's SQL, and a User entity would also load its roles).
 _FIELDS = [getattr(Commission, name) for name in CommissionFields.__annotations__]
-_LIST_ROWS = (
-    select(
+LISTING = Listing(
+    rows=select(
         *_FIELDS,
         _partner.referral_code,
-        *_name_columns(_partner_user),
-        *_name_columns(_source_user),
-        *_name_columns(_approver),
+        *_name_columns(_partner_user, "partner"),
+        *_name_columns(_source_user, "source"),
+        *_name_columns(_approver, "approver"),
     )
     .join(_partner, _partner.id == Commission.partner_id)
     .join(_partner_user, _partner_user.id == _partner.user_id)
     .outerjoin(_source, _source.id == Commission.source_partner_id)
     .outerjoin(_source_user, _source_user.id == _source.user_id)
-    .outerjoin(_approver, _approver.id == Commission.approved_by)
+    .outerjoin(_approver, _approver.id == Commission.approved_by),
+    key=Commission.id,
+    base=Commission,
+    filters=[
+        equals("status", Commission.status),
+        equals("source_type", Commission.source_type),
+        equals("partner_id", Commission.partner_id),
+        at_least("date_from", Commission.created_at),
+        below("date_to", Commission.created_at),
+        at_least("min_amount_minor", Commission.net_minor),
+    ],
+    sorts={
+        "createdAt": Commission.created_at,
+        "amount": Commission.net_minor,
+        "status": Commission.status,
+    },
+    default_sort="createdAt",
 )
-# Each filter of the list, built once; its value is bound per request.
-_FILTERS: dict[str, ColumnElement[bool]] = {
-    "status": Commission.status == bindparam("status"),
-    "source_type": Commission.source_type == bindparam("source_type"),
-    "partner_id": Commission.partner_id == bindparam("partner_id"),
-    "date_from": Commission.created_at >= bindparam("date_from"),
-    "date_to": Commission.created_at < bindparam("date_to"),  # exclusive: date_range()
-    "min_amount_minor": Commission.net_minor >= bindparam("min_amount_minor"),
-}
 _TOTALS_BY_STATUS = select(
     CommissionTotal.status,
     func.sum(CommissionTotal.row_count),
     func.sum(CommissionTotal.amount_minor),
 ).group_by(CommissionTotal.status)
-_TOTALS_OF_SOURCE = _TOTALS_BY_STATUS.where(CommissionTotal.source_type == bindparam("source_type"))
-_SORT_COLUMNS: dict[str, Any] = {
-    "createdAt": Commission.created_at,
-    "amount": Commission.net_minor,
-    "status": Commission.status,
-}
+_TOTALS_OF_SOURCE = _TOTALS_BY_STATUS.where(CommissionTotal.source_type == param("source_type"))
 
 
-# The statements below depend only on which filters are given and on the sort: each
-# combination is built once. A statement built per request costs more CPU (building,
-# cache key, result map) than the page's SQL.
-@functools.cache
-def _page(filters: tuple[str, ...], sort_by: str, sort_order: str) -> Select[Any]:
-    """One page of `_LIST_ROWS`; binds the filters' values, `limit` and `offset`. The page's
-    ids are chosen first (from an index, without the joins), then joined to the names."""
-    column = _SORT_COLUMNS[sort_by]
-    order = (
-        [column.asc(), Commission.id.asc()]
-        if sort_order == "asc"
-        else [column.desc(), Commission.id.desc()]
-    )
-    # LIMIT and OFFSET are written into the SQL: with them as parameters PostgreSQL
-    # cannot settle on one plan for the prepared statement and plans the joins each time.
-    page_ids = (
-        select(Commission.id)
-        .where(and_(true(), *(_FILTERS[name] for name in filters)))
-        .order_by(*order)
-        .limit(bindparam("limit", type_=Integer, literal_execute=True))
-        .offset(bindparam("offset", type_=Integer, literal_execute=True))
-    )
-    return _LIST_ROWS.where(Commission.id.in_(page_ids)).order_by(*order)
-
-
-@functools.cache
-def _sums_by_status(filters: tuple[str, ...]) -> Select[str, int, int]:
+def _sums_by_status(where: ColumnElement[bool]) -> Select[str, int, int]:
     """Row count and net sum by status under the filters given."""
     return (
         select(Commission.status, func.count(), func.sum(Commission.net_minor))
-        .where(and_(true(), *(_FILTERS[name] for name in filters)))
+        .where(where)
         .group_by(Commission.status)
     )
 
 
-def _name(columns: Any) -> str | None:
-    """The display name from `_name_columns`; None for a user the outer join did not find."""
-    first, last, email = columns
-    return None if email is None else display_name(first, last, email)
+def _name(row: Any, prefix: str) -> str | None:
+    """The display name of `_name_columns(prefix)`; None for a user the outer join did not
+    find."""
+    email = getattr(row, f"{prefix}_email")
+    if email is None:
+        return None
+    return display_name(
+        getattr(row, f"{prefix}_first_name"), getattr(row, f"{prefix}_last_name"), email
+    )
 
 
 class CommissionService:
@@ -292,9 +276,8 @@ class CommissionService:
         )
 
     @staticmethod
-    def _filtered(f: CommissionFilters, *, with_status: bool) -> dict[str, Any]:
-        """The filters given, by name, with the values to bind to them."""
-        values = {
+    def _filters(f: CommissionFilters, *, with_status: bool) -> dict[str, Any]:
+        return {
             "status": f.status if with_status else None,
             "source_type": f.source_type,
             "partner_id": f.partner_id,
@@ -302,29 +285,32 @@ class CommissionService:
             "date_to": f.date_to,
             "min_amount_minor": f.min_amount_minor,
         }
-        return {name: value for name, value in values.items() if value is not None}
 
     async def list_page(
         self, f: CommissionFilters, page: int, page_size: int
     ) -> tuple[list[CommissionListRow], int, dict[str, int]]:
         """A page, the total and the summary (net sums by status over every filter but
         `status`, so the four totals stay visible while one status is listed)."""
-        params = self._filtered(f, with_status=True)
         summary, total = await self._summary_and_total(f)
-        page_rows = _page(tuple(params), f.sort_by, f.sort_order)
-        params.update(limit=page_size, offset=(page - 1) * page_size)
-        rows = await (await self._db.connection()).execute(page_rows, params)
-        n = len(_FIELDS)
+        found = await LISTING.page(
+            self._db,
+            self._filters(f, with_status=True),
+            page=page,
+            page_size=page_size,
+            sort_by=f.sort_by,
+            sort_order=f.sort_order,
+            total=total,
+        )
         return (
             [
                 CommissionListRow(
                     commission=cast(CommissionFields, row),
-                    partner_name=_name(row[n + 1 : n + 4]) or "",
-                    referral_code=row[n],
-                    source_partner_name=_name(row[n + 4 : n + 7]),
-                    approved_by_name=_name(row[n + 7 : n + 10]),
+                    partner_name=_name(row, "partner") or "",
+                    referral_code=row.referral_code,
+                    source_partner_name=_name(row, "source"),
+                    approved_by_name=_name(row, "approver"),
                 )
-                for row in rows
+                for row in found.rows
             ],
             total,
             summary,
@@ -339,8 +325,8 @@ class CommissionService:
             if f.source_type is not None:
                 stmt, params = _TOTALS_OF_SOURCE, {"source_type": f.source_type}
         else:
-            params = self._filtered(f, with_status=False)
-            stmt = _sums_by_status(tuple(params))
+            given, params = LISTING.bind(self._filters(f, with_status=False))
+            stmt = LISTING.statement("sums_by_status", given, _sums_by_status)
         for status, n, amount in await (await self._db.connection()).execute(stmt, params):
             counts[str(status)] = int(n or 0)
             sums[str(status)] = int(amount or 0)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, at_least, below, equals
 from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
@@ -226,58 +227,27 @@ class PayoutService:
         )
         return row
 
-    def _where(self, f: PayoutFilters, *, with_status: bool) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if with_status and f.status is not None:
-            where.append(Payout.status == f.status)
-        if f.partner_id is not None:
-            where.append(Payout.partner_id == f.partner_id)
-        if f.date_from is not None:
-            where.append(Payout.created_at >= f.date_from)
-        if f.date_to is not None:
-            where.append(Payout.created_at < f.date_to)  # exclusive: date_range()
-        if f.min_amount_minor is not None:
-            where.append(Payout.amount_minor >= f.min_amount_minor)
-        return where
+    @staticmethod
+    def _filters(f: PayoutFilters, *, with_status: bool) -> dict[str, Any]:
+        return {
+            "status": f.status if with_status else None,
+            "partner_id": f.partner_id,
+            "date_from": f.date_from,
+            "date_to": f.date_to,
+            "min_amount_minor": f.min_amount_minor,
+        }
 
     async def list_page(
         self, f: PayoutFilters, page: int, page_size: int
     ) -> tuple[list[tuple[Payout, NetworkPartner, User, User | None]], int, PayoutSummary]:
         """Newest first; the summary counts every filter but `status`."""
-        where = and_(true(), *self._where(f, with_status=True))
-        total = int(
-            await self._db.scalar(select(func.count()).select_from(Payout).where(where)) or 0
+        found = await LISTING.page(
+            self._db, self._filters(f, with_status=True), page=page, page_size=page_size
         )
-        ids = list(
-            await self._db.scalars(
-                select(Payout.id)
-                .where(where)
-                .order_by(Payout.created_at.desc(), Payout.id.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
+        given, params = LISTING.bind(self._filters(f, with_status=False))
+        sums = await self._db.execute(
+            LISTING.statement("pending_sums", given, _pending_sums), params
         )
-        processor = aliased(User)
-        rows = (
-            await self._db.execute(
-                select(Payout, NetworkPartner, User, processor)
-                .join(NetworkPartner, NetworkPartner.id == Payout.partner_id)
-                .join(User, User.id == NetworkPartner.user_id)
-                .outerjoin(processor, processor.id == Payout.processed_by)
-                .where(Payout.id.in_(ids))
-            )
-        ).all()
-        by_id = {r[0].id: (r[0], r[1], r[2], r[3]) for r in rows}
-        sums = (
-            await self._db.execute(
-                select(Payout.status, func.count(), func.sum(Payout.amount_minor))
-                .where(
-                    and_(true(), *self._where(f, with_status=False)),
-                    Payout.status.in_([P.PENDING, P.PROCESSING]),
-                )
-                .group_by(Payout.status)
-            )
-        ).all()
         agg = {str(s): (int(n), int(a or 0)) for s, n, a in sums}
         summary = PayoutSummary(
             pending_count=agg.get(P.PENDING, (0, 0))[0],
@@ -285,7 +255,38 @@ class PayoutService:
             processing_count=agg.get(P.PROCESSING, (0, 0))[0],
             processing_minor=agg.get(P.PROCESSING, (0, 0))[1],
         )
-        return [by_id[i] for i in ids if i in by_id], total, summary
+        rows = [(r.Payout, r.NetworkPartner, r.User, r.processor) for r in found.rows]
+        return rows, found.total, summary
+
+
+_processor = aliased(User, name="processor")
+LISTING = Listing(
+    rows=select(Payout, NetworkPartner, User, _processor)
+    .join(NetworkPartner, NetworkPartner.id == Payout.partner_id)
+    .join(User, User.id == NetworkPartner.user_id)
+    .outerjoin(_processor, _processor.id == Payout.processed_by),
+    key=Payout.id,
+    base=Payout,
+    filters=[
+        equals("status", Payout.status),
+        equals("partner_id", Payout.partner_id),
+        at_least("date_from", Payout.created_at),
+        below("date_to", Payout.created_at),
+        at_least("min_amount_minor", Payout.amount_minor),
+    ],
+    sorts={"createdAt": Payout.created_at},
+    default_sort="createdAt",
+    entities=True,
+)
+
+
+def _pending_sums(where: ColumnElement[bool]) -> Select[str, int, int]:
+    """Count and amount of the payouts still to pay, by status, under the filters given."""
+    return (
+        select(Payout.status, func.count(), func.sum(Payout.amount_minor))
+        .where(where, Payout.status.in_([P.PENDING, P.PROCESSING]))
+        .group_by(Payout.status)
+    )
 
 
 class PayoutProcessor:

@@ -2,7 +2,6 @@
 admins move them along. Paying runs the commission engine; cancelling a paid order
 refunds it and reverses its commissions."""
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,25 +9,21 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
-    and_,
-    bindparam,
     case,
     distinct,
     func,
     or_,
     select,
-    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
+from iwm.core.listing import Listing, at_least, below, clause, equals, like_pattern, param
 from iwm.core.principal import Principal
 from iwm.core.upsert import upsert
-from iwm.modules.admin.params import like_pattern
 from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
@@ -130,12 +125,35 @@ class OrderFields(Protocol):
     updated_at: datetime
 
 
-# Built once. A page of orders with their customers, all as plain columns (entities cost
-# more CPU than the page's SQL, and a User entity would also load its roles).
+# A page of orders with their customers, all as plain columns (entities cost more CPU than
+# the page's SQL, and a User entity would also load its roles).
 _FIELDS = [getattr(ShopOrder, name) for name in OrderFields.__annotations__]
-_LIST_ROWS = select(
-    *_FIELDS, User.id.label("user_id"), User.email, User.first_name, User.last_name
-).join(User, User.id == ShopOrder.user_id)
+LISTING = Listing(
+    rows=select(
+        *_FIELDS, User.id.label("user_id"), User.email, User.first_name, User.last_name
+    ).join(User, User.id == ShopOrder.user_id),
+    key=ShopOrder.id,
+    base=ShopOrder,
+    filters=[
+        equals("status", ShopOrder.status),
+        equals("payment_status", ShopOrder.payment_status),
+        equals("user_id", ShopOrder.user_id),
+        at_least("date_from", ShopOrder.created_at),
+        below("date_to", ShopOrder.created_at),
+        clause(
+            "search",
+            or_(
+                ShopOrder.order_number.ilike(param("search"), escape="\\"),
+                ShopOrder.user_id.in_(
+                    select(User.id).where(User.email.ilike(param("search"), escape="\\"))
+                ),
+            ),
+            to_param=like_pattern,
+        ),
+    ],
+    sorts={"createdAt": ShopOrder.created_at},
+    default_sort="createdAt",
+)
 _TOTALS = select(
     ShopOrderTotal.status,
     ShopOrderTotal.payment_status,
@@ -143,53 +161,8 @@ _TOTALS = select(
     func.sum(ShopOrderTotal.amount_minor),
 ).group_by(ShopOrderTotal.status, ShopOrderTotal.payment_status)
 
-# Each filter of the list, built once; its value is bound per request.
-_FILTERS: dict[str, ColumnElement[bool]] = {
-    "status": ShopOrder.status == bindparam("status"),
-    "payment_status": ShopOrder.payment_status == bindparam("payment_status"),
-    "user_id": ShopOrder.user_id == bindparam("user_id"),
-    "date_from": ShopOrder.created_at >= bindparam("date_from"),
-    "date_to": ShopOrder.created_at < bindparam("date_to"),  # exclusive: date_range()
-    "pattern": or_(
-        ShopOrder.order_number.ilike(bindparam("pattern"), escape="\\"),
-        ShopOrder.user_id.in_(
-            select(User.id).where(User.email.ilike(bindparam("pattern"), escape="\\"))
-        ),
-    ),
-}
 
-
-# The statements below depend only on which filters are given: each combination is built
-# once. A statement built per request costs more CPU (building, cache key, result map)
-# than the page's SQL.
-def _filters(names: tuple[str, ...]) -> ColumnElement[bool]:
-    return and_(true(), *(_FILTERS[name] for name in names))
-
-
-@functools.cache
-def _page(filters: tuple[str, ...]) -> Select[Any]:
-    """One page of `_LIST_ROWS`, newest first; binds the filters' values, `limit` and
-    `offset`. The page's ids are chosen first (from an index), then joined to the buyers."""
-    order = (ShopOrder.created_at.desc(), ShopOrder.id.desc())
-    # LIMIT and OFFSET are written into the SQL: with them as parameters PostgreSQL
-    # cannot settle on one plan for the prepared statement and plans the joins each time.
-    page_ids = (
-        select(ShopOrder.id)
-        .where(_filters(filters))
-        .order_by(*order)
-        .limit(bindparam("limit", type_=Integer, literal_execute=True))
-        .offset(bindparam("offset", type_=Integer, literal_execute=True))
-    )
-    return _LIST_ROWS.where(ShopOrder.id.in_(page_ids)).order_by(*order)
-
-
-@functools.cache
-def _count(filters: tuple[str, ...]) -> Select[int]:
-    return select(func.count()).select_from(ShopOrder).where(_filters(filters))
-
-
-@functools.cache
-def _sums_by_status(filters: tuple[str, ...]) -> Select[str, str, int, int]:
+def _sums_by_status(where: ColumnElement[bool]) -> Select[str, str, int, int]:
     """Order count and total by status and payment status under the filters given."""
     return (
         select(
@@ -198,7 +171,7 @@ def _sums_by_status(filters: tuple[str, ...]) -> Select[str, str, int, int]:
             func.count(),
             func.sum(ShopOrder.total_minor),
         )
-        .where(_filters(filters))
+        .where(where)
         .group_by(ShopOrder.status, ShopOrder.payment_status)
     )
 
@@ -462,25 +435,22 @@ class ShopOrderService:
         return row
 
     @staticmethod
-    def _filtered(f: OrderFilters, *, with_status: bool) -> dict[str, Any]:
-        """The filters given, by name, with the values to bind to them."""
-        values = {
+    def _filters(f: OrderFilters, *, with_status: bool) -> dict[str, Any]:
+        return {
             "status": f.status if with_status else None,
             "payment_status": f.payment_status if with_status else None,
             "user_id": f.user_id,
             "date_from": f.date_from,
             "date_to": f.date_to,
-            "pattern": like_pattern(f.search) if f.search else None,
+            "search": f.search or None,
         }
-        return {name: value for name, value in values.items() if value is not None}
 
     async def list_page(
         self, f: OrderFilters, page: int, page_size: int
     ) -> tuple[list[tuple[OrderFields, UserRef]], int, OrderSummary]:
         """Newest first; the summary counts every filter but the two status filters."""
         summary, by_status = await self._summary(f)
-        params = self._filtered(f, with_status=True)
-        conn = await self._db.connection()
+        total: int | None = None
         if f.status is None and f.payment_status is None:
             total = summary.total_orders
         elif f.only_statuses:
@@ -490,10 +460,13 @@ class ShopOrderService:
                 if (f.status is None or st == f.status)
                 and (f.payment_status is None or pst == f.payment_status)
             )
-        else:
-            total = int((await conn.execute(_count(tuple(params)), params)).scalar_one())
-        page_params = {**params, "limit": page_size, "offset": (page - 1) * page_size}
-        rows = await conn.execute(_page(tuple(params)), page_params)
+        found = await LISTING.page(
+            self._db,
+            self._filters(f, with_status=True),
+            page=page,
+            page_size=page_size,
+            total=total,
+        )
         return (
             [
                 (
@@ -504,9 +477,9 @@ class ShopOrderService:
                         name=display_name(r.first_name, r.last_name, r.email),
                     ),
                 )
-                for r in rows
+                for r in found.rows
             ],
-            total,
+            found.total,
             summary,
         )
 
@@ -515,8 +488,8 @@ class ShopOrderService:
         if f.only_statuses:
             stmt: Any = _TOTALS
         else:
-            params = self._filtered(f, with_status=False)
-            stmt = _sums_by_status(tuple(params))
+            given, params = LISTING.bind(self._filters(f, with_status=False))
+            stmt = LISTING.statement("sums_by_status", given, _sums_by_status)
         by_status: dict[tuple[str, str], int] = {}
         revenue = 0
         for status, pay_status, n, amount in await (await self._db.connection()).execute(
