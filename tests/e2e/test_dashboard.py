@@ -78,9 +78,10 @@ async def test_new_order_appears_by_itself_and_is_marked_printed(
     await expect(page.get_by_test_id("count-all")).to_have_text("1")
     await expect(page.get_by_test_id("count-printed")).to_have_text("0")
     assert await page.evaluate("window.__sameDocument") is True
+    # The card loads the photo's thumbnail (made at upload), not the 600 px photo.
     thumb = card.locator("img")
     await expect(thumb).to_have_js_property("complete", True)
-    assert await thumb.evaluate("img => img.naturalWidth") == 600
+    assert await thumb.evaluate("img => img.naturalWidth") == 480
 
     for i, (name, kiosk) in enumerate(
         [("Marie Curie", 1), ("Carlos Ruiz", 0), ("Anna Schmidt", 1)], start=1

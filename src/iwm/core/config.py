@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
 
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Decoded size of an order photo: 40 megapixels is 160 MB of RGBA in memory.
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_image_side: int = Field(default=12_000, ge=1)
     # Any other request body: far above the largest JSON body of the contract (a product
     # description is at most 20,000 characters), far below one that ties up a worker.
     max_body_bytes: int = 1024 * 1024

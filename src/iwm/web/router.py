@@ -147,7 +147,7 @@ async def set_interface_language(
 async def _live_context(
     request: Request, partner: Principal, orders: OrderService
 ) -> dict[str, Any]:
-    views = await orders.views(await orders.new_orders(partner))
+    views = await orders.cards(await orders.new_orders(partner))
     total, printed = await orders.daily_counters(partner, None)
     lang = request.cookies.get(LANG_COOKIE, "")
     # What the partner can see change: a poll with the same fingerprint gets 204.
@@ -200,7 +200,7 @@ async def mark_order(
     row = await orders.mark(partner, order_id, status)
     if view == "live":
         return render(request, "_live.html", await _live_context(request, partner, orders))
-    order = (await orders.views([row]))[0]
+    order = (await orders.cards([row]))[0]
     template = "_history_row.html" if view == "row" else "_photo_status.html"
     return render(request, template, {"o": order})
 
@@ -293,7 +293,7 @@ async def history_page(
         "history.html",
         {
             "nav": "history",
-            "orders": await orders.views(rows),
+            "orders": await orders.cards(rows),
             "kiosks": kiosks,
             "filters": raw,
             "problems": problems,

@@ -55,23 +55,25 @@ async def test_cleanup_removes_exactly_what_expired(
     await _age(db, KioskErrorReport, errors[:1], 61)
     # An orphan: a stored photo that no order names (an upload whose order never committed).
     await resources.storage.put("orders/2020/01/01/orphan.jpg", jpeg(), "image/jpeg")
-    assert len(await _keys(resources)) == 3
+    # Two orders, each with its photo and the photo's thumbnail, and the orphan.
+    assert len(await _keys(resources)) == 5
 
     dry = await CleanupService(resources).run(dry_run=True)
     assert (dry.orders, dry.codes, dry.kiosk_errors) == (1, 1, 1)
-    assert len(await _keys(resources)) == 3  # nothing removed by a dry run
+    assert len(await _keys(resources)) == 5  # nothing removed by a dry run
 
     # Orphans younger than the grace period are left alone (their order may be on its way).
     report = await CleanupService(resources).run()
     assert (report.orders, report.photos, report.codes, report.kiosk_errors) == (1, 1, 1, 1)
     assert report.orphan_photos == 0
-    assert await _keys(resources) == {young_order.image_key, "orders/2020/01/01/orphan.jpg"}
+    young = {young_order.image_key, young_order.thumbnail_key}
+    assert await _keys(resources) == {*young, "orders/2020/01/01/orphan.jpg"}
 
     clock.travel(timedelta(minutes=resources.settings.orphan_photo_grace_minutes + 1))
     report = await CleanupService(resources).run()
     assert report.orphan_photos == 1
     assert (report.orders, report.codes, report.kiosk_errors) == (0, 0, 0)
-    assert await _keys(resources) == {young_order.image_key}
+    assert await _keys(resources) == young
 
     db.expire_all()
     remaining_orders = list((await db.execute(select(Order.id))).scalars())

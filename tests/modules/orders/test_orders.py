@@ -1,8 +1,10 @@
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +83,11 @@ async def test_kiosk_creates_an_order_with_its_photo(
     assert body["kiosk"] == {"id": str(kiosk.id), "name": "Kiosk #1"}
     image = await _fetch(client, body["imageUrl"])
     assert image.status_code == 200
-    assert image.content == photo
+    # What is served is the stored photo: the upload decoded and encoded afresh.
+    stored = (await db.execute(select(Order).where(Order.id == uuid.UUID(body["id"])))).scalar_one()
+    assert image.content == await resources.storage.get(stored.image_key)
+    with Image.open(io.BytesIO(image.content)) as served, Image.open(io.BytesIO(photo)) as sent:
+        assert (served.format, served.size) == ("JPEG", sent.size)
     assert await count(db, ActivityLog, event="ORDER_CREATED") == 1
 
 

@@ -28,6 +28,8 @@ class Order(IdMixin, CreatedAtMixin, Base):
     customer_phone: Mapped[str] = mapped_column(String(32), default="")
     image_key: Mapped[str] = mapped_column(String(300), unique=True)
     image_content_type: Mapped[str] = mapped_column(String(32), default="image/jpeg")
+    # The dashboard's small JPEG of the photo, made at upload (none for older orders).
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300), unique=True, index=True)
     printed_at: Mapped[datetime | None]
 
     @property

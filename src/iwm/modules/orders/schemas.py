@@ -30,6 +30,12 @@ class OrderRead(CamelModel):
     created_at: UtcDateTime
 
 
+class OrderCard(OrderRead):
+    """An order as the dashboard lists it: with its thumbnail (None for older orders)."""
+
+    thumbnail_url: str | None
+
+
 class MarkRequest(StrictBody):
     status: PrintStatus
 

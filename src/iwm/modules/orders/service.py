@@ -1,13 +1,11 @@
 """Kiosk photo orders: made by the kiosk, printed by the partner's shop."""
 
 import asyncio
-import io
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,25 +17,17 @@ from iwm.core.storage import PhotoStorage
 from iwm.modules.activity.models import ActivityEvent
 from iwm.modules.activity.service import ActivityService
 from iwm.modules.kiosks.models import Kiosk
-from iwm.modules.orders.errors import InvalidImage, OrderNotFound
+from iwm.modules.orders.errors import OrderNotFound
 from iwm.modules.orders.models import Order, PrintStatus
-from iwm.modules.orders.schemas import NewOrderForm, OrderFilters, OrderKiosk, OrderRead
+from iwm.modules.orders.photos import clean_photo
+from iwm.modules.orders.schemas import (
+    NewOrderForm,
+    OrderCard,
+    OrderFilters,
+    OrderKiosk,
+    OrderRead,
+)
 from iwm.modules.shops.models import Shop
-
-_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
-
-
-def sniff_image(data: bytes) -> tuple[str, str]:
-    """(content type, extension) of a JPEG or PNG, judged by its content alone."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise InvalidImage(details={"image": ["not a readable JPEG or PNG image"]}) from None
-    if fmt not in _FORMATS:
-        raise InvalidImage(details={"image": [f"format {fmt} is not accepted (JPEG, PNG)"]})
-    return _FORMATS[fmt]
 
 
 def _start_of(value: date | datetime) -> datetime:
@@ -91,6 +81,19 @@ class OrderService:
                 created_at=o.created_at,
             )
             for (o, kiosk_name), url in zip(rows, urls, strict=True)
+        ]
+
+    async def cards(self, rows: Sequence[tuple[Order, str]]) -> list[OrderCard]:
+        """The views with the thumbnail's link, for the dashboard's lists (the full photo
+        where an order predates thumbnails)."""
+        views = await self.views(rows)
+        thumbs = await asyncio.gather(
+            *(self._storage.url(o.thumbnail_key) for o, _ in rows if o.thumbnail_key)
+        )
+        links = iter(thumbs)
+        return [
+            OrderCard(**view.model_dump(), thumbnail_url=next(links) if o.thumbnail_key else None)
+            for (o, _), view in zip(rows, views, strict=True)
         ]
 
     async def new_orders(self, partner: Principal, limit: int = 500) -> list[tuple[Order, str]]:
@@ -207,11 +210,18 @@ class OrderService:
     async def create(self, kiosk: Kiosk, form: NewOrderForm, image: bytes) -> tuple[Order, str]:
         """Stores the photo, then the order. A photo whose order never commits is an
         orphan that the daily cleanup removes after its grace period."""
-        content_type, ext = await asyncio.to_thread(sniff_image, image)
+        photo = await asyncio.to_thread(
+            clean_photo,
+            image,
+            max_pixels=self._settings.max_image_pixels,
+            max_side=self._settings.max_image_side,
+        )
         now = clock.now()
         order_id = uuid.uuid4()
-        key = f"{ORDER_PHOTO_PREFIX}{now:%Y/%m/%d}/{order_id}.{ext}"
-        await self._storage.put(key, image, content_type)
+        key = f"{ORDER_PHOTO_PREFIX}{now:%Y/%m/%d}/{order_id}.{photo.ext}"
+        thumbnail_key = f"{ORDER_PHOTO_PREFIX}{now:%Y/%m/%d}/{order_id}.thumb.jpg"
+        await self._storage.put(key, photo.data, photo.content_type)
+        await self._storage.put(thumbnail_key, photo.thumbnail, "image/jpeg")
         order = Order(
             id=order_id,
             kiosk_id=kiosk.id,
@@ -219,7 +229,8 @@ class OrderService:
             customer_email=(form.customer_email or "").strip().lower(),
             customer_phone=(form.customer_phone or "").strip(),
             image_key=key,
-            image_content_type=content_type,
+            image_content_type=photo.content_type,
+            thumbnail_key=thumbnail_key,
             created_at=now,
         )
         self._db.add(order)
@@ -252,7 +263,7 @@ class OrderService:
             async with maker.begin() as db:
                 rows = (
                     await db.execute(
-                        select(Order.id, Order.image_key)
+                        select(Order.id, Order.image_key, Order.thumbnail_key)
                         .where(Order.created_at < cutoff)
                         .order_by(Order.created_at)
                         .limit(batch_size)
@@ -261,22 +272,22 @@ class OrderService:
                 if not rows:
                     break
                 await db.execute(delete(Order).where(Order.id.in_([r.id for r in rows])))
-            # Committed: these keys are named by no order any more (image_key is unique).
+            # Committed: these keys are named by no order any more (both keys are unique).
             keys = [r.image_key for r in rows]
-            await storage.delete(keys)
+            await storage.delete(keys + [r.thumbnail_key for r in rows if r.thumbnail_key])
             removed += len(rows)
             photos += len(keys)
         return removed, photos
 
     @staticmethod
     async def photos_in_use(maker: async_sessionmaker[AsyncSession], keys: list[str]) -> set[str]:
-        """The keys among `keys` that an order names."""
+        """The keys among `keys` that an order names (its photo or the photo's thumbnail)."""
         async with maker() as db:
-            return set(
-                (
-                    await db.execute(select(Order.image_key).where(Order.image_key.in_(keys)))
-                ).scalars()
+            photos = await db.execute(select(Order.image_key).where(Order.image_key.in_(keys)))
+            thumbs = await db.execute(
+                select(Order.thumbnail_key).where(Order.thumbnail_key.in_(keys))
             )
+            return {k for k in (*photos.scalars(), *thumbs.scalars()) if k}
 
 
 def _escape_like(text: str) -> str:
