@@ -11,7 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from iwm.core.config import Settings, get_settings
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
-from iwm.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from iwm.core.middleware import (
+    BodyLimitMiddleware,
+    ExactNumbersMiddleware,
+    RequestIdMiddleware,
+)
 from iwm.core.resources import Resources
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
 from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
@@ -77,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     install_error_handlers(app)
 
-    # Innermost first. Accepted heartbeats (no body) are answered before the body limit;
+    # Innermost first. Money in JSON bodies is written exactly (see core/money.py).
+    app.add_middleware(ExactNumbersMiddleware)
+    # Accepted heartbeats (no body) are answered before the body limit;
     # everything runs inside the request id middleware.
     app.add_middleware(
         BodyLimitMiddleware,

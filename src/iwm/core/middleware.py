@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iwm.core.errors import error_body
+from iwm.core.money import unmark
 
 
 class RequestIdMiddleware:
@@ -90,3 +91,45 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
         headers={"Connection": "close"},
     )
     await response(scope, receive, send)
+
+
+class ExactNumbersMiddleware:
+    """Writes the Money values of a JSON response as exact JSON numbers (see
+    `core.money.MARKER`): the body is held until complete, the marked strings become bare
+    numbers and Content-Length follows. Other responses pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_exact(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if any(
+                    name == b"content-type" and value.startswith(b"application/json")
+                    for name, value in headers
+                ):
+                    start = message
+                    return
+                await send(message)
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = unmark(b"".join(chunks))
+            headers = [(n, v) for n, v in start.get("headers", []) if n != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, send_exact)

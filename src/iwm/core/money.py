@@ -1,10 +1,13 @@
 """Money: `Decimal` in Python, integer minor units in the database, JSON numbers with at
-most two decimals. Rounding is ROUND_HALF_UP, in `to_minor` only."""
+most two decimals written from the Decimal exactly. Rounding is ROUND_HALF_UP, in
+`to_minor` and `json_text` only."""
 
+import re
+import secrets
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import PlainSerializer
+from pydantic import PlainSerializer, WithJsonSchema
 
 CENT = Decimal("0.01")
 
@@ -31,10 +34,37 @@ def bp_to_percent(bp: int) -> Decimal:
     return from_minor(bp)
 
 
-def _json_number(value: Decimal) -> float | int:
-    value = value.quantize(CENT)
-    # A whole amount is written as an integer (125000), anything else with its cents.
-    return int(value) if value == value.to_integral_value() else float(value)
+def json_text(value: Decimal) -> str:
+    """The JSON number of an amount: at most two decimals (ROUND_HALF_UP), a whole amount as
+    an integer (`125000`), trailing zeros dropped (`450.5`), never an exponent."""
+    text = format(value.quantize(CENT, rounding=ROUND_HALF_UP), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
-Money = Annotated[Decimal, PlainSerializer(_json_number, return_type=float, when_used="json")]
+# Pydantic writes a Decimal as a JSON string and a float loses digits past the 15th
+# (99999999999999.99 became ...98). So a Money value is serialised to a string carrying
+# this per-process marker and its exact digits, and `ExactNumbersMiddleware` rewrites the
+# quoted marker into the bare number in every JSON response body. The marker holds 128
+# random bits and never leaves the process, so no stored text can imitate it.
+MARKER = f"~n{secrets.token_hex(16)}~"
+MARKED_NUMBER = re.compile(rb'"' + re.escape(MARKER.encode()) + rb'(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _json_number(value: Decimal) -> str:
+    return MARKER + json_text(value)
+
+
+def unmark(body: bytes) -> bytes:
+    """A JSON document with every marked Money value written as its bare number."""
+    if MARKER.encode() not in body:
+        return body
+    return MARKED_NUMBER.sub(rb"\1", body)
+
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(_json_number, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "number"}, mode="serialization"),
+]

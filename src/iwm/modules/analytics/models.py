@@ -16,6 +16,9 @@ ALL_CATEGORIES = uuid.UUID(int=0)
 """The category key of whole orders (every line, each order counted once)."""
 NO_CATEGORY = uuid.UUID(int=1)
 """The category key of lines whose product had no category."""
+UNKNOWN_CATEGORY = uuid.UUID(int=2)
+"""A key no rollup row carries (categories have random, version 4 ids): what a request
+naming one of the keys above is read as."""
 
 
 class SalesDaily(Base):

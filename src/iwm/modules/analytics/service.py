@@ -14,6 +14,7 @@ from iwm.core.money import from_minor
 from iwm.modules.analytics.models import (
     ALL_CATEGORIES,
     NO_CATEGORY,
+    UNKNOWN_CATEGORY,
     CommissionDaily,
     CustomerSales,
     PartnerCommissions,
@@ -139,6 +140,10 @@ class AnalyticsService:
     async def sales(
         self, w: Window, granularity: Granularity, category_id: uuid.UUID | None
     ) -> SalesResponse:
+        if category_id in (ALL_CATEGORIES, NO_CATEGORY):
+            # The rollups' own keys are no category a client can ask for: unknown, like any
+            # other id no category has (zeros).
+            category_id = UNKNOWN_CATEGORY
         key = category_id or ALL_CATEGORIES
         days = await self._sales_by_day(key, w.first_day, w.last_day)
         orders = sum(n for n, _ in days.values())

@@ -167,6 +167,8 @@ class KioskService:
         language = self._check_language(language)
         kiosk = await self.get_owned(partner, kiosk_id, lock=True)
         previous = kiosk.default_language
+        if language == previous:
+            return kiosk  # already so: nothing changes, nothing is logged
         kiosk.default_language = language
         kiosk_changed(self._db, kiosk.id)
         self._activity.record(

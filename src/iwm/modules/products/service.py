@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +133,7 @@ class ProductService:
         """ProductNotFound, SkuAlreadyExists, CategoryNotFound."""
         row = await self.get(product_id)
         before = _snapshot(row)
+        state_before = _state(row)
         fields = body.model_fields_set
         if "sku" in fields and body.sku is not None and body.sku != row.sku:
             if await self._sku_taken(body.sku, row.id):
@@ -163,6 +165,11 @@ class ProductService:
         if row.status != ProductStatus.ARCHIVED:
             row.deleted_at = None
             row.deleted_by = None
+        if _state(row) == state_before:
+            # Nothing changed: no `updatedAt`, no audit row; the values set are dropped so
+            # that the flush writes nothing either.
+            await self._db.refresh(row)
+            return row
         row.updated_by = admin.user_id
         row.updated_at = clock.now()
         await self._flush()
@@ -182,6 +189,8 @@ class ProductService:
         """Soft delete: ARCHIVED. The shop orders' `ProductSales.archive` checks first that no
         unfinished order holds it."""
         row = await self.get(product_id)
+        if row.status == ProductStatus.ARCHIVED:
+            return row  # already archived: nothing to change, nothing to audit
         previous = row.status
         now = clock.now()
         row.status = ProductStatus.ARCHIVED
@@ -228,6 +237,18 @@ _DETAIL_FIELDS = {"weight", "dimensions", "attributes", "tags"}
 
 def _details(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in _DETAIL_FIELDS}
+
+
+# What an update may change; who changed it and when follow from a change.
+_STAMPS = {"updated_at", "updated_by"}
+
+
+def _state(row: Product) -> dict[str, Any]:
+    return {
+        attr.key: getattr(row, attr.key)
+        for attr in sa_inspect(Product).column_attrs
+        if attr.key not in _STAMPS
+    }
 
 
 def _snapshot(row: Product) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.errors import HasPendingOrders
 from iwm.modules.shop_orders.service import ProductSales, ProductStats
 from iwm.modules.users.deps import AdminUser
+from iwm.modules.users.service import UserService
 
 router = APIRouter(prefix="/api/v1/admin/products", tags=["admin: products"])
 
@@ -116,9 +117,16 @@ async def update_product(
             sku=row.sku,
             status=row.status,
             updated_at=row.updated_at,
-            updated_by=admin.display_name,
+            # A change that changed nothing answers who made the last real one.
+            updated_by=await _name_of(session, admin, row.updated_by),
         )
     )
+
+
+async def _name_of(session: SessionDep, admin: AdminUser, user_id: uuid.UUID | None) -> str:
+    if user_id is None or user_id == admin.user_id:
+        return admin.display_name
+    return (await UserService(session).names({user_id})).get(user_id, "")
 
 
 @router.delete("/{product_id}", responses=error_responses(ProductNotFound, HasPendingOrders))
@@ -128,4 +136,10 @@ async def delete_product(
     """Archive a product (soft delete)."""
     row = await ProductSales(session).archive(admin, product_id)
     assert row.deleted_at is not None  # noqa: S101
-    return ok(ProductDeleted(id=row.id, deleted_at=row.deleted_at, deleted_by=admin.display_name))
+    return ok(
+        ProductDeleted(
+            id=row.id,
+            deleted_at=row.deleted_at,
+            deleted_by=await _name_of(session, admin, row.deleted_by),
+        )
+    )
