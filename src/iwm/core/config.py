@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     commission_adjust_limit_per_minute: int = 10
     payout_process_limit_per_minute: int = 5
     payout_min_amount: Decimal = Decimal("1")
+    # Four eyes on money: an amount change of a commission by more than this (or raising
+    # one at all) waits for a second admin; a payout above it is processed by an admin
+    # other than the one who approved it.
+    four_eyes_above: Decimal = Field(default=Decimal("1000.00"), ge=0, decimal_places=2)
     # "simulated" pays at once; "failing" refuses every payment (PAYMENT_FAILED).
     payment_provider: str = "simulated"
     # A payout still PROCESSING this long after its last change is finished by the

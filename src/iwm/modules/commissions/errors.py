@@ -11,3 +11,14 @@ class CannotAdjust(DomainError):
         "CANNOT_ADJUST",
         "The commission cannot be adjusted in its current status",
     )
+
+
+class SeparationOfDuties(DomainError):
+    """Four eyes on money: the admin who changed a commission's amount cannot approve it,
+    and a pending change or a large payout needs a second admin."""
+
+    status_code, code, message = (
+        403,
+        "SEPARATION_OF_DUTIES",
+        "This needs a second admin: the same admin cannot do both steps",
+    )

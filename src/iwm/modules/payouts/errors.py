@@ -29,5 +29,12 @@ class InsufficientBalance(DomainError):
     status_code, code, message = 400, "INSUFFICIENT_BALANCE", "Not enough available balance"
 
 
+class PayoutNotCovered(InsufficientBalance):
+    """The partner's available balance is negative (a clawback took back money this payout
+    had reserved): approving or paying waits until new earnings cover it."""
+
+    message = "The partner's available balance is negative: the payout is not covered"
+
+
 class ProviderDeclined(DomainError):
     status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"

@@ -14,14 +14,17 @@ from iwm.core.pagination import Page
 from iwm.core.query import DateFrom, DateTo
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.params import date_range
+from iwm.modules.commissions.errors import SeparationOfDuties
+from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.errors import (
+    InsufficientBalance,
     NotApproved,
     NotPending,
     NotRejectable,
     PaymentFailed,
     PayoutNotFound,
 )
-from iwm.modules.payouts.models import PayoutStatus
+from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.payouts.schemas import (
     AdminPayout,
     AdminPayoutsPage,
@@ -35,8 +38,14 @@ from iwm.modules.payouts.schemas import (
     RejectRequest,
     RejectResponse,
 )
-from iwm.modules.payouts.service import PayoutFilters, PayoutProcessor, PayoutService
+from iwm.modules.payouts.service import (
+    PayoutFilters,
+    PayoutProcessor,
+    PayoutService,
+    blocked_reason,
+)
 from iwm.modules.users.deps import AdminUser
+from iwm.modules.users.models import User
 
 router = APIRouter(prefix="/api/v1/admin/payouts", tags=["admin: payouts"])
 
@@ -69,25 +78,7 @@ async def list_payouts(
     rows, total, s = await PayoutService(session, resources.settings).list_page(
         filters, page.page, page.page_size
     )
-    payouts = [
-        AdminPayout(
-            id=p.id,
-            partner=PartnerRef(
-                id=partner.id, name=user.full_name, referral_code=partner.referral_code
-            ),
-            amount=from_minor(p.amount_minor),
-            currency=p.currency,
-            method=MethodRead(type=p.method_type, masked_details=p.masked_details),
-            status=p.status,
-            rejection_reason=p.rejection_reason,
-            external_reference=p.external_reference,
-            processed_by=processor.full_name if processor is not None else None,
-            processed_at=p.processed_at,
-            completed_at=p.completed_at,
-            created_at=p.created_at,
-        )
-        for p, partner, user, processor in rows
-    ]
+    payouts = [_read(*row) for row in rows]
     summary = PayoutSummaryRead(
         pending_count=s.pending_count,
         pending_amount=from_minor(s.pending_minor),
@@ -100,7 +91,36 @@ async def list_payouts(
     )
 
 
-@router.post("/{payout_id}/approve", responses=error_responses(PayoutNotFound, NotPending))
+def _read(p: Payout, partner: NetworkPartner, user: User, processor: User | None) -> AdminPayout:
+    return AdminPayout(
+        id=p.id,
+        partner=PartnerRef(id=partner.id, name=user.full_name, referral_code=partner.referral_code),
+        amount=from_minor(p.amount_minor),
+        currency=p.currency,
+        method=MethodRead(type=p.method_type, masked_details=p.masked_details),
+        status=p.status,
+        rejection_reason=p.rejection_reason,
+        external_reference=p.external_reference,
+        processed_by=processor.full_name if processor is not None else None,
+        processed_at=p.processed_at,
+        completed_at=p.completed_at,
+        created_at=p.created_at,
+        blocked_reason=blocked_reason(p.status, partner.available_minor),
+    )
+
+
+@router.get("/{payout_id}", responses=error_responses(PayoutNotFound))
+async def get_payout(
+    payout_id: uuid.UUID, admin: AdminUser, session: SessionDep, resources: ResourcesDep
+) -> Envelope[AdminPayout]:
+    """One payout request, with why it is blocked if it is."""
+    return ok(_read(*await PayoutService(session, resources.settings).detail(payout_id)))
+
+
+@router.post(
+    "/{payout_id}/approve",
+    responses=error_responses(PayoutNotFound, NotPending, InsufficientBalance),
+)
 async def approve_payout(
     payout_id: uuid.UUID,
     admin: AdminUser,
@@ -147,7 +167,14 @@ async def reject_payout(
 
 @router.post(
     "/{payout_id}/process",
-    responses=error_responses(PayoutNotFound, NotApproved, PaymentFailed, RateLimited),
+    responses=error_responses(
+        PayoutNotFound,
+        NotApproved,
+        InsufficientBalance,
+        SeparationOfDuties,
+        PaymentFailed,
+        RateLimited,
+    ),
 )
 async def process_payout(
     payout_id: uuid.UUID,

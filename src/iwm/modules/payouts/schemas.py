@@ -31,6 +31,9 @@ class AdminPayout(CamelModel):
     processed_at: UtcDateTime | None
     completed_at: UtcDateTime | None
     created_at: UtcDateTime
+    # Beyond the seed: why an open payout cannot be approved or paid now
+    # ("INSUFFICIENT_BALANCE": its partner's available balance is negative), else null.
+    blocked_reason: str | None
 
 
 class PayoutSummaryRead(CamelModel):

@@ -22,6 +22,7 @@ from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine
+from iwm.modules.commissions.errors import SeparationOfDuties
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.errors import PartnerNotFound
@@ -33,6 +34,7 @@ from iwm.modules.payouts.errors import (
     NotPending,
     NotRejectable,
     PaymentFailed,
+    PayoutNotCovered,
     PayoutNotFound,
     ProviderDeclined,
 )
@@ -69,6 +71,25 @@ async def payout_moved(
     return await ledger.post(
         row.partner_id, kind, after - before, payout_id=row.id, admin_id=admin_id
     )
+
+
+BLOCKED_NOT_COVERED = "INSUFFICIENT_BALANCE"
+
+
+def blocked_reason(status: str, partner_available_minor: int) -> str | None:
+    """Why an open payout cannot move on: its partner's available balance is negative (a
+    clawback took back money it had reserved), so approving and paying wait."""
+    if status in (PayoutStatus.PENDING, PayoutStatus.APPROVED) and partner_available_minor < 0:
+        return BLOCKED_NOT_COVERED
+    return None
+
+
+def check_covered(partner: NetworkPartner) -> None:
+    """PayoutNotCovered (400 INSUFFICIENT_BALANCE) while the partner's available balance is
+    negative. The payout's own amount is already reserved (taken off `available`), so a
+    balance of zero or more means every reserved payout is covered by earnings."""
+    if partner.available_minor < 0:
+        raise PayoutNotCovered(details={"available": [str(from_minor(partner.available_minor))]})
 
 
 def mask(details: str) -> str:
@@ -158,10 +179,14 @@ class PayoutService:
         return row
 
     async def _lock(self, payout_id: uuid.UUID) -> Payout:
+        return (await self._lock_with_partner(payout_id))[0]
+
+    async def _lock_with_partner(self, payout_id: uuid.UUID) -> tuple[Payout, NetworkPartner]:
         partner_id = await self._db.scalar(select(Payout.partner_id).where(Payout.id == payout_id))
         if partner_id is None:
             raise PayoutNotFound()
-        await self._network.lock_partner(partner_id)
+        partner = await self._network.lock_partner(partner_id)
+        assert partner is not None  # noqa: S101 (a payout's partner is never deleted)
         row = await self._db.scalar(
             select(Payout)
             .where(Payout.id == payout_id)
@@ -170,13 +195,15 @@ class PayoutService:
         )
         if row is None:
             raise PayoutNotFound()
-        return row
+        return row, partner
 
     async def approve(self, admin: Principal, payout_id: uuid.UUID, note: str | None) -> Payout:
-        """PayoutNotFound; NotPending unless PENDING."""
-        row = await self._lock(payout_id)
+        """PayoutNotFound; NotPending unless PENDING; PayoutNotCovered (400
+        INSUFFICIENT_BALANCE) while the partner's available balance is negative."""
+        row, partner = await self._lock_with_partner(payout_id)
         if row.status != P.PENDING:
             raise NotPending(details={"status": [str(row.status)]})
+        check_covered(partner)
         before_values = _audit_values(row)
         before = payout_shares(row.status, row.amount_minor, row.funds_returned)
         now = clock.now()
@@ -236,6 +263,24 @@ class PayoutService:
             "date_to": f.date_to,
             "min_amount_minor": f.min_amount_minor,
         }
+
+    async def detail(
+        self, payout_id: uuid.UUID
+    ) -> tuple[Payout, NetworkPartner, User, User | None]:
+        """One payout with its partner, the partner's user and the processing admin."""
+        processor = aliased(User)
+        row = (
+            await self._db.execute(
+                select(Payout, NetworkPartner, User, processor)
+                .join(NetworkPartner, NetworkPartner.id == Payout.partner_id)
+                .join(User, User.id == NetworkPartner.user_id)
+                .outerjoin(processor, processor.id == Payout.processed_by)
+                .where(Payout.id == payout_id)
+            )
+        ).first()
+        if row is None:
+            raise PayoutNotFound()
+        return row[0], row[1], row[2], row[3]
 
     async def list_page(
         self, f: PayoutFilters, page: int, page_size: int
@@ -319,8 +364,26 @@ class PayoutProcessor:
     async def process(
         self, admin: Principal, payout_id: uuid.UUID, external_reference: str | None
     ) -> Payout:
-        """PayoutNotFound; NotApproved; PaymentFailed (the payout is APPROVED again)."""
+        """PayoutNotFound; NotApproved; SeparationOfDuties (403) when the approver of a
+        payout above the four-eyes threshold processes it; PayoutNotCovered (400
+        INSUFFICIENT_BALANCE) while the partner's available balance is negative;
+        PaymentFailed (the payout is APPROVED again)."""
         async with self._maker.begin() as db:
+            # Under the partner's lock (the lock every balance change takes first), so no
+            # clawback lands between the check and the claim.
+            current = await _lock_payout(db, NetworkService(db, self._settings), payout_id)
+            if current.status != P.APPROVED:
+                raise NotApproved(details={"status": [str(current.status)]})
+            if (
+                current.amount_minor > to_minor(self._settings.four_eyes_above)
+                and current.approved_by == admin.user_id
+            ):
+                raise SeparationOfDuties(
+                    details={"approvedBy": ["the processor must be another admin"]}
+                )
+            partner = await db.get(NetworkPartner, current.partner_id, populate_existing=True)
+            assert partner is not None  # noqa: S101
+            check_covered(partner)
             now = clock.now()
             claimed = await db.scalar(
                 update(Payout)
@@ -332,7 +395,7 @@ class PayoutProcessor:
                     updated_at=now,
                 )
                 .returning(Payout)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False, populate_existing=True)
             )
             if claimed is None:
                 exists = await db.scalar(select(Payout.status).where(Payout.id == payout_id))
