@@ -33,9 +33,15 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=RFC_9106_LOW_MEMORY.time_cost, ge=1)
     password_hash_memory_cost: int = Field(default=RFC_9106_LOW_MEMORY.memory_cost, ge=8)
     password_hash_parallelism: int = Field(default=RFC_9106_LOW_MEMORY.parallelism, ge=1)
+    # Password hashes computed at once per process (worker threads; each takes the hash's
+    # memory): the rest of a login storm waits its turn instead of starving other requests.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
 
     session_ttl_seconds: int = 8 * 3600
-    login_attempts_per_minute: int = 10
+    # Failed logins per account and client IP pair (then 2x per 10 minutes, 4x per hour,
+    # 8x per day), and per client IP over all accounts. Successes are never counted.
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
 
     # Admin API (seed 004): general limit per admin, KYC validity, display currency.
     admin_rate_limit_per_minute: int = 200

@@ -39,6 +39,16 @@ class RateLimiter:
         item = parse(rule) if isinstance(rule, str) else rule
         await self._limiter.hit(item, *key)
 
+    async def exceeded(self, rules: list[RateLimitItem], *key: str) -> int | None:
+        """Seconds until every one of `rules` admits one more event for `key`, or None when
+        none of them is used up (nothing is counted)."""
+        waits = [
+            await self._retry_after(item, *key)
+            for item in rules
+            if not await self._limiter.test(item, *key)
+        ]
+        return max(waits) if waits else None
+
     async def clear(self, rule: str | RateLimitItem, *key: str) -> None:
         item = parse(rule) if isinstance(rule, str) else rule
         await self._limiter.clear(item, *key)

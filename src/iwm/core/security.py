@@ -5,6 +5,8 @@ import hmac
 import secrets
 from functools import cached_property
 
+import anyio
+import anyio.to_thread
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -20,10 +22,13 @@ class PasswordHasher:
         time_cost: int = argon2.profiles.RFC_9106_LOW_MEMORY.time_cost,
         memory_cost: int = argon2.profiles.RFC_9106_LOW_MEMORY.memory_cost,
         parallelism: int = argon2.profiles.RFC_9106_LOW_MEMORY.parallelism,
+        concurrency: int = 2,
     ) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
+        self._concurrency = concurrency
+        self._threads: anyio.CapacityLimiter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PasswordHasher":
@@ -31,7 +36,26 @@ class PasswordHasher:
             time_cost=settings.password_hash_time_cost,
             memory_cost=settings.password_hash_memory_cost,
             parallelism=settings.password_hash_parallelism,
+            concurrency=settings.password_hash_concurrency,
         )
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        # Made on first use, inside the event loop that uses it.
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(self._concurrency)
+        return self._threads
+
+    async def verify_async(self, password_hash: str | None, password: str) -> bool:
+        """`verify` in a worker thread: a hash takes tens of milliseconds of CPU (Argon2
+        releases the GIL), which on the event loop would stall every other request. At most
+        `concurrency` run at once per process; the rest wait without costing CPU or memory."""
+        return await anyio.to_thread.run_sync(
+            self.verify, password_hash, password, limiter=self._limiter()
+        )
+
+    async def hash_async(self, password: str) -> str:
+        """`hash` in a worker thread, bounded like `verify_async`."""
+        return await anyio.to_thread.run_sync(self.hash, password, limiter=self._limiter())
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -47,6 +47,8 @@ async def test_sessions_and_rate_limits_live_under_the_prefix(
     user = await make_user(resources)
     resp = await client.post("/auth/login", json={"email": user.email, "password": PASSWORD})
     assert resp.status_code == 200
+    # Only failures are counted in the login limits.
+    await client.post("/auth/login", json={"email": user.email, "password": "wrong"})
     hashed = token_hash(resp.json()["token"])
     redis = resources.redis
     assert redis is not None
