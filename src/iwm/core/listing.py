@@ -87,6 +87,11 @@ def at_least(name: str, column: Any) -> Filter:
     return Filter(name, column >= param(name))
 
 
+def one_of(name: str, column: Any) -> Filter:
+    """The column's value is in the given list."""
+    return Filter(name, column.in_(bindparam(name, expanding=True)))
+
+
 def below(name: str, column: Any) -> Filter:
     """An exclusive upper bound (`date_range` makes `dateTo` exclusive)."""
     return Filter(name, column < param(name))
@@ -119,11 +124,12 @@ def by_value(name: str, build: Callable[[Any], ColumnElement[bool]]) -> Filter:
 
 @dataclass(frozen=True, slots=True)
 class Sort:
-    """A sort the list allows: its SQL expression, and whether empty values go last in
-    either direction."""
+    """A sort the list allows: its SQL expression, whether empty values go last in either
+    direction, and further fixed orderings before the key's tie-break."""
 
     expr: Any
     nulls_last: bool = False
+    then: tuple[Any, ...] = ()
 
 
 @dataclass(slots=True)
@@ -192,7 +198,7 @@ class Listing:
         first = ordered(spec.expr, order)
         if spec.nulls_last:
             first = first.nulls_last()
-        return [first, ordered(self.key, order)]
+        return [first, *spec.then, ordered(self.key, order)]
 
     def page_statement(
         self, given: tuple[Hashable, ...], sort_by: str, order: SortOrder | str

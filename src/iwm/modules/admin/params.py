@@ -1,22 +1,8 @@
 """Query parameters shared by the admin lists."""
 
-import enum
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-
-from sqlalchemy import UnaryExpression, asc, desc
 
 from iwm.core.errors import ValidationFailed
-
-
-class SortOrder(enum.StrEnum):
-    ASC = "asc"
-    DESC = "desc"
-
-
-def ordered(expr: Any, order: SortOrder) -> UnaryExpression[Any]:
-    result: UnaryExpression[Any] = asc(expr) if order is SortOrder.ASC else desc(expr)
-    return result
 
 
 def start_of(value: date | datetime) -> datetime:
@@ -46,9 +32,3 @@ def date_range(
             "dateFrom must not be after dateTo", {"dateFrom": ["must not be after dateTo"]}
         )
     return lower, upper
-
-
-def like_pattern(term: str) -> str:
-    """`%term%` for a case-insensitive substring match, with LIKE wildcards escaped."""
-    escaped = term.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"

@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
+from iwm.core.listing import SortOrder, like_pattern, ordered
 from iwm.core.principal import Role
-from iwm.modules.admin.params import SortOrder, like_pattern, ordered
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder
 from iwm.modules.strategies.models import Participation

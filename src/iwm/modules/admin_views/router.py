@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Query
 
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
+from iwm.core.listing import SortOrder
 from iwm.core.pagination import Page
 from iwm.core.principal import Role
 from iwm.core.query import DateFrom, DateTo, SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.params import SortOrder, date_range
+from iwm.modules.admin.params import date_range
 from iwm.modules.admin_views.repository import UserFilters
 from iwm.modules.admin_views.service import AuditFilters, AuditViews, PartnerViews, UserViews
 from iwm.modules.audit.schemas import AuditLogList

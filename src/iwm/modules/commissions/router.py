@@ -10,9 +10,10 @@ from limits import RateLimitItemPerMinute
 from iwm.core.amounts import AmountQuery
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
+from iwm.core.listing import SortOrder
 from iwm.core.money import from_minor, to_minor
 from iwm.core.pagination import Page
-from iwm.core.query import DateFrom, DateTo, SortOrder
+from iwm.core.query import DateFrom, DateTo, SortOrderQuery
 from iwm.core.schemas import Envelope, PaginationMeta, ok
 from iwm.modules.admin.params import date_range
 from iwm.modules.commissions.admin_service import (
@@ -79,7 +80,7 @@ async def list_commissions(
     sort_by: Annotated[
         Literal["createdAt", "amount", "status"], Query(alias="sortBy")
     ] = "createdAt",
-    sort_order: SortOrder = "desc",
+    sort_order: SortOrderQuery = SortOrder.DESC,
 ) -> Envelope[AdminCommissionsPage]:
     """Commissions with a summary of net amounts by status."""
     lower, upper = date_range(date_from, date_to)

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query
 
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
+from iwm.core.listing import SortOrder
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.params import SortOrder
 from iwm.modules.kyc.errors import KycNotFound, NotReviewable
 from iwm.modules.kyc.models import KycPriority
 from iwm.modules.kyc.schemas import (

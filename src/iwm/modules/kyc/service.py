@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, Sort, SortOrder, equals, one_of
 from iwm.core.principal import Principal
 from iwm.core.storage import PhotoStorage
-from iwm.modules.admin.params import SortOrder, ordered
 from iwm.modules.audit.service import AuditService
 from iwm.modules.kyc import schemas as s
 from iwm.modules.kyc.errors import KycNotFound, NotReviewable
@@ -73,6 +73,31 @@ def _thumbnail(data: bytes) -> bytes:
         out = io.BytesIO()
         img.convert("RGB").save(out, "JPEG", quality=80)
         return out.getvalue()
+
+
+# The review queue: verifications with their users; the newest-first tie-break is the id.
+QUEUE = Listing(
+    rows=select(KycVerification, User).join(User, User.id == KycVerification.user_id),
+    key=KycVerification.id,
+    base=KycVerification,
+    filters=[
+        one_of("statuses", KycVerification.status),
+        equals("priority", KycVerification.priority),
+    ],
+    sorts={
+        "priority": Sort(
+            case(
+                {p.value: w for p, w in _PRIORITY_WEIGHT.items()},
+                value=KycVerification.priority,
+                else_=0,
+            ),
+            then=(KycVerification.submitted_at.asc(),),
+        ),
+        "submittedAt": KycVerification.submitted_at,
+    },
+    default_sort="submittedAt",
+    entities=True,
+)
 
 
 class KycService:
@@ -165,35 +190,20 @@ class KycService:
         self, filters: QueueFilters, page: int, page_size: int
     ) -> tuple[s.KycQueue, int]:
         statuses = [filters.status.value] if filters.status else [q.value for q in s.QueueStatus]
-        stmt = (
-            select(KycVerification, User)
-            .join(User, User.id == KycVerification.user_id)
-            .where(KycVerification.status.in_(statuses))
-        )
-        if filters.priority is not None:
-            stmt = stmt.where(KycVerification.priority == filters.priority)
-        total = (
-            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        ).scalar_one()
         if filters.sort_by is s.QueueSortField.PRIORITY:
-            weight: ColumnElement[int] = case(
-                {p.value: w for p, w in _PRIORITY_WEIGHT.items()},
-                value=KycVerification.priority,
-                else_=0,
-            )
-            order: list[Any] = [
-                ordered(weight, filters.sort_order or SortOrder.DESC),
-                KycVerification.submitted_at.asc(),
-            ]
+            sort_by, order = "priority", filters.sort_order or SortOrder.DESC
         else:
-            order = [ordered(KycVerification.submitted_at, filters.sort_order or SortOrder.ASC)]
-        rows = list(
-            await self._db.execute(
-                stmt.order_by(*order, KycVerification.id)
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
+            sort_by, order = "submittedAt", filters.sort_order or SortOrder.ASC
+        found = await QUEUE.page(
+            self._db,
+            {"statuses": statuses, "priority": filters.priority},
+            page=page,
+            page_size=page_size,
+            sort_by=sort_by,
+            sort_order=order,
         )
+        total = found.total
+        rows = [(r.KycVerification, r.User) for r in found.rows]
         ids = [v.id for v, _ in rows]
         doc_counts: dict[uuid.UUID, int] = {}
         if ids:

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, Query
 
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
+from iwm.core.listing import SortOrder
 from iwm.core.pagination import Page
 from iwm.core.query import SearchText
 from iwm.core.schemas import Envelope, PaginationMeta, ok
-from iwm.modules.admin.params import SortOrder
 from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.network.models import PartnerStatus
 from iwm.modules.network.schemas import (

@@ -10,17 +10,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.listing import Listing, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
 from iwm.core.upsert import upsert
-from iwm.modules.admin.params import SortOrder, like_pattern, ordered
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
 from iwm.modules.network.models import (
@@ -38,7 +37,6 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 MAX_DEPTH = 10
 ZERO = Decimal("0.00")
-_Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 # The network page's statements, built once: an alias and three selects built per request
 # cost several times the CPU of their SQL (served by the closure index alone).
@@ -118,6 +116,43 @@ class PartnerFilters:
     search: str | None = None
     sort_by: s.PartnerSortField = s.PartnerSortField.CREATED_AT
     sort_order: SortOrder = SortOrder.DESC
+
+
+# The admin's partners list. The count and the filters read partners alone: counting
+# 200,000 partners must not join a million users for nothing. The referral code is stored
+# upper-case, the searched names lower-case.
+PARTNERS = Listing(
+    rows=select(NetworkPartner, User).join(User, User.id == NetworkPartner.user_id),
+    key=NetworkPartner.id,
+    base=NetworkPartner,
+    filters=[
+        equals("status", NetworkPartner.status),
+        clause(
+            "rank",
+            NetworkPartner.rank_id.in_(
+                select(PartnerRank.id).where(PartnerRank.code == param("rank"))
+            ),
+        ),
+        clause(
+            "search",
+            or_(
+                NetworkPartner.user_id.in_(
+                    select(User.id).where(full_name_sql().like(param("search"), escape="\\"))
+                ),
+                NetworkPartner.referral_code.like(func.upper(param("search")), escape="\\"),
+            ),
+            to_param=like_pattern,
+        ),
+    ],
+    sorts={
+        s.PartnerSortField.CREATED_AT: NetworkPartner.created_at,
+        s.PartnerSortField.TOTAL_EARNED: NetworkPartner.total_earned_minor,
+        s.PartnerSortField.NETWORK_SIZE: NetworkPartner.network_size,
+    },
+    default_sort=s.PartnerSortField.CREATED_AT,
+    ids_first=False,
+    entities=True,
+)
 
 
 class NetworkService:
@@ -348,52 +383,19 @@ class NetworkService:
             raise PartnerNotFound()
         return partner
 
-    def _filtered(self, stmt: _Stmt, filters: PartnerFilters) -> _Stmt:
-        """Applies the filters; joins users only for a search (counting 200,000 partners
-        must not join a million users for nothing)."""
-        if filters.status is not None:
-            stmt = stmt.where(NetworkPartner.status == filters.status)
-        if filters.rank is not None:
-            stmt = stmt.where(
-                NetworkPartner.rank_id.in_(
-                    select(PartnerRank.id).where(PartnerRank.code == filters.rank)
-                )
-            )
-        if filters.search:
-            pattern = like_pattern(filters.search)
-            stmt = stmt.where(
-                or_(
-                    NetworkPartner.user_id.in_(
-                        select(User.id).where(full_name_sql().like(pattern, escape="\\"))
-                    ),
-                    NetworkPartner.referral_code.like(pattern.upper(), escape="\\"),
-                )
-            )
-        return stmt
-
     async def list(
         self, filters: PartnerFilters, page: int, page_size: int
     ) -> tuple[list[s.AdminPartnerItem], int]:
-        counted = self._filtered(select(func.count()).select_from(NetworkPartner), filters)
-        total = (await self._db.execute(counted)).scalar_one()
-        stmt = self._filtered(
-            select(NetworkPartner, User).join(User, User.id == NetworkPartner.user_id), filters
+        found = await PARTNERS.page(
+            self._db,
+            {"status": filters.status, "rank": filters.rank, "search": filters.search or None},
+            page=page,
+            page_size=page_size,
+            sort_by=filters.sort_by,
+            sort_order=filters.sort_order,
         )
-        column: Any = {
-            s.PartnerSortField.CREATED_AT: NetworkPartner.created_at,
-            s.PartnerSortField.TOTAL_EARNED: NetworkPartner.total_earned_minor,
-            s.PartnerSortField.NETWORK_SIZE: NetworkPartner.network_size,
-        }[filters.sort_by]
-        rows = list(
-            await self._db.execute(
-                stmt.order_by(
-                    ordered(column, filters.sort_order),
-                    ordered(NetworkPartner.id, filters.sort_order),
-                )
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        )
+        total = found.total
+        rows = [(r.NetworkPartner, r.User) for r in found.rows]
         ranks = await self.ranks({p.rank_id for p, _ in rows})
         sponsors = await self.sponsors({p.sponsor_id for p, _ in rows})
         items = []
