@@ -247,6 +247,18 @@ class Listing:
 
     # Reading ----------------------------------------------------------------------------
 
+    async def count(
+        self,
+        db: AsyncSession | AsyncConnection,
+        values: Mapping[str, Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The number of rows under the filters."""
+        conn = db if isinstance(db, AsyncConnection) else await db.connection()
+        given, params = self.bind(values)
+        params.update(extra or {})
+        return int((await conn.execute(self.count_statement(given), params)).scalar_one())
+
     async def page(
         self,
         db: AsyncSession | AsyncConnection,

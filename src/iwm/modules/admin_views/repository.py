@@ -8,18 +8,27 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
-    String,
     bindparam,
     case,
     exists,
     func,
-    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from iwm.core.listing import SortOrder, like_pattern, ordered
+from iwm.core.listing import (
+    Listing,
+    Sort,
+    SortOrder,
+    at_least,
+    below,
+    by_value,
+    clause,
+    contains,
+    equals,
+    param,
+)
 from iwm.core.principal import Role
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder
@@ -39,16 +48,6 @@ _INVESTMENT_STATS = (
     select(Participation.user_id, func.count(), func.sum(Participation.amount_minor))
     .where(Participation.user_id.in_(_PAGE_IDS))
     .group_by(Participation.user_id)
-)
-
-
-# The search of the users list: a prefix of the email, or part of the name or phone (the
-# trigram indexes serve all three); built once, the pattern is bound per request.
-_pattern = bindparam("pattern", type_=String)
-_SEARCH = or_(
-    User.email.like(_pattern, escape="\\"),
-    full_name_sql().like(_pattern, escape="\\"),
-    User.phone.like(_pattern, escape="\\"),
 )
 
 
@@ -82,7 +81,49 @@ _LIST_ROWS = select(
     _per_user(
         func.coalesce(func.sum(Participation.amount_minor), 0), _own_investments, "invested_minor"
     ),
-).where(User.id.in_(_PAGE_IDS))
+)
+
+
+def _sorts() -> dict[str, Sort]:
+    """Each sort of the list, and its `:sorted` form for searches with few matches: ordered
+    by the bare column, PostgreSQL may walk that column's index hoping to meet a page of
+    matches early, and read half the table when they lie at its far end; COALESCE(x, x) is
+    the same order, with no index to walk."""
+    columns: dict[str, Any] = {
+        UserSortField.CREATED_AT: User.created_at,
+        UserSortField.EMAIL: User.email,
+        UserSortField.LAST_LOGIN_AT: User.last_login_at,
+        UserSortField.STATUS: User.effective_status_sql(param("now")),
+    }
+    sorts: dict[str, Sort] = {}
+    for name, column in columns.items():
+        # Never-logged-in users last, whichever the direction.
+        nulls_last = name == UserSortField.LAST_LOGIN_AT
+        sorts[name] = Sort(column, nulls_last=nulls_last)
+        sorts[f"{name}:sorted"] = Sort(func.coalesce(column, column), nulls_last=nulls_last)
+    return sorts
+
+
+# The search is a prefix of the email, or part of the name or phone (the trigram indexes
+# serve all three).
+USERS = Listing(
+    rows=_LIST_ROWS,
+    key=User.id,
+    base=User,
+    filters=[
+        by_value("status", lambda status: User.status_is(status, param("now"))),
+        clause(
+            "role",
+            exists().where(UserRole.user_id == User.id, UserRole.role == param("role")),
+        ),
+        equals("kyc_status", User.kyc_status),
+        contains("search", User.email, full_name_sql(), User.phone),
+        at_least("created_from", User.created_at),
+        below("created_before", User.created_at),
+    ],
+    sorts=_sorts(),
+    default_sort=UserSortField.CREATED_AT,
+)
 
 
 class UserListRow(Protocol):
@@ -137,70 +178,35 @@ class UserListRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
-    @staticmethod
-    def _conditions(filters: UserFilters, now: datetime) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if filters.status is not None:
-            where.append(User.status_is(filters.status, now))
-        if filters.role is not None:
-            where.append(
-                exists().where(UserRole.user_id == User.id, UserRole.role == filters.role.value)
-            )
-        if filters.kyc_status is not None:
-            where.append(User.kyc_status == filters.kyc_status)
-        if filters.search:
-            where.append(_SEARCH)
-        if filters.created_from is not None:
-            where.append(User.created_at >= filters.created_from)
-        if filters.created_before is not None:
-            where.append(User.created_at < filters.created_before)
-        return where
-
     async def page(
         self, filters: UserFilters, now: datetime, page: int, page_size: int
     ) -> tuple[list[UserListRow], int]:
-        """The total, the page's ids, then those users with their roles, partner flag and
-        money figures: three statements of plain rows."""
-        where = self._conditions(filters, now)
-        params = {"pattern": like_pattern(filters.search)} if filters.search else {}
-        conn = await self._db.connection()
-        total = (
-            await conn.execute(select(func.count()).select_from(User).where(*where), params)
-        ).scalar_one()
-        sort_column: Any = (
-            User.effective_status_sql(now)
-            if filters.sort_by is UserSortField.STATUS
-            else {
-                UserSortField.CREATED_AT: User.created_at,
-                UserSortField.EMAIL: User.email,
-                UserSortField.LAST_LOGIN_AT: User.last_login_at,
-            }[filters.sort_by]
-        )
+        """The total, then the page: its ids from the indexes, joined to each user's roles,
+        partner flag and money figures."""
+        values = {
+            "status": filters.status,
+            "role": filters.role.value if filters.role is not None else None,
+            "kyc_status": filters.kyc_status,
+            "search": filters.search or None,
+            "created_from": filters.created_from,
+            "created_before": filters.created_before,
+        }
+        extra = {"now": now}
+        total = await USERS.count(self._db, values, extra)
+        sort = str(filters.sort_by)
         if filters.search and total <= _FEW_MATCHES:
-            # Few users match: find them through the search indexes, then sort them. Ordered
-            # by the bare column, PostgreSQL may walk that column's index hoping to meet a
-            # page of matches early, and read half the table when they lie at its far end;
-            # COALESCE(x, x) is the same order, with no index to walk.
-            sort_column = func.coalesce(sort_column, sort_column)
-        first = ordered(sort_column, filters.sort_order)
-        if filters.sort_by is UserSortField.LAST_LOGIN_AT:
-            first = first.nulls_last()  # never-logged-in users last, whichever the direction
-        ids = list(
-            (
-                await conn.execute(
-                    select(User.id)
-                    .where(*where)
-                    .order_by(first, ordered(User.id, filters.sort_order))
-                    .offset((page - 1) * page_size)
-                    .limit(page_size),
-                    params,
-                )
-            ).scalars()
+            sort += ":sorted"
+        found = await USERS.page(
+            self._db,
+            values,
+            page=page,
+            page_size=page_size,
+            sort_by=sort,
+            sort_order=filters.sort_order,
+            total=total,
+            extra=extra,
         )
-        if not ids:
-            return [], int(total)
-        rows = {r.id: r for r in await conn.execute(_LIST_ROWS, {"ids": ids})}
-        return [cast(UserListRow, rows[i]) for i in ids if i in rows], int(total)
+        return [cast(UserListRow, row) for row in found.rows], found.total
 
     async def money_stats(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, MoneyStats]:
         """Two grouped queries for a whole page of users (per-user indexes on both tables)."""
