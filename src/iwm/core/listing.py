@@ -144,7 +144,8 @@ class Listing:
     `key`: the listed table's primary key, the tie-breaker of every sort. `base`: the
     listed table (the page's ids and the count read it alone). `filters`: by name.
     `sorts`: the allowed sorts by their API names. `entities`: the rows hold mapped
-    objects (read through the ORM session) rather than plain columns."""
+    objects (read through the ORM session) rather than plain columns. `key_order`: the
+    tie-break's direction, if not the sort's."""
 
     rows: AnySelect
     key: Any
@@ -154,6 +155,7 @@ class Listing:
     default_sort: str
     ids_first: bool = True
     entities: bool = False
+    key_order: SortOrder | None = None
     _by_name: dict[str, Filter] = field(init=False)
     _cache: dict[Hashable, Any] = field(init=False, default_factory=dict)
 
@@ -198,7 +200,7 @@ class Listing:
         first = ordered(spec.expr, order)
         if spec.nulls_last:
             first = first.nulls_last()
-        return [first, *spec.then, ordered(self.key, order)]
+        return [first, *spec.then, ordered(self.key, self.key_order or order)]
 
     def page_statement(
         self, given: tuple[Hashable, ...], sort_by: str, order: SortOrder | str

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.listing import Listing, SortOrder, at_least, below, equals
 from iwm.core.money import from_minor
 from iwm.core.principal import Role
 from iwm.core.sessions import SessionStore
@@ -438,6 +439,26 @@ class AuditFilters:
     created_before: datetime | None = None
 
 
+AUDIT_LOG = Listing(
+    rows=select(AuditLog),
+    key=AuditLog.id,
+    base=AuditLog,
+    filters=[
+        equals("admin_id", AuditLog.admin_id),
+        equals("entity_type", AuditLog.entity_type),
+        equals("entity_id", AuditLog.entity_id),
+        equals("action", AuditLog.action),
+        at_least("created_from", AuditLog.created_at),
+        below("created_before", AuditLog.created_at),
+    ],
+    sorts={"createdAt": AuditLog.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+    key_order=SortOrder.ASC,
+)
+
+
 class AuditViews:
     """The audit log with the names of the admins who acted."""
 
@@ -448,36 +469,26 @@ class AuditViews:
         self, filters: AuditFilters, page: int, page_size: int
     ) -> tuple[list[AuditLogItem], int]:
         """Newest first."""
-        stmt = select(AuditLog)
-        if filters.admin_id is not None:
-            stmt = stmt.where(AuditLog.admin_id == filters.admin_id)
-        if filters.entity_type is not None:
-            stmt = stmt.where(AuditLog.entity_type == filters.entity_type)
-        if filters.entity_id is not None:
-            stmt = stmt.where(AuditLog.entity_id == filters.entity_id)
-        if filters.action is not None:
-            stmt = stmt.where(AuditLog.action == filters.action)
-        if filters.created_from is not None:
-            stmt = stmt.where(AuditLog.created_at >= filters.created_from)
-        if filters.created_before is not None:
-            stmt = stmt.where(AuditLog.created_at < filters.created_before)
-        total = (
-            await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        ).scalar_one()
-        rows = list(
-            (
-                await self._db.execute(
-                    stmt.order_by(AuditLog.created_at.desc(), AuditLog.id)
-                    .offset((page - 1) * page_size)
-                    .limit(page_size)
-                )
-            ).scalars()
+        found = await AUDIT_LOG.page(
+            self._db,
+            {
+                "admin_id": filters.admin_id,
+                "entity_type": filters.entity_type,
+                "entity_id": filters.entity_id,
+                "action": filters.action,
+                "created_from": filters.created_from,
+                "created_before": filters.created_before,
+            },
+            page=page,
+            page_size=page_size,
         )
+        total = found.total
+        rows = [r.AuditLog for r in found.rows]
         admin_ids = {r.admin_id for r in rows if r.admin_id is not None}
         admins: dict[uuid.UUID, User] = {}
         if admin_ids:
-            found = await self._db.execute(select(User).where(User.id.in_(admin_ids)))
-            admins = {u.id: u for u in found.scalars()}
+            users = await self._db.execute(select(User).where(User.id.in_(admin_ids)))
+            admins = {u.id: u for u in users.scalars()}
         items = []
         for r in rows:
             admin = None

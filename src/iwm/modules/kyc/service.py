@@ -97,6 +97,7 @@ QUEUE = Listing(
     },
     default_sort="submittedAt",
     entities=True,
+    key_order=SortOrder.ASC,
 )
 
 

@@ -12,6 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import count_where
+from iwm.core.listing import (
+    Listing,
+    SortOrder,
+    at_least,
+    below,
+    by_value,
+    clause,
+    contains,
+    equals,
+    param,
+)
 from iwm.core.principal import Principal
 from iwm.core.storage import PhotoStorage
 from iwm.modules.activity.models import ActivityEvent
@@ -44,6 +55,43 @@ def _end_of(value: date | datetime) -> datetime:
 
 
 ORDER_PHOTO_PREFIX = "orders/"
+
+
+# A partner's order history: the orders of the kiosks in his shops.
+HISTORY = Listing(
+    rows=select(Order, Kiosk.name.label("kiosk_name")).join(Kiosk, Kiosk.id == Order.kiosk_id),
+    key=Order.id,
+    base=Order,
+    filters=[
+        clause(
+            "owner",
+            Order.kiosk_id.in_(
+                select(Kiosk.id)
+                .join(Shop, Shop.id == Kiosk.shop_id)
+                .where(Shop.partner_user_id == param("owner"))
+            ),
+        ),
+        at_least("floor", Order.created_at),
+        by_value(
+            "status",
+            lambda status: (
+                Order.printed_at.is_not(None)
+                if status is PrintStatus.PRINTED
+                else Order.printed_at.is_(None)
+            ),
+        ),
+        at_least("date_from", Order.created_at),
+        below("date_to", Order.created_at),
+        equals("kiosk_id", Order.kiosk_id),
+        contains("customer_name", func.lower(Order.customer_name)),
+        equals("customer_email", Order.customer_email),
+    ],
+    sorts={"createdAt": Order.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+    key_order=SortOrder.ASC,
+)
 
 
 class OrderService:
@@ -123,29 +171,24 @@ class OrderService:
     ) -> tuple[list[tuple[Order, str]], int]:
         """The last 30 days, filtered; a date range reaching further back is clipped."""
         floor = clock.now() - timedelta(days=self._settings.orders_history_days)
-        stmt = self._owned(partner.user_id).where(Order.created_at >= floor)
-        if filters.status is PrintStatus.PRINTED:
-            stmt = stmt.where(Order.printed_at.is_not(None))
-        elif filters.status is PrintStatus.NOT_PRINTED:
-            stmt = stmt.where(Order.printed_at.is_(None))
-        if filters.date_from is not None:
-            stmt = stmt.where(Order.created_at >= _start_of(filters.date_from))
-        if filters.date_to is not None:
-            stmt = stmt.where(Order.created_at < _end_of(filters.date_to))
-        if filters.kiosk_id is not None:
-            stmt = stmt.where(Order.kiosk_id == filters.kiosk_id)
-        if filters.customer_name:
-            pattern = f"%{_escape_like(filters.customer_name.lower())}%"
-            stmt = stmt.where(func.lower(Order.customer_name).like(pattern, escape="\\"))
-        if filters.customer_email:
-            stmt = stmt.where(Order.customer_email == filters.customer_email.strip().lower())
-        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        rows = await self._db.execute(
-            stmt.order_by(Order.created_at.desc(), Order.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
+        found = await HISTORY.page(
+            self._db,
+            {
+                "owner": partner.user_id,
+                "floor": floor,
+                "status": filters.status,
+                "date_from": _start_of(filters.date_from) if filters.date_from else None,
+                "date_to": _end_of(filters.date_to) if filters.date_to else None,
+                "kiosk_id": filters.kiosk_id,
+                "customer_name": filters.customer_name or None,
+                "customer_email": (
+                    filters.customer_email.strip().lower() if filters.customer_email else None
+                ),
+            },
+            page=page,
+            page_size=page_size,
         )
-        return [(o, name) for o, name in rows], int(total.scalar_one())
+        return [(r.Order, r.kiosk_name) for r in found.rows], found.total
 
     async def get_owned(
         self, partner: Principal, order_id: uuid.UUID, *, lock: bool = False
@@ -288,7 +331,3 @@ class OrderService:
                 select(Order.thumbnail_key).where(Order.thumbnail_key.in_(keys))
             )
             return {k for k in (*photos.scalars(), *thumbs.scalars()) if k}
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -3,12 +3,13 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
+from iwm.core.listing import Listing, contains, equals
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
 from iwm.core.slug import first_free, slugify
@@ -19,15 +20,22 @@ from iwm.modules.products.errors import ProductNotFound, SkuAlreadyExists
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.products.schemas import ProductCreate, ProductUpdate
 
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def contains(column: Any, text: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match, the same on both databases."""
-    result: ColumnElement[bool] = column.ilike(f"%{_escape_like(text)}%", escape="\\")
-    return result
+PRODUCTS = Listing(
+    rows=select(Product, Category.name.label("category_name")).outerjoin(
+        Category, Category.id == Product.category_id
+    ),
+    key=Product.id,
+    base=Product,
+    filters=[
+        equals("status", Product.status),
+        equals("category_id", Product.category_id),
+        contains("search", Product.name, Product.sku, case_insensitive=True),
+    ],
+    sorts={"createdAt": Product.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+)
 
 
 class ProductService:
@@ -51,26 +59,13 @@ class ProductService:
         category_id: uuid.UUID | None,
         search: str | None,
     ) -> tuple[list[tuple[Product, str | None]], int]:
-        stmt = select(Product, Category.name).outerjoin(
-            Category, Category.id == Product.category_id
+        found = await PRODUCTS.page(
+            self._db,
+            {"status": status, "category_id": category_id, "search": search or None},
+            page=page,
+            page_size=page_size,
         )
-        if status is not None:
-            stmt = stmt.where(Product.status == status)
-        if category_id is not None:
-            stmt = stmt.where(Product.category_id == category_id)
-        if search:
-            stmt = stmt.where(or_(contains(Product.name, search), contains(Product.sku, search)))
-        total = int(
-            (await self._db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-        )
-        rows = (
-            await self._db.execute(
-                stmt.order_by(Product.created_at.desc(), Product.id.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        ).all()
-        return [(p, cat) for p, cat in rows], total
+        return [(r.Product, r.category_name) for r in found.rows], found.total
 
     async def _check_category(self, category_id: uuid.UUID | None) -> None:
         if category_id is not None:
@@ -87,7 +82,7 @@ class ProductService:
         taken = set(
             await self._db.scalars(
                 select(Product.slug).where(
-                    or_(Product.slug == base, Product.slug.like(f"{_escape_like(base)}-%", "\\"))
+                    or_(Product.slug == base, Product.slug.startswith(f"{base}-", autoescape=True))
                 )
             )
         )

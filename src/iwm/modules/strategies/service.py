@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, equals
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
 from iwm.core.slug import first_free, slugify
@@ -90,6 +91,18 @@ def _opt_minor(value: Any) -> int | None:
     return None if value is None else to_minor(value)
 
 
+STRATEGIES = Listing(
+    rows=select(Strategy),
+    key=Strategy.id,
+    base=Strategy,
+    filters=[equals("status", Strategy.status), equals("category_id", Strategy.category_id)],
+    sorts={"createdAt": Strategy.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+)
+
+
 class StrategyService:
     """Never commits: the request's transaction does."""
 
@@ -111,21 +124,11 @@ class StrategyService:
         status: StrategyStatus | None,
         category_id: uuid.UUID | None,
     ) -> tuple[list[tuple[Strategy, StrategyStats]], int]:
-        stmt = select(Strategy)
-        if status is not None:
-            stmt = stmt.where(Strategy.status == status)
-        if category_id is not None:
-            stmt = stmt.where(Strategy.category_id == category_id)
-        total = int(
-            (await self._db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        found = await STRATEGIES.page(
+            self._db, {"status": status, "category_id": category_id}, page=page, page_size=page_size
         )
-        rows = list(
-            await self._db.scalars(
-                stmt.order_by(Strategy.created_at.desc(), Strategy.id.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        )
+        total = found.total
+        rows = [r.Strategy for r in found.rows]
         stats = await self._stats([r.id for r in rows])
         return [(r, stats.get(r.id, StrategyStats())) for r in rows], total
 
