@@ -2,16 +2,29 @@
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, Sort, SortOrder, equals
 from iwm.core.principal import Principal
 from iwm.core.slug import slugify
 from iwm.modules.audit.service import AuditService
 from iwm.modules.categories.errors import CategoryAlreadyExists, CategoryNotFound
 from iwm.modules.categories.models import Category, CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
+
+# By type, then name.
+CATEGORIES = Listing(
+    rows=select(Category),
+    key=Category.id,
+    base=Category,
+    filters=[equals("type", Category.type)],
+    sorts={"type": Sort(Category.type, then=(Category.name,))},
+    default_sort="type",
+    ids_first=False,
+    entities=True,
+)
 
 
 class CategoryService:
@@ -31,18 +44,10 @@ class CategoryService:
     async def list_page(
         self, type_: CategoryType | None, page: int, page_size: int
     ) -> tuple[list[Category], int]:
-        stmt = select(Category)
-        if type_ is not None:
-            stmt = stmt.where(Category.type == type_)
-        total = int(
-            (await self._db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        found = await CATEGORIES.page(
+            self._db, {"type": type_}, page=page, page_size=page_size, sort_order=SortOrder.ASC
         )
-        rows = await self._db.scalars(
-            stmt.order_by(Category.type, Category.name, Category.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        return list(rows), total
+        return [r.Category for r in found.rows], found.total
 
     async def create(self, admin: Principal, body: CategoryCreate) -> Category:
         """CategoryNotFound for an unknown parent (or one of another type);

@@ -7,12 +7,13 @@ simply not found. Never commits: the request's transaction does.
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import count_where, delete_in_batches
+from iwm.core.listing import Listing, SortOrder, clause, equals, param
 from iwm.core.principal import Principal
 from iwm.core.security import new_token, same_hash, token_hash
 from iwm.modules.activity.models import ActivityEvent
@@ -32,6 +33,36 @@ from iwm.modules.shops.service import ShopService
 
 PARTNER = "partner"
 KIOSK = "kiosk"
+
+
+# The admin's kiosks, newest first.
+ALL_KIOSKS = Listing(
+    rows=select(Kiosk),
+    key=Kiosk.id,
+    base=Kiosk,
+    filters=[equals("shop_id", Kiosk.shop_id), equals("status", Kiosk.status)],
+    sorts={"createdAt": Kiosk.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+    key_order=SortOrder.ASC,
+)
+# A partner's kiosks (those of his shops) by name.
+OWNED_KIOSKS = Listing(
+    rows=select(Kiosk),
+    key=Kiosk.id,
+    base=Kiosk,
+    filters=[
+        clause(
+            "owner",
+            Kiosk.shop_id.in_(select(Shop.id).where(Shop.partner_user_id == param("owner"))),
+        )
+    ],
+    sorts={"name": Kiosk.name},
+    default_sort="name",
+    ids_first=False,
+    entities=True,
+)
 
 
 class KioskService:
@@ -91,18 +122,13 @@ class KioskService:
     async def list_all(
         self, page: int, page_size: int, shop_id: uuid.UUID | None, status: KioskStatus | None
     ) -> tuple[list[Kiosk], int]:
-        stmt = select(Kiosk)
-        if shop_id is not None:
-            stmt = stmt.where(Kiosk.shop_id == shop_id)
-        if status is not None:
-            stmt = stmt.where(Kiosk.status == status.value)
-        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        rows = await self._db.execute(
-            stmt.order_by(Kiosk.created_at.desc(), Kiosk.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
+        found = await ALL_KIOSKS.page(
+            self._db,
+            {"shop_id": shop_id, "status": status.value if status is not None else None},
+            page=page,
+            page_size=page_size,
         )
-        return list(rows.scalars()), int(total.scalar_one())
+        return [r.Kiosk for r in found.rows], found.total
 
     # -- the partner's side -------------------------------------------------------------
 
@@ -118,12 +144,14 @@ class KioskService:
     async def list_owned(
         self, partner: Principal, page: int, page_size: int
     ) -> tuple[list[Kiosk], int]:
-        stmt = self.owned_by(partner.user_id)
-        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        rows = await self._db.execute(
-            stmt.order_by(Kiosk.name, Kiosk.id).offset((page - 1) * page_size).limit(page_size)
+        found = await OWNED_KIOSKS.page(
+            self._db,
+            {"owner": partner.user_id},
+            page=page,
+            page_size=page_size,
+            sort_order=SortOrder.ASC,
         )
-        return list(rows.scalars()), int(total.scalar_one())
+        return [r.Kiosk for r in found.rows], found.total
 
     async def get_owned(
         self, partner: Principal, kiosk_id: uuid.UUID, *, lock: bool = False

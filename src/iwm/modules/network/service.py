@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
-from iwm.core.listing import Listing, SortOrder, clause, equals, like_pattern, param
+from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
 from iwm.core.upsert import upsert
 from iwm.modules.network import schemas as s
@@ -64,36 +64,35 @@ _NETWORK_LEVELS = (
     .order_by(NetworkLevel.depth)
 )
 _edge = aliased(NetworkTreeEdge, name="edge")
-_page_edges = (
-    select(_edge.descendant_id, _edge.depth, _edge.descendant_joined_at)
-    .where(
-        _edge.ancestor_id == bindparam("partner_id"),
-        _edge.depth >= 1,
-        _edge.depth <= bindparam("depth"),
-    )
-    .order_by(_edge.depth, _edge.descendant_joined_at, _edge.descendant_id)
-    .offset(bindparam("offset", type_=Integer))
-    .limit(bindparam("limit", type_=Integer))
-    .subquery("page_edges")
-)
-_NETWORK_PAGE = (
-    select(
+# A partner's downline, level by level in join order: the closure index gives the page in
+# order, each of its rows then joined to what it shows.
+DOWNLINE = Listing(
+    rows=select(
         NetworkPartner.id,
         User.first_name,
         User.last_name,
         User.email,
         NetworkPartner.referral_code,
-        _page_edges.c.depth,
+        _edge.depth,
         NetworkPartner.status,
         PartnerRank.name.label("rank"),
         NetworkPartner.direct_referrals,
         NetworkPartner.sales_volume_minor,
         NetworkPartner.created_at,
     )
-    .join(_page_edges, _page_edges.c.descendant_id == NetworkPartner.id)
+    .select_from(_edge)
+    .join(NetworkPartner, NetworkPartner.id == _edge.descendant_id)
     .join(User, User.id == NetworkPartner.user_id)
-    .outerjoin(PartnerRank, PartnerRank.id == NetworkPartner.rank_id)
-    .order_by(_page_edges.c.depth, _page_edges.c.descendant_joined_at, _page_edges.c.descendant_id)
+    .outerjoin(PartnerRank, PartnerRank.id == NetworkPartner.rank_id),
+    key=_edge.descendant_id,
+    base=_edge,
+    filters=[
+        equals("partner_id", _edge.ancestor_id),
+        clause("depth", and_(_edge.depth >= 1, _edge.depth <= param("depth"))),
+    ],
+    sorts={"tree": Sort(_edge.depth, then=(_edge.descendant_joined_at,))},
+    default_sort="tree",
+    ids_first=False,
 )
 
 
@@ -462,8 +461,8 @@ class NetworkService:
             if row.depth is not None
         ]
         total = sum(count for _, count, _ in by_level)
-        rows = await conn.execute(
-            _NETWORK_PAGE, {**params, "offset": (page - 1) * page_size, "limit": page_size}
+        found = await DOWNLINE.page(
+            conn, params, page=page, page_size=page_size, sort_order=SortOrder.ASC, total=total
         )
         nodes = [
             s.NetworkNode(
@@ -478,7 +477,7 @@ class NetworkService:
                 total_volume=from_minor(row.sales_volume_minor),
                 joined_at=row.created_at,
             )
-            for row in rows
+            for row in found.rows
         ]
         return (
             s.PartnerNetwork(

@@ -2,16 +2,29 @@
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.errors import ValidationFailed
+from iwm.core.listing import Listing, SortOrder, equals
 from iwm.core.principal import Principal, Role
 from iwm.modules.audit.service import AuditService
 from iwm.modules.shops.errors import ShopNotFound
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.schemas import ShopCreate
 from iwm.modules.users.service import UserService
+
+SHOPS = Listing(
+    rows=select(Shop),
+    key=Shop.id,
+    base=Shop,
+    filters=[equals("partner_user_id", Shop.partner_user_id)],
+    sorts={"createdAt": Shop.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+    key_order=SortOrder.ASC,
+)
 
 
 class ShopService:
@@ -45,13 +58,7 @@ class ShopService:
     async def list(
         self, page: int, page_size: int, partner_user_id: uuid.UUID | None = None
     ) -> tuple[list[Shop], int]:
-        stmt = select(Shop)
-        if partner_user_id is not None:
-            stmt = stmt.where(Shop.partner_user_id == partner_user_id)
-        total = await self._db.execute(select(func.count()).select_from(stmt.subquery()))
-        rows = await self._db.execute(
-            stmt.order_by(Shop.created_at.desc(), Shop.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
+        found = await SHOPS.page(
+            self._db, {"partner_user_id": partner_user_id}, page=page, page_size=page_size
         )
-        return list(rows.scalars()), int(total.scalar_one())
+        return [r.Shop for r in found.rows], found.total
