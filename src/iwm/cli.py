@@ -2,19 +2,53 @@
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from iwm.core.config import get_settings
+from iwm.core.config import (
+    ConfigError,
+    check_production,
+    get_settings,
+    settings_problems,
+)
 from iwm.core.principal import Role
 
-app = typer.Typer(help="IWM platform backend.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="IWM platform backend.",
+    no_args_is_help=True,
+    add_completion=False,
+    # A crash shows no local variables: they hold passwords and settings.
+    pretty_exceptions_show_locals=False,
+)
 console = Console()
 T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 8
+
+
+# Every command starts from valid settings: else one line per variable, and exit code 2.
+@app.callback()
+def _checked_settings() -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    try:
+        check_production(get_settings())
+    except ValidationError as exc:
+        _refuse(settings_problems(exc))
+    except ConfigError as exc:
+        _refuse(str(exc).splitlines())
+
+
+def _refuse(lines: list[str]) -> NoReturn:
+    for line in lines:
+        typer.echo(f"iwm: {line}", err=True)
+    raise typer.Exit(2)
+
+
+def _production() -> bool:
+    return get_settings().is_production
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -43,6 +77,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        # The app routes uvicorn's loggers through its own (JSON in production).
+        log_config=None,
         access_log=False,
         proxy_headers=False,
     )
@@ -53,7 +89,7 @@ def migrate() -> None:
     """Bring the database to the newest migration."""
     from iwm.core.migrations import upgrade_head  # noqa: PLC0415
 
-    upgrade_head(get_settings().database_url)
+    upgrade_head(get_settings().database_url.get_secret_value())
     console.print("[green]database is at the newest revision[/green]")
 
 
@@ -92,10 +128,21 @@ def create_user(
 
 
 @app.command("demo-data")
-def demo_data() -> None:
+def demo_data(
+    force: Annotated[
+        bool, typer.Option("--force", help="Load it in production too (known passwords)")
+    ] = False,
+) -> None:
     """Load a demo data set through the services (safe to run twice)."""
     from iwm.demo import load_demo_data  # noqa: PLC0415
 
+    if _production() and not force:
+        _refuse(
+            [
+                "IWM_ENV is production: demo data makes accounts with a published password "
+                "(demo-password); add --force to load it anyway"
+            ]
+        )
     _run(load_demo_data(get_settings(), console))
 
 

@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from iwm.core.config import Settings, get_settings
+from iwm.core.config import Settings, check_production, get_settings
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import (
@@ -52,7 +52,8 @@ log = structlog.get_logger()
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_json, settings.log_level)
+    check_production(settings)
+    configure_logging(settings.json_logs, settings.log_level)
     resources = Resources.build(settings, heartbeat_buffer)
 
     @asynccontextmanager
@@ -77,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Partner dashboard, kiosk device and admin API of the IWM kiosk network.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs_on else None,
+        redoc_url="/redoc" if settings.docs_on else None,
+        openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.resources = resources
     install_error_handlers(app)

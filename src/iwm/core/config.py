@@ -2,27 +2,49 @@
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from argon2.profiles import RFC_9106_LOW_MEMORY
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", ""}
 
 
+class SecretUrl(SecretStr):
+    """A URL that may carry a password: printed (repr, str, logs, tracebacks) with the
+    password masked; `get_secret_value()` gives the URL itself."""
+
+    def _display(self) -> str:
+        return mask_url_password(self.get_secret_value())
+
+
+def mask_url_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "**********"
+    if not password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IWM_", env_file=".env", extra="ignore")
 
-    env: str = "development"
-    database_url: str = "sqlite+aiosqlite:///./iwm.db"
-    redis_url: str | None = None
+    env: Literal["development", "production"] = "development"
+    database_url: SecretUrl = SecretUrl("sqlite+aiosqlite:///./iwm.db")
+    redis_url: SecretUrl | None = None
     # Every Redis key the service writes starts with "<prefix>:" (sessions, rate limits), so
     # several deployments or test runs can share one Redis without touching each other's keys.
     redis_prefix: str = Field(default="iwm", pattern=r"^[A-Za-z0-9_.-]+$")
     storage_url: str = "file://./photos"
     s3_endpoint_url: str | None = None
-    smtp_url: str | None = None
+    smtp_url: SecretUrl | None = None
     mail_from: str = "no-reply@iwm.local"
     # Signs local photo URLs; generated and kept in `.iwm-secret` when unset.
     secret_key: SecretStr | None = None
@@ -98,8 +120,11 @@ class Settings(BaseSettings):
     # description is at most 20,000 characters), far below one that ties up a worker.
     max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 20
-    log_json: bool = False
+    # Unset: JSON lines in production, readable console lines in development.
+    log_json: bool | None = None
     log_level: str = "INFO"
+    # /docs, /redoc and /openapi.json: unset means on in development, off in production.
+    docs_enabled: bool | None = None
 
     @field_validator("supported_languages", mode="before")
     @classmethod
@@ -133,7 +158,51 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+        return self.database_url.get_secret_value().startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def docs_on(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else not self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.is_production
+
+
+class ConfigError(Exception):
+    """Settings the service refuses to start with; each line names its variable."""
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """One line per setting that production mode cannot run with."""
+    if not settings.is_production:
+        return []
+    problems = []
+    if settings.is_sqlite:
+        problems.append("IWM_DATABASE_URL must be a PostgreSQL URL in production, not SQLite")
+    if settings.secret_key is None:
+        problems.append("IWM_SECRET_KEY must be set in production")
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Raises ConfigError listing what production mode refuses."""
+    if problems := production_problems(settings):
+        raise ConfigError("\n".join(problems))
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """A validation failure as one line per variable: `IWM_ENV: Input should be ...`."""
+    return [
+        f"IWM_{'_'.join(str(part) for part in error['loc'][:1]).upper()}: {error['msg']}"
+        if error["loc"]
+        else error["msg"]
+        for error in exc.errors()
+    ]
 
 
 @lru_cache

@@ -69,7 +69,9 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
     """On SQLite, transactions take the write lock at BEGIN (see below) unless told not to:
     a read-only observer (tests, reports) can use deferred transactions instead."""
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            settings.database_url.get_secret_value(), connect_args={"timeout": 30}
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -89,7 +91,7 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
 
         return engine
     return create_async_engine(
-        settings.database_url,
+        settings.database_url.get_secret_value(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=False,
@@ -110,7 +112,7 @@ def make_liveness_engine(settings: Settings, main: AsyncEngine) -> AsyncEngine:
     if settings.is_sqlite:
         return main
     return create_async_engine(
-        settings.database_url,
+        settings.database_url.get_secret_value(),
         pool_size=max(2, settings.db_pool_size // 2),
         max_overflow=settings.db_pool_size // 2,
         connect_args={"server_settings": {"synchronous_commit": "off"}},

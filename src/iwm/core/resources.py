@@ -106,7 +106,8 @@ class Resources:
             if heartbeats is not None
             else NoHeartbeats()
         )
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        redis = Redis.from_url(redis_url) if redis_url else None
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
             if redis is not None
@@ -121,9 +122,13 @@ class Resources:
             read_sessionmaker=make_sessionmaker(read_engine),
             redis=redis,
             sessions=sessions,
-            limiter=RateLimiter(settings.redis_url, f"{settings.redis_prefix}:limits"),
+            limiter=RateLimiter(redis_url, f"{settings.redis_prefix}:limits"),
             storage=make_storage(settings, signing_secret(settings)),
-            mail=make_mailer(settings.smtp_url, settings.mail_from, maker),
+            mail=make_mailer(
+                settings.smtp_url.get_secret_value() if settings.smtp_url else None,
+                settings.mail_from,
+                maker,
+            ),
             heartbeats=buffer,
             passwords=PasswordHasher.from_settings(settings),
         )

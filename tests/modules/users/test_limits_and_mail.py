@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.config import Settings
+from iwm.core.config import SecretUrl, Settings
 from iwm.core.mail import OutboxMail
 from iwm.core.principal import Role
 from iwm.core.resources import Resources
@@ -141,7 +141,10 @@ async def test_notify_user_is_sent_over_smtp_after_the_commit(
     controller.start()
     try:
         smtp = settings.model_copy(
-            update={"smtp_url": f"smtp://127.0.0.1:{port}", "mail_from": "admin@iwm.test"}
+            update={
+                "smtp_url": SecretUrl(f"smtp://127.0.0.1:{port}"),
+                "mail_from": "admin@iwm.test",
+            }
         )
         async for http, resources in _app_client(smtp):
             headers = await login(http, await make_user(resources, Role.ADMIN))

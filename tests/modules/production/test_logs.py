@@ -1,0 +1,111 @@
+"""A run's log never holds a password: not the user's, not the database's, not Redis' or
+the mail server's, even when a request crashes on a dead Redis."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from iwm.core.config import SecretUrl, Settings
+from iwm.core.resources import Resources
+from tests.factories.kiosk_network import make_user
+from tests.support import Profile, free_port
+
+USER_PASSWORD = "Users-Own-Passw0rd-7731"
+DB_PASSWORD = "Db-Passw0rd-5521"
+REDIS_PASSWORD = "Redis-Passw0rd-8812"
+SMTP_PASSWORD = "Smtp-Passw0rd-9934"
+
+
+def _with_password(url: str, password: str) -> str:
+    scheme, rest = url.split("://", 1)
+    user, host = rest.split("@", 1) if "@" in rest else ("iwm", rest)
+    return f"{scheme}://{user.split(':')[0]}:{password}@{host}"
+
+
+def _serve(env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    log_path = tmp / "server.log"
+    iwm = Path(sys.executable).parent / "iwm"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [str(iwm), "serve", "--port", str(port)],
+            cwd=tmp,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            httpx.get(f"{base_url}/healthz", timeout=1)
+            return proc, base_url, log_path
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the server did not start:\n{log_path.read_text()}")
+
+
+@pytest.mark.parametrize("env_name", ["development", "production"])
+async def test_log_of_a_crash_on_dead_redis_holds_no_password(
+    profile: Profile, resources: Resources, tmp_path: Path, env_name: str
+) -> None:
+    if env_name == "production" and not profile.is_production:
+        pytest.skip("production mode refuses SQLite")
+    user = await make_user(resources)
+    env = {
+        **profile.env,
+        "IWM_ENV": env_name,
+        "IWM_LOG_LEVEL": "INFO",
+        "IWM_ALLOWED_HOSTS": "127.0.0.1",
+        # A Redis nobody listens on: every rate limit check fails.
+        "IWM_REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0",
+        "IWM_SMTP_URL": f"smtp://mailer:{SMTP_PASSWORD}@127.0.0.1:{free_port()}",
+    }
+    env.pop("IWM_LOG_JSON", None)
+    secrets = [USER_PASSWORD, REDIS_PASSWORD, SMTP_PASSWORD]
+    if profile.is_production:  # PostgreSQL here trusts loopback, so any password works
+        env["IWM_DATABASE_URL"] = _with_password(env["IWM_DATABASE_URL"], DB_PASSWORD)
+        secrets.append(DB_PASSWORD)
+    proc, base_url, log_path = _serve(env, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            resp = await http.post(
+                "/auth/login", json={"email": user.email, "password": USER_PASSWORD}
+            )
+            assert resp.status_code == 500
+            assert resp.json()["error"]["code"] == "INTERNAL_ERROR"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    log = log_path.read_text()
+    assert "Traceback" in log or "traceback" in log  # the crash is logged, with its trace
+    for secret in secrets:
+        assert secret not in log
+    if env_name == "production":  # production means JSON lines
+        lines = [line for line in log.splitlines() if line.strip()]
+        assert lines
+        for line in lines:
+            assert json.loads(line), log
+
+
+def test_urls_with_passwords_print_masked() -> None:
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://iwm:{DB_PASSWORD}@db.internal:5432/iwm",
+        redis_url=f"redis://:{REDIS_PASSWORD}@cache.internal:6379/0",
+        smtp_url=f"smtp://mailer:{SMTP_PASSWORD}@mail.internal:587",
+    )
+    for text in (repr(settings), str(settings), str(settings.model_dump())):
+        for secret in (DB_PASSWORD, REDIS_PASSWORD, SMTP_PASSWORD):
+            assert secret not in text
+    assert "postgresql+asyncpg://iwm:***@db.internal:5432/iwm" in repr(settings)
+    assert isinstance(settings.database_url, SecretUrl)
+    assert DB_PASSWORD in settings.database_url.get_secret_value()
+    assert Settings(env="production", secret_key="k" * 32).json_logs
+    assert not Settings().json_logs
