@@ -90,6 +90,8 @@ def server_env(db_name: str, redis_url: str, secret: str) -> dict[str, str]:
     return {
         **os.environ,
         "IWM_ENV": "production",
+        # The benchmark's clients: the server over loopback, the in-process app as "bench".
+        "IWM_ALLOWED_HOSTS": "127.0.0.1,localhost,bench",
         "IWM_DATABASE_URL": database_url(db_name),
         "IWM_REDIS_URL": redis_url,
         "IWM_STORAGE_URL": f"file:///tmp/{db_name}-files",

@@ -153,6 +153,7 @@ def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         IWM_ENV="production",
+        IWM_ALLOWED_HOSTS="127.0.0.1,localhost",
         IWM_DATABASE_URL=dataset.database_url(),
         IWM_REDIS_URL=REDIS_URL,
         IWM_STORAGE_URL=f"file://{PHOTOS}",

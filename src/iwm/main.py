@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from iwm.core.config import Settings, check_production, get_settings
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import (
+    AllowedHostsMiddleware,
     BodyLimitMiddleware,
     ExactNumbersMiddleware,
     RequestIdMiddleware,
@@ -97,6 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kiosk_limit=settings.max_upload_bytes + settings.max_body_bytes,
     )
     app.add_middleware(HeartbeatFastPath, heartbeats=resources.heartbeats)
+    app.add_middleware(AllowedHostsMiddleware, allowed=settings.hosts_allowed)
+    if settings.forwarded_allow_ips:
+        # The client's address and scheme as the trusted proxy saw them, for everything
+        # inside: login limits, audit rows, Secure cookies, redirects.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(RequestIdMiddleware)
 
     # Before the routers: the dashboard's catch-all page must not shadow its static files.

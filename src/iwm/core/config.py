@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # memory): the rest of a login storm waits its turn instead of starving other requests.
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
 
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the TLS proxy in front):
+    # addresses or networks, or "*"; none by default. Client IPs (limits, audit) and the
+    # scheme (Secure cookies, links) come from those headers only when a trusted peer sent them.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names the service answers to ("api.example.com", "*.example.com"); any other Host
+    # is a 400. Unset: every host in development; production refuses to start without it.
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None
+
     session_ttl_seconds: int = 8 * 3600
     # Failed logins per account and client IP pair (then 2x per 10 minutes, 4x per hour,
     # 8x per day), and per client IP over all accounts. Successes are never counted.
@@ -133,6 +141,13 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("forwarded_allow_ips", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("commission_level_rates", mode="before")
     @classmethod
     def _split_rates(cls, value: object) -> object:
@@ -155,6 +170,11 @@ class Settings(BaseSettings):
                 "IWM_PASSWORD_HASH_MEMORY_COST must be at least 8 x IWM_PASSWORD_HASH_PARALLELISM"
             )
         return self
+
+    @property
+    def hosts_allowed(self) -> list[str]:
+        """The Host names served: IWM_ALLOWED_HOSTS, else any (development only)."""
+        return self.allowed_hosts if self.allowed_hosts is not None else ["*"]
 
     @property
     def is_sqlite(self) -> bool:

@@ -133,3 +133,40 @@ class ExactNumbersMiddleware:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, send_exact)
+
+
+class AllowedHostsMiddleware:
+    """A request whose Host is not one of `allowed` ("name", "*.domain", or "*" for any)
+    is a 400 INVALID_HOST in the error format: links and redirects the app builds from the
+    Host header can then never point elsewhere."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.any = "*" in allowed
+        self.exact = {h for h in allowed if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:] for h in allowed if h.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = _host_name(host)
+        return bool(name) and (name in self.exact or name.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
+            error_body("INVALID_HOST", "This host name is not served here"), status_code=400
+        )
+        await response(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """The host name of a Host header value, lower-case, without the port."""
+    host = host.strip().lower()
+    if host.startswith("["):  # [IPv6]:port
+        return host[: host.find("]") + 1] if "]" in host else ""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

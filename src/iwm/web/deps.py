@@ -71,8 +71,11 @@ def language(request: Request) -> str:
     return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
 
 
-def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies get `Secure`: always in production (served behind TLS), else when
+    this request came over https (as the trusted proxy reports it)."""
+    settings = request.app.state.resources.settings
+    return bool(request.url.scheme == "https" or settings.env == "production")
 
 
 def safe_next(target: str | None) -> str:
@@ -111,7 +114,7 @@ def attach_csrf_cookie(request: Request, response: Response) -> None:
             request.state.csrf_token,
             httponly=False,
             samesite="strict",
-            secure=is_https(request),
+            secure=secure_cookies(request),
             path="/",
         )
 

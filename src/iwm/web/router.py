@@ -34,10 +34,10 @@ from iwm.web.deps import (
     WebRoute,
     attach_csrf_cookie,
     error_key,
-    is_https,
     render,
     renew_csrf,
     safe_next,
+    secure_cookies,
 )
 from iwm.web.i18n import MESSAGES, age, translate
 
@@ -106,7 +106,7 @@ async def login(
         max_age=resources.settings.session_ttl_seconds,
         httponly=True,
         samesite="strict",
-        secure=is_https(request),
+        secure=secure_cookies(request),
         path="/",
     )
     renew_csrf(request)

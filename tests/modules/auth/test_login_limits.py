@@ -134,16 +134,15 @@ async def test_password_hashing_leaves_the_event_loop_free(
     one_hash = time.perf_counter() - started
     monkeypatch.setattr(resources, "passwords", costly)
     user = await make_user(resources)
-    worst_gap = 0.0
+    gaps: list[float] = []
     done = asyncio.Event()
 
     async def tick() -> None:
-        nonlocal worst_gap
         last = time.perf_counter()
         while not done.is_set():
             await asyncio.sleep(0.002)
             now = time.perf_counter()
-            worst_gap = max(worst_gap, now - last)
+            gaps.append(now - last)
             last = now
 
     ticker = asyncio.create_task(tick())
@@ -152,5 +151,7 @@ async def test_password_hashing_leaves_the_event_loop_free(
     done.set()
     await ticker
     assert [a.status_code for a in answers] == [401] * 4
-    # Inline hashing stalls the loop for a whole hash at a time.
-    assert worst_gap < one_hash * 0.6, (worst_gap, one_hash)
+    # Inline hashing stalls the loop for a whole hash, once per login; in threads the loop
+    # keeps ticking (one stall is allowed for a busy, shared test machine).
+    stalls = [gap for gap in gaps if gap > one_hash / 2]
+    assert len(stalls) <= 1, (stalls, one_hash)

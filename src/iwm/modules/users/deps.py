@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from limits import RateLimitItemPerSecond
 
-from iwm.core.deps import SESSION_COOKIE, ResourcesDep, bearer_token, client_ip
+from iwm.core.deps import ResourcesDep, bearer_token, client_ip
 from iwm.core.errors import Forbidden, Unauthorized
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
@@ -14,8 +14,10 @@ from iwm.modules.users.service import resolve_principal
 
 
 async def current_principal(request: Request, resources: ResourcesDep) -> Principal:
-    """The session behind the Bearer token (or the dashboard cookie); 401 otherwise."""
-    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    """The session behind the Bearer token; 401 otherwise. Never the dashboard's cookie: a
+    browser sends that with any request, from any page, and only the dashboard checks a
+    CSRF token with it."""
+    token = bearer_token(request)
     if not token:
         raise Unauthorized()
     principal = await resolve_principal(resources, token_hash(token), client_ip(request))
