@@ -158,8 +158,9 @@ async def test_cookies_are_secure_when_the_proxy_says_https(
 
 
 async def test_production_cookies_are_always_secure(
-    app_with: Callable[..., FastAPI], resources: Resources
+    app_with: Callable[..., FastAPI], resources: Resources, production_only: None
 ) -> None:
+    # (Production mode refuses SQLite: this runs on the PostgreSQL profile.)
     partner = await make_user(resources, Role.PARTNER)
     app = app_with(env="production", allowed_hosts=["test"])
     async with peer(app, "127.0.0.1") as http:

@@ -75,7 +75,7 @@ def secure_cookies(request: Request) -> bool:
     """Whether cookies get `Secure`: always in production (served behind TLS), else when
     this request came over https (as the trusted proxy reports it)."""
     settings = request.app.state.resources.settings
-    return bool(request.url.scheme == "https" or settings.env == "production")
+    return bool(request.url.scheme == "https" or settings.is_production)
 
 
 def safe_next(target: str | None) -> str:

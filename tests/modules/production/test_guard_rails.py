@@ -48,7 +48,11 @@ def test_a_misspelt_env_refuses_to_start(tmp_path: Path, command: tuple[str, ...
 
 
 def test_production_refuses_sqlite(tmp_path: Path) -> None:
-    env = {"IWM_ENV": "production", "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef"}
+    env = {
+        "IWM_ENV": "production",
+        "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
+        "IWM_ALLOWED_HOSTS": "api.example.com",
+    }
     _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_DATABASE_URL")
     assert not (tmp_path / "iwm.db").exists()
 
@@ -57,9 +61,27 @@ def test_production_refuses_to_run_without_a_secret_key(tmp_path: Path) -> None:
     env = {
         "IWM_ENV": "production",
         "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_ALLOWED_HOSTS": "api.example.com",
     }
     _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_SECRET_KEY")
     assert not (tmp_path / ".iwm-secret").exists()
+
+
+def test_production_refuses_to_run_without_allowed_hosts(tmp_path: Path) -> None:
+    env = {
+        "IWM_ENV": "production",
+        "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
+    }
+    _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_ALLOWED_HOSTS")
+    with pytest.raises(ConfigError, match="IWM_ALLOWED_HOSTS"):
+        create_app(
+            Settings(
+                env="production",
+                database_url="postgresql+asyncpg://iwm@db/iwm",
+                secret_key="a-real-secret-0123456789abcdef",
+            )
+        )
 
 
 def test_create_app_refuses_too() -> None:
@@ -91,7 +113,7 @@ async def _doc_statuses(settings: Settings) -> list[int]:
 async def test_docs_are_off_in_production_unless_enabled(
     settings: Settings, production_only: None
 ) -> None:
-    production = settings.model_copy(update={"env": "production"})
+    production = settings.model_copy(update={"env": "production", "allowed_hosts": ["127.0.0.1"]})
     assert await _doc_statuses(production) == [404, 404, 404]
     enabled = production.model_copy(update={"docs_enabled": True})
     assert await _doc_statuses(enabled) == [200, 200, 200]
