@@ -69,6 +69,13 @@ def serve(
     # Local photo links must point at this server unless a public URL is configured.
     os.environ.setdefault("IWM_PUBLIC_BASE_URL", f"http://{host}:{port}")
     get_settings.cache_clear()
+    if workers > 1 and get_settings().redis_url is None:
+        typer.echo(
+            f"iwm: warning: without IWM_REDIS_URL each of the {workers} workers keeps its own "
+            f"rate limits (logins, code redeems, admin API): together {workers} times looser. "
+            "Set IWM_REDIS_URL to share them.",
+            err=True,
+        )
 
     uvicorn.run(
         "iwm.main:create_app",

@@ -122,7 +122,7 @@ class Resources:
             read_sessionmaker=make_sessionmaker(read_engine),
             redis=redis,
             sessions=sessions,
-            limiter=RateLimiter(redis_url, f"{settings.redis_prefix}:limits"),
+            limiter=RateLimiter(redis_url, f"{settings.redis_prefix}:limits", redis),
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(
                 settings.smtp_url.get_secret_value() if settings.smtp_url else None,

@@ -2,6 +2,7 @@
 variable; the API's documentation is off there unless asked for."""
 
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from iwm.core.config import ConfigError, Settings, check_production
 from iwm.main import create_app
-from tests.support import Profile
+from tests.support import Profile, free_port
 
 IWM = str(Path(sys.executable).with_name("iwm"))
 DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
@@ -122,3 +123,27 @@ async def test_docs_are_off_in_production_unless_enabled(
 async def test_docs_are_on_in_development(settings: Settings) -> None:
     assert settings.env == "development"
     assert await _doc_statuses(settings) == [200, 200, 200]
+
+
+def test_several_workers_without_redis_warn_at_start(profile: Profile, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IWM_")}
+    env.update({k: v for k, v in profile.env.items() if k != "IWM_REDIS_URL"})
+    proc = subprocess.Popen(  # noqa: S603
+        [IWM, "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "nothing printed"
+        line = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "warning" in line
+    assert "IWM_REDIS_URL" in line
+    assert "2 workers" in line

@@ -83,7 +83,11 @@ async def test_log_of_a_crash_on_dead_redis_holds_no_password(
             assert resp.json()["error"]["code"] == "INTERNAL_ERROR"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
     log = log_path.read_text()
     assert "Traceback" in log or "traceback" in log  # the crash is logged, with its trace
     for secret in secrets:

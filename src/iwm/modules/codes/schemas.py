@@ -12,7 +12,8 @@ class CodeIssued(CamelModel):
 
 
 class RedeemRequest(StrictBody):
-    code: str = Field(pattern=r"^\d{4}$", description="The 4-digit code")
+    # [0-9], not \d: the pattern engine's \d takes any script's digits (fullwidth ones too).
+    code: str = Field(pattern=r"^[0-9]{4}$", description="The 4-digit code (ASCII digits)")
 
 
 class RedeemResult(CamelModel):

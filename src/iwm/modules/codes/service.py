@@ -2,7 +2,7 @@
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import count_where, delete_in_batches
+from iwm.core.errors import DomainError, RateLimited
 from iwm.core.principal import Principal
-from iwm.core.ratelimit import RateLimiter
+from iwm.core.ratelimit import Locked, RateLimiter
 from iwm.modules.activity.models import ActivityEvent
 from iwm.modules.activity.service import ActivityService
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode, NoFreeCode
@@ -82,14 +83,71 @@ class CodeService:
 
     async def redeem(self, kiosk: Kiosk, code: str, limiter: RateLimiter) -> FreeRoundCode:
         """Consumes the code with one conditional UPDATE, so only one of many concurrent
-        redeems wins. Wrong codes count against the kiosk's failure limit (429 past it)."""
-        rule = (
-            f"{self._settings.redeem_failures_allowed}/"
-            f"{self._settings.redeem_failure_window_seconds} seconds"
-        )
-        await limiter.check(rule, "redeem-failures", str(kiosk.id))
+        redeems wins. Wrong and expired codes count against the kiosk's failure limit: each
+        attempt takes a place in the window in one atomic step before it is judged (429
+        when none is left), and a success gives it back. During a lockout only codes the
+        partner issued after it began are honoured (see docs/decisions.md)."""
+        # One redeem at a time per kiosk: concurrent redeems of one code all see its
+        # final state (one 200, the rest 409) instead of crowding the failure window.
+        await KioskService(self._db, self._settings).lock(kiosk)
+        limit = self._settings.redeem_failures_allowed
+        window = self._settings.redeem_failure_window_seconds
+        key = f"redeem-failures:{kiosk.id}"
+        place = await limiter.failures.reserve(key, limit, window)
+        if isinstance(place, Locked):
+            return await self._redeem_locked(kiosk, code, limiter, place)
+        try:
+            row = await self._consume(kiosk, code)
+        except BaseException:
+            await limiter.failures.release(key, place)
+            raise
+        if row is None:
+            error = await self._failure(kiosk, code)
+            if isinstance(error, CodeAlreadyRedeemed):  # a real code, not a guess
+                await limiter.failures.release(key, place)
+            raise error  # wrong or expired: the place stays taken, a failure
+        await limiter.failures.release(key, place)
+        return await self._record(kiosk, row)
+
+    async def _redeem_locked(
+        self, kiosk: Kiosk, code: str, limiter: RateLimiter, locked: Locked
+    ) -> FreeRoundCode:
+        """While the kiosk is locked out, a code issued after the lockout began still
+        works. Guesses are judged only while such a code is live, and at most as many
+        wrong ones per window as outside a lockout; every other attempt is 429."""
+        since = datetime.fromtimestamp(locked.since, UTC)
         now = clock.now()
-        consumed = await self._db.execute(
+        fresh = await self._db.execute(
+            select(
+                exists().where(
+                    FreeRoundCode.kiosk_id == kiosk.id,
+                    FreeRoundCode.consumed_at.is_(None),
+                    FreeRoundCode.expires_at > now,
+                    FreeRoundCode.created_at > since,
+                )
+            )
+        )
+        if not fresh.scalar_one():
+            raise RateLimited(locked.retry_after)
+        key = f"redeem-failures-locked:{kiosk.id}"
+        place = await limiter.failures.reserve(
+            key,
+            self._settings.redeem_failures_allowed,
+            self._settings.redeem_failure_window_seconds,
+        )
+        if isinstance(place, Locked):
+            raise RateLimited(max(locked.retry_after, place.retry_after))
+        row = await self._consume(kiosk, code, issued_after=since)
+        if row is None:
+            raise RateLimited(locked.retry_after)
+        await limiter.failures.release(key, place)
+        return await self._record(kiosk, row)
+
+    async def _consume(
+        self, kiosk: Kiosk, code: str, issued_after: datetime | None = None
+    ) -> FreeRoundCode | None:
+        now = clock.now()
+        stmt = (
             update(FreeRoundCode)
             .where(
                 FreeRoundCode.kiosk_id == kiosk.id,
@@ -101,10 +159,12 @@ class CodeService:
             .returning(FreeRoundCode.id)
             .execution_options(synchronize_session=False)
         )
-        code_id = consumed.scalar_one_or_none()
-        if code_id is None:
-            await self._explain_failure(kiosk, code, now, limiter, rule)
-        row = await self._db.get_one(FreeRoundCode, code_id)
+        if issued_after is not None:
+            stmt = stmt.where(FreeRoundCode.created_at > issued_after)
+        code_id = (await self._db.execute(stmt)).scalar_one_or_none()
+        return None if code_id is None else await self._db.get_one(FreeRoundCode, code_id)
+
+    async def _record(self, kiosk: Kiosk, row: FreeRoundCode) -> FreeRoundCode:
         if row.type == CodeType.CASH:
             await KioskService(self._db, self._settings).record_cash_round(kiosk, row.id)
         self._activity.record(
@@ -118,9 +178,7 @@ class CodeService:
         await self._db.flush()
         return row
 
-    async def _explain_failure(
-        self, kiosk: Kiosk, code: str, now: object, limiter: RateLimiter, rule: str
-    ) -> None:
+    async def _failure(self, kiosk: Kiosk, code: str) -> DomainError:
         latest = await self._db.execute(
             select(FreeRoundCode)
             .where(FreeRoundCode.kiosk_id == kiosk.id, FreeRoundCode.code == code)
@@ -129,11 +187,10 @@ class CodeService:
         )
         known = latest.scalar_one_or_none()
         if known is not None and known.consumed_at is not None:
-            raise CodeAlreadyRedeemed()
-        await limiter.count(rule, "redeem-failures", str(kiosk.id))
+            return CodeAlreadyRedeemed()
         if known is not None:
-            raise CodeExpired()
-        raise InvalidCode()
+            return CodeExpired()
+        return InvalidCode()
 
     @staticmethod
     async def count_older_than(maker: async_sessionmaker[AsyncSession], cutoff: datetime) -> int:

@@ -286,6 +286,11 @@ class KioskService:
         await self._db.flush()
         return row
 
+    async def lock(self, kiosk: Kiosk) -> None:
+        """Holds the kiosk's row until the transaction ends: its code redeems (and code
+        issuing) then run one at a time."""
+        await self._db.execute(select(Kiosk.id).where(Kiosk.id == kiosk.id).with_for_update())
+
     async def record_cash_round(self, kiosk: Kiosk, code_id: uuid.UUID) -> None:
         """A cash code was redeemed: one entry in the kiosk's cash ledger."""
         self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=code_id))
