@@ -16,7 +16,7 @@ from iwm.modules.analytics.models import (
 from iwm.modules.audit.models import AuditLog
 from iwm.modules.categories.models import Category
 from iwm.modules.codes.models import FreeRoundCode
-from iwm.modules.commissions.models import Commission, CommissionTotal
+from iwm.modules.commissions.models import Commission, CommissionChange, CommissionTotal
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport
 from iwm.modules.kyc.models import KycDocument, KycHistory, KycVerification
 from iwm.modules.ledger.models import LedgerEntry
@@ -46,6 +46,7 @@ __all__ = [
     "Base",
     "Category",
     "Commission",
+    "CommissionChange",
     "CommissionDaily",
     "CommissionTotal",
     "CustomerSales",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from iwm.core.money import to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
+from iwm.demo.admin import MODERATOR
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
 from iwm.modules.categories.service import CategoryService
@@ -102,6 +103,8 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
             console.print("money demo data already loaded; nothing to do")
             return
         root = await UserService(db).by_email("admin@iwm.local")
+        # Large payouts are processed by an admin other than their approver (four eyes).
+        second = await UserService(db).by_email(MODERATOR[0])
         rows = list(
             await db.execute(
                 select(NetworkPartner.id, NetworkPartner.user_id).order_by(
@@ -113,6 +116,7 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
         console.print("money demo skipped: the admin demo's partner tree is missing")
         return
     admin = principal_of(root)
+    processor = principal_of(second) if second is not None else admin
     partners = [p for p, _ in rows]
     # The newest partners buy, so that commissions climb through several levels.
     buyers = [u for _, u in rows[-12:]]
@@ -143,7 +147,7 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
                 )
             progress.advance(task)
         await _commission_statuses(resources, admin)
-        await _payouts(resources, admin, partners, progress, task)
+        await _payouts(resources, admin, processor, partners, progress, task)
     console.print(
         f"money demo: {len(PRODUCTS) + len(OFF_SALE)} products, "
         f"{len(STRATEGIES) + len(CLOSED_TO_NEW)} strategies, "
@@ -313,6 +317,7 @@ async def _commission_statuses(resources: Resources, admin: Principal) -> None:
 async def _payouts(
     resources: Resources,
     admin: Principal,
+    processor: Principal,
     partners: list[uuid.UUID],
     progress: Progress,
     task: TaskID,
@@ -356,6 +361,6 @@ async def _payouts(
                 else _TransferInFlight()
             )
             await PayoutProcessor(resources.sessionmaker, settings, provider).process(
-                admin, row.id, None
+                processor, row.id, None
             )
         progress.advance(task)

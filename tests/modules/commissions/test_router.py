@@ -132,10 +132,11 @@ async def test_adjust_balances_follow_the_status(
     assert await balances(db, pid) == Shares(pending=500, career_points=0)
     await _adjust(client, headers, row.id, "APPROVE")
     assert await balances(db, pid) == Shares(available=500, earned=500)
-    await _adjust(client, headers, row.id, "ADJUST_AMOUNT", newAmount=7.25)
-    assert await balances(db, pid) == Shares(available=725, earned=725)
+    # Lowered (a raise waits for a second admin: see test_four_eyes).
+    await _adjust(client, headers, row.id, "ADJUST_AMOUNT", newAmount=3.25)
+    assert await balances(db, pid) == Shares(available=325, earned=325)
     await _adjust(client, headers, row.id, "HOLD")
-    assert await balances(db, pid) == Shares(pending=725)
+    assert await balances(db, pid) == Shares(pending=325)
     await _adjust(client, headers, row.id, "REVERSE")
     assert await balances(db, pid) == Shares()
     assert await ledger_sums(db, pid) == Shares()
@@ -179,7 +180,10 @@ async def test_adjust_is_limited_to_ten_per_minute_per_admin(
     _, row = await _one_commission(resources, db)
     codes = []
     for i in range(11):
-        resp = await _adjust(client, headers, row.id, "ADJUST_AMOUNT", newAmount=1 + i)
+        # Lowering only: a raise would wait for a second admin (202).
+        resp = await _adjust(
+            client, headers, row.id, "ADJUST_AMOUNT", newAmount=round(4.9 - i / 10, 1)
+        )
         codes.append(resp.status_code)
     assert codes == [200] * 10 + [429]
     assert "Retry-After" in resp.headers
@@ -236,6 +240,7 @@ async def test_list_filters_sorting_and_summary(
         "sourceId",
         "sourcePartner",
         "levelDepth",
+        "explanation",
         "grossAmount",
         "netAmount",
         "careerPoints",
@@ -245,6 +250,13 @@ async def test_list_filters_sorting_and_summary(
         "processedAt",
         "approvedBy",
         "createdAt",
+    }
+    assert first["explanation"] == {
+        "planVersion": "50/20/10/10/10",
+        "level": first["levelDepth"],
+        "rate": {1: 50, 2: 20}[first["levelDepth"]],
+        "baseAmount": 100,  # 1000.00 x 10 %
+        "planAmount": first["grossAmount"],
     }
     assert first["partner"]["referralCode"]
     assert first["sourcePartner"]["id"] == str(chain.buyer_partner.id)

@@ -15,18 +15,26 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
 from iwm.core.listing import Listing, at_least, below, equals, param
-from iwm.core.money import from_minor
+from iwm.core.money import from_minor, json_text, to_minor
 from iwm.core.principal import Principal
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import (
     CommissionEngine,
     commission_moved,
     commission_shares,
+    plan_amount_of,
     track_totals,
 )
-from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
+from iwm.modules.commissions.errors import (
+    CannotAdjust,
+    ChangeNotFound,
+    CommissionNotFound,
+    SeparationOfDuties,
+)
 from iwm.modules.commissions.models import (
+    ChangeStatus,
     Commission,
+    CommissionChange,
     CommissionStatus,
     CommissionTotal,
     SourceType,
@@ -71,6 +79,8 @@ class Adjustment:
     previous_status: str
     previous_amount: int | None
     new_amount: int | None
+    # Set when a second admin confirmed a pending change: the admin who asked for it.
+    requested_by: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,10 @@ class CommissionFields(Protocol):
     source_id: uuid.UUID
     source_partner_id: uuid.UUID | None
     level_depth: int | None
+    base_minor: int
+    rate_bp: int
+    plan_version: str | None
+    plan_amount_minor: int | None
     gross_minor: int
     net_minor: int
     career_points: int
@@ -216,24 +230,193 @@ class CommissionService:
         action: AdjustAction,
         reason: str,
         new_amount_minor: int | None,
-    ) -> Adjustment:
-        """CommissionNotFound (404); CannotAdjust (400) for PAID and REVERSED ones and for an
-        action the status does not allow. Locks the partner, then the commission."""
+    ) -> Adjustment | CommissionChange:
+        """CommissionNotFound (404); CannotAdjust (400) for PAID and REVERSED ones, for the
+        engine's corrections and for an action the status does not allow; ValidationFailed
+        for an amount above the plan's; SeparationOfDuties (403) when the admin who changed
+        the amount approves. A raise, or a change by more than IWM_FOUR_EYES_ABOVE, is not
+        applied: it is recorded as a pending change (returned) for a second admin. Locks
+        the partner, then the commission."""
         reason = reason.strip()
         if not reason:
             raise ValidationFailed(details={"reason": ["A reason is required"]})
         if action is AdjustAction.ADJUST_AMOUNT and new_amount_minor is None:
             raise ValidationFailed(details={"newAmount": ["Required for ADJUST_AMOUNT"]})
+        row = await self._lock(commission_id)
+        self._check_adjustable(row, action)
+        if action is AdjustAction.APPROVE and row.amount_adjusted_by == admin.user_id:
+            raise SeparationOfDuties(
+                details={"approvedBy": ["the admin who changed the amount cannot approve it"]}
+            )
+        if action is AdjustAction.ADJUST_AMOUNT:
+            assert new_amount_minor is not None  # noqa: S101 (checked above)
+            self._check_within_plan(row, new_amount_minor)
+            if self._needs_second_admin(row.gross_minor, new_amount_minor):
+                return self._request_change(admin, row, new_amount_minor, reason)
+        return await self._apply(admin, row, action, reason, new_amount_minor)
+
+    async def confirm_change(
+        self, admin: Principal, commission_id: uuid.UUID, change_id: uuid.UUID, reason: str
+    ) -> Adjustment:
+        """The second admin applies a pending amount change. ChangeNotFound (404);
+        SeparationOfDuties (403) for the admin who asked for it; CannotAdjust (400) when
+        the change is no longer pending or the commission moved on since it was asked."""
+        row = await self._lock(commission_id)
+        change = await self._lock_change(commission_id, change_id)
+        if change.requested_by == admin.user_id:
+            raise SeparationOfDuties(
+                details={"changeId": ["a second admin must confirm this change"]}
+            )
+        self._check_adjustable(row, AdjustAction.ADJUST_AMOUNT)
+        if row.gross_minor != change.previous_gross_minor:
+            raise CannotAdjust(
+                details={"changeId": ["the commission's amount changed since it was asked"]}
+            )
+        self._check_within_plan(row, change.new_gross_minor)
+        change.status = ChangeStatus.CONFIRMED
+        change.decided_by = admin.user_id
+        change.decided_at = clock.now()
+        change.decision_reason = reason.strip() or None
+        return await self._apply(
+            admin,
+            row,
+            AdjustAction.ADJUST_AMOUNT,
+            change.reason,
+            change.new_gross_minor,
+            requested_by=change.requested_by,
+            change_id=change.id,
+        )
+
+    async def reject_change(
+        self, admin: Principal, commission_id: uuid.UUID, change_id: uuid.UUID, reason: str
+    ) -> CommissionChange:
+        """Drops a pending change (any admin, the one who asked included). ChangeNotFound;
+        CannotAdjust when it is no longer pending."""
+        await self._lock(commission_id)
+        change = await self._lock_change(commission_id, change_id)
+        change.status = ChangeStatus.REJECTED
+        change.decided_by = admin.user_id
+        change.decided_at = clock.now()
+        change.decision_reason = reason.strip() or None
+        self._audit.record(
+            admin,
+            "COMMISSION_CHANGE_REJECTED",
+            "commission",
+            commission_id,
+            previous={"changeId": str(change.id), "status": ChangeStatus.PENDING.value},
+            new={"status": ChangeStatus.REJECTED.value, "reason": change.decision_reason},
+        )
+        return change
+
+    async def pending_changes(self, limit: int = 100) -> list[CommissionChange]:
+        """The amount changes waiting for a second admin, oldest first."""
+        return list(
+            await self._db.scalars(
+                select(CommissionChange)
+                .where(CommissionChange.status == ChangeStatus.PENDING)
+                .order_by(CommissionChange.created_at, CommissionChange.id)
+                .limit(limit)
+            )
+        )
+
+    async def _lock(self, commission_id: uuid.UUID) -> Commission:
         partner_id = await self._db.scalar(
             select(Commission.partner_id).where(Commission.id == commission_id)
         )
         if partner_id is None:
             raise CommissionNotFound()
         await self._network.lock_partner(partner_id)
-        row = await self._engine.lock(commission_id)
-        allowed, target = ADJUST_RULES[action]
+        return await self._engine.lock(commission_id)
+
+    async def _lock_change(
+        self, commission_id: uuid.UUID, change_id: uuid.UUID
+    ) -> CommissionChange:
+        change = await self._db.scalar(
+            select(CommissionChange)
+            .where(
+                CommissionChange.id == change_id, CommissionChange.commission_id == commission_id
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if change is None:
+            raise ChangeNotFound()
+        if change.status != ChangeStatus.PENDING:
+            raise CannotAdjust(details={"changeId": [f"the change is {change.status}"]})
+        return change
+
+    @staticmethod
+    def _check_adjustable(row: Commission, action: AdjustAction) -> None:
+        if row.is_correction:
+            # History is never rewritten: a correction stands; a correction of it is a new row.
+            raise CannotAdjust(details={"commission": ["a correction cannot be changed"]})
+        allowed, _ = ADJUST_RULES[action]
         if row.status not in allowed:
             raise CannotAdjust(details={"status": [str(row.status)]})
+
+    @staticmethod
+    def _check_within_plan(row: Commission, new_gross_minor: int) -> None:
+        ceiling = (
+            row.plan_amount_minor
+            if row.plan_amount_minor is not None
+            else plan_amount_of(row.base_minor, row.rate_bp)
+        )
+        if new_gross_minor > ceiling:
+            raise ValidationFailed(
+                details={
+                    "newAmount": [
+                        f"at most {json_text(from_minor(ceiling))}: the plan's amount "
+                        f"(base {json_text(from_minor(row.base_minor))} x "
+                        f"{json_text(from_minor(row.rate_bp))} %)"
+                    ]
+                }
+            )
+
+    def _needs_second_admin(self, current_minor: int, new_minor: int) -> bool:
+        threshold = to_minor(self._settings.four_eyes_above)
+        return new_minor > current_minor or abs(new_minor - current_minor) > threshold
+
+    def _request_change(
+        self, admin: Principal, row: Commission, new_gross_minor: int, reason: str
+    ) -> CommissionChange:
+        change = CommissionChange(
+            id=uuid.uuid4(),
+            commission_id=row.id,
+            requested_by=admin.user_id,
+            previous_gross_minor=row.gross_minor,
+            new_gross_minor=new_gross_minor,
+            reason=reason,
+            status=ChangeStatus.PENDING,
+            created_at=clock.now(),
+        )
+        self._db.add(change)
+        self._audit.record(
+            admin,
+            "COMMISSION_CHANGE_REQUESTED",
+            "commission",
+            row.id,
+            previous={"grossAmount": str(from_minor(row.gross_minor))},
+            new={
+                "grossAmount": str(from_minor(new_gross_minor)),
+                "changeId": str(change.id),
+                "reason": reason,
+            },
+        )
+        return change
+
+    async def _apply(
+        self,
+        admin: Principal,
+        row: Commission,
+        action: AdjustAction,
+        reason: str,
+        new_amount_minor: int | None,
+        *,
+        requested_by: uuid.UUID | None = None,
+        change_id: uuid.UUID | None = None,
+    ) -> Adjustment:
+        """The change itself: its ledger entry, totals and audit row, in this transaction."""
+        _, target = ADJUST_RULES[action]
         before = commission_shares(row.status, row.net_minor, row.career_points)
         totals_before = (str(row.status), row.net_minor)
         previous_status, previous_gross = str(row.status), row.gross_minor
@@ -243,18 +426,22 @@ class CommissionService:
         if target is CommissionStatus.APPROVED:
             row.approved_by = admin.user_id
             row.processed_at = now
-        if new_amount_minor is not None and action is AdjustAction.ADJUST_AMOUNT:
+        amount_changed = action is AdjustAction.ADJUST_AMOUNT
+        if amount_changed and new_amount_minor is not None:
             row.gross_minor = new_amount_minor
             row.net_minor = self._engine.net_of(new_amount_minor)
+            row.amount_adjusted_by = requested_by or admin.user_id
         row.adjusted_at = now
-        row.adjusted_by = admin.user_id
+        row.adjusted_by = requested_by or admin.user_id
         row.adjust_reason = reason
         row.updated_at = now
         await commission_moved(
             self._ledger, row, f"COMMISSION_{action.value}", before, admin.user_id
         )
         await track_totals(self._db, row, totals_before)
-        amount_changed = action is AdjustAction.ADJUST_AMOUNT
+        confirmation = (
+            {"changeId": str(change_id), "requestedBy": str(requested_by)} if change_id else {}
+        )
         self._audit.record(
             admin,
             "COMMISSION_ADJUSTED",
@@ -266,6 +453,7 @@ class CommissionService:
                 "grossAmount": str(from_minor(row.gross_minor)),
                 "action": action.value,
                 "reason": reason,
+                **confirmation,
             },
         )
         return Adjustment(
@@ -273,6 +461,7 @@ class CommissionService:
             previous_status=previous_status,
             previous_amount=previous_gross if amount_changed else None,
             new_amount=row.gross_minor if amount_changed else None,
+            requested_by=requested_by,
         )
 
     @staticmethod

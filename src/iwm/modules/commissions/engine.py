@@ -1,6 +1,7 @@
 """The commission engine: sales -> one commission per upline level, reversals and
 settlement. Every state change is a ledger entry in the same transaction."""
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.counters import bump
-from iwm.core.money import from_minor, to_minor, to_whole
+from iwm.core.money import from_minor, json_text, to_minor, to_whole
 from iwm.core.principal import Principal
 from iwm.modules.analytics import rollups
 from iwm.modules.commissions.errors import CommissionNotFound
@@ -88,6 +89,23 @@ async def commission_moved(
     )
 
 
+def plan_version(rates: list[Decimal]) -> str:
+    """The plan a commission was computed under, written out: its level rates in percent,
+    level 1 first (`50/20/10/10/10`); a plan too long for that is named by its digest."""
+    text = "/".join(json_text(rate) for rate in rates)
+    if len(text) <= PLAN_VERSION_LENGTH:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[: PLAN_VERSION_LENGTH - 7]
+
+
+PLAN_VERSION_LENGTH = 64
+
+
+def plan_amount_of(base_minor: int, rate_bp: int) -> int:
+    """base x rate, ROUND_HALF_UP: the ceiling of a commission recorded without its own."""
+    return to_minor(from_minor(base_minor) * rate_bp / BP)
+
+
 def period_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m")
 
@@ -142,6 +160,7 @@ class CommissionEngine:
         await self._book_volume(buyer, sale.amount_minor)
         volume = sale.commissionable
         points = to_whole(sale.points_volume)
+        version = plan_version(rates)
         now = clock.now()
         made: list[Commission] = []
         for partner_id, depth in upline:
@@ -157,6 +176,8 @@ class CommissionEngine:
                 level_depth=depth,
                 base_minor=to_minor(volume),
                 rate_bp=to_minor(rate),
+                plan_version=version,
+                plan_amount_minor=gross,
                 gross_minor=gross,
                 net_minor=self.net_of(gross),
                 career_points=points,
@@ -244,6 +265,8 @@ class CommissionEngine:
             level_depth=paid.level_depth,
             base_minor=-paid.base_minor,
             rate_bp=paid.rate_bp,
+            plan_version=paid.plan_version,
+            plan_amount_minor=-paid.gross_minor,
             gross_minor=-paid.gross_minor,
             net_minor=-paid.net_minor,
             career_points=-paid.career_points,

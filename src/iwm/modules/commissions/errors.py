@@ -22,3 +22,7 @@ class SeparationOfDuties(DomainError):
         "SEPARATION_OF_DUTIES",
         "This needs a second admin: the same admin cannot do both steps",
     )
+
+
+class ChangeNotFound(DomainError):
+    status_code, code, message = 404, "CHANGE_NOT_FOUND", "Pending commission change not found"

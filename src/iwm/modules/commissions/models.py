@@ -46,9 +46,15 @@ class Commission(IdMixin, CreatedAtMixin, Base):
     source_partner_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("network_partners.id", ondelete="SET NULL")
     )
+    # How the engine computed it, recorded at creation so that every commission explains
+    # itself: the plan (its level rates) and level, the rate, the sale's commissionable
+    # volume it applied to (`base`) and what that gave (`plan_amount`, the ceiling of any
+    # later ADJUST_AMOUNT). `plan_version` is null for rows made before it was recorded.
     level_depth: Mapped[int | None] = mapped_column(Integer)
     base_minor: Mapped[int] = mapped_column(BigInteger)
     rate_bp: Mapped[int] = mapped_column(Integer)
+    plan_version: Mapped[str | None] = mapped_column(String(64))
+    plan_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     gross_minor: Mapped[int] = mapped_column(BigInteger)
     net_minor: Mapped[int] = mapped_column(BigInteger)
     career_points: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -63,7 +69,41 @@ class Commission(IdMixin, CreatedAtMixin, Base):
     adjusted_at: Mapped[datetime | None]
     adjusted_by: Mapped[uuid.UUID | None]
     adjust_reason: Mapped[str | None] = mapped_column(String(1000))
+    # The admin who last changed the amount (who asked, when a second admin confirmed):
+    # he cannot also approve the commission.
+    amount_adjusted_by: Mapped[uuid.UUID | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    @property
+    def is_correction(self) -> bool:
+        """A row of the engine's clawback (a negative correction of a paid commission)."""
+        return self.corrects_id is not None or self.gross_minor < 0
+
+
+class ChangeStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+
+
+class CommissionChange(IdMixin, CreatedAtMixin, Base):
+    """An amount change waiting for a second admin (four eyes): a raise, or a change by
+    more than IWM_FOUR_EYES_ABOVE. Nothing moves in the ledger until it is confirmed."""
+
+    __tablename__ = "commission_changes"
+    __table_args__ = (Index("ix_commission_changes_status_created", "status", "created_at"),)
+
+    commission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("commissions.id", ondelete="RESTRICT"), index=True
+    )
+    requested_by: Mapped[uuid.UUID]
+    previous_gross_minor: Mapped[int] = mapped_column(BigInteger)
+    new_gross_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default=ChangeStatus.PENDING)
+    decided_by: Mapped[uuid.UUID | None]
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
 
 
 class CommissionTotal(Base):

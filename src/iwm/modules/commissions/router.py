@@ -4,14 +4,14 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 from limits import RateLimitItemPerMinute
 
 from iwm.core.amounts import AmountQuery
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, ValidationFailed, error_responses
 from iwm.core.listing import SortOrder
-from iwm.core.money import from_minor, to_minor
+from iwm.core.money import bp_to_percent, from_minor, to_minor
 from iwm.core.pagination import Page
 from iwm.core.query import DateFrom, DateTo, SortOrderQuery
 from iwm.core.schemas import Envelope, PaginationMeta, ok
@@ -22,18 +22,32 @@ from iwm.modules.commissions.admin_service import (
     CommissionListRow,
     CommissionService,
 )
-from iwm.modules.commissions.errors import CannotAdjust, CommissionNotFound
-from iwm.modules.commissions.models import CommissionStatus, SourceType
+from iwm.modules.commissions.engine import plan_amount_of
+from iwm.modules.commissions.errors import (
+    CannotAdjust,
+    ChangeNotFound,
+    CommissionNotFound,
+    SeparationOfDuties,
+)
+from iwm.modules.commissions.models import (
+    ChangeStatus,
+    CommissionChange,
+    CommissionStatus,
+    SourceType,
+)
 from iwm.modules.commissions.schemas import (
     AdjustRequest,
     AdjustResponse,
     AdminCommission,
     AdminCommissionsPage,
+    CommissionExplanation,
     CommissionSummary,
     PartnerRef,
+    PendingChange,
     SourcePartnerRef,
 )
 from iwm.modules.users.deps import AdminUser
+from iwm.modules.users.service import UserService
 
 router = APIRouter(prefix="/api/v1/admin/commissions", tags=["admin: commissions"])
 
@@ -53,6 +67,17 @@ def _read(r: CommissionListRow) -> AdminCommission:
             else None
         ),
         level_depth=c.level_depth,
+        explanation=CommissionExplanation(
+            plan_version=c.plan_version,
+            level=c.level_depth,
+            rate=bp_to_percent(c.rate_bp),
+            base_amount=from_minor(c.base_minor),
+            plan_amount=from_minor(
+                c.plan_amount_minor
+                if c.plan_amount_minor is not None
+                else plan_amount_of(c.base_minor, c.rate_bp)
+            ),
+        ),
         gross_amount=from_minor(c.gross_minor),
         net_amount=from_minor(c.net_minor),
         career_points=c.career_points,
@@ -113,9 +138,42 @@ async def list_commissions(
     )
 
 
+@router.get("/changes")
+async def pending_changes(
+    admin: AdminUser, session: SessionDep, resources: ResourcesDep
+) -> Envelope[list[PendingChange]]:
+    """Amount changes waiting for a second admin, oldest first (at most 100)."""
+    changes = await CommissionService(session, resources.settings).pending_changes()
+    names = await UserService(session).names({c.requested_by for c in changes})
+    return ok([_pending(c, names.get(c.requested_by, "")) for c in changes])
+
+
+def _pending(change: CommissionChange, requested_by: str) -> PendingChange:
+    return PendingChange(
+        id=change.commission_id,
+        change_id=change.id,
+        status="REJECTED" if change.status == ChangeStatus.REJECTED else "PENDING_CONFIRMATION",
+        previous_amount=from_minor(change.previous_gross_minor),
+        new_amount=from_minor(change.new_gross_minor),
+        requested_at=change.created_at,
+        requested_by=requested_by,
+        reason=change.reason,
+    )
+
+
 @router.post(
     "/{commission_id}/adjust",
-    responses=error_responses(CommissionNotFound, CannotAdjust, ValidationFailed, RateLimited),
+    responses={
+        **error_responses(
+            CommissionNotFound,
+            ChangeNotFound,
+            CannotAdjust,
+            ValidationFailed,
+            SeparationOfDuties,
+            RateLimited,
+        ),
+        202: {"model": Envelope[PendingChange], "description": "Waits for a second admin"},
+    },
 )
 async def adjust_commission(
     commission_id: uuid.UUID,
@@ -123,19 +181,44 @@ async def adjust_commission(
     admin: AdminUser,
     session: SessionDep,
     resources: ResourcesDep,
-) -> Envelope[AdjustResponse]:
-    """Approve, hold, reverse or change the amount of a commission (10/min per admin)."""
+    response: Response,
+) -> Envelope[AdjustResponse] | Envelope[PendingChange]:
+    """Approve, hold, reverse or change the amount of a commission (10/min per admin); a
+    raise or a large change waits for a second admin (202), who confirms it here."""
     rule = RateLimitItemPerMinute(resources.settings.commission_adjust_limit_per_minute)
     await resources.limiter.hit(rule, "admin-commission-adjust", str(admin.user_id))
-    result = await CommissionService(session, resources.settings).adjust(
-        admin,
-        commission_id,
-        AdjustAction(body.action),
-        body.reason,
-        None if body.new_amount is None else to_minor(body.new_amount),
-    )
+    service = CommissionService(session, resources.settings)
+    reason = body.reason.strip()
+    if body.action in ("CONFIRM_CHANGE", "REJECT_CHANGE"):
+        if body.change_id is None:
+            raise ValidationFailed(details={"changeId": [f"Required for {body.action}"]})
+        if body.new_amount is not None:
+            raise ValidationFailed(details={"newAmount": ["Only for ADJUST_AMOUNT"]})
+        if body.action == "REJECT_CHANGE":
+            change = await service.reject_change(admin, commission_id, body.change_id, reason)
+            names = await UserService(session).names({change.requested_by})
+            return ok(_pending(change, names.get(change.requested_by, "")))
+        result = await service.confirm_change(admin, commission_id, body.change_id, reason)
+    else:
+        if body.change_id is not None:
+            raise ValidationFailed(details={"changeId": ["Only for CONFIRM_CHANGE, REJECT_CHANGE"]})
+        outcome = await service.adjust(
+            admin,
+            commission_id,
+            AdjustAction(body.action),
+            body.reason,
+            None if body.new_amount is None else to_minor(body.new_amount),
+        )
+        if isinstance(outcome, CommissionChange):
+            response.status_code = status.HTTP_202_ACCEPTED
+            return ok(_pending(outcome, admin.display_name))
+        result = outcome
     row = result.commission
     assert row.adjusted_at is not None  # noqa: S101
+    adjusted_by, confirmed_by = admin.display_name, None
+    if result.requested_by is not None:
+        names = await UserService(session).names({result.requested_by})
+        adjusted_by, confirmed_by = names.get(result.requested_by, ""), admin.display_name
     return ok(
         AdjustResponse(
             id=row.id,
@@ -146,7 +229,8 @@ async def adjust_commission(
             ),
             new_amount=None if result.new_amount is None else from_minor(result.new_amount),
             adjusted_at=row.adjusted_at,
-            adjusted_by=admin.display_name,
-            reason=body.reason.strip(),
+            adjusted_by=adjusted_by,
+            reason=row.adjust_reason or reason,
+            confirmed_by=confirmed_by,
         )
     )

@@ -19,6 +19,14 @@ class SourcePartnerRef(CamelModel):
     name: str
 
 
+class CommissionExplanation(CamelModel):
+    plan_version: str | None
+    level: int | None
+    rate: Money  # percent of the base
+    base_amount: Money  # the sale's commissionable volume
+    plan_amount: Money  # base x rate: the ceiling of any amount change
+
+
 class AdminCommission(CamelModel):
     id: uuid.UUID
     partner: PartnerRef
@@ -26,6 +34,8 @@ class AdminCommission(CamelModel):
     source_id: uuid.UUID
     source_partner: SourcePartnerRef | None
     level_depth: int | None
+    # Beyond the seed: how the engine computed it (see docs/decisions.md, Money).
+    explanation: CommissionExplanation
     gross_amount: Money
     net_amount: Money
     career_points: int
@@ -50,8 +60,14 @@ class AdminCommissionsPage(CamelModel):
 
 
 class AdjustRequest(StrictBody):
-    action: Literal["APPROVE", "HOLD", "REVERSE", "ADJUST_AMOUNT"]
+    """The seed's body; beyond it, `CONFIRM_CHANGE` and `REJECT_CHANGE` with `changeId`
+    decide an amount change waiting for a second admin."""
+
+    action: Literal[
+        "APPROVE", "HOLD", "REVERSE", "ADJUST_AMOUNT", "CONFIRM_CHANGE", "REJECT_CHANGE"
+    ]
     new_amount: AmountIn | None = None
+    change_id: uuid.UUID | None = None
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -63,4 +79,19 @@ class AdjustResponse(CamelModel):
     new_amount: Money | None
     adjusted_at: UtcDateTime
     adjusted_by: str
+    reason: str
+    # Only when a second admin confirmed a pending change (left out otherwise).
+    confirmed_by: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class PendingChange(CamelModel):
+    """An amount change waiting for a second admin (202), or its rejection."""
+
+    id: uuid.UUID  # the commission's
+    change_id: uuid.UUID
+    status: Literal["PENDING_CONFIRMATION", "REJECTED"]
+    previous_amount: Money
+    new_amount: Money
+    requested_at: UtcDateTime
+    requested_by: str
     reason: str
