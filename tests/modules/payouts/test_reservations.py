@@ -17,6 +17,7 @@ from tests.factories.money import (
     Chain,
     admin,
     balances,
+    cancel_order,
     commissions_of,
     fresh,
     ledger_sums,
@@ -180,24 +181,32 @@ async def test_a_clawback_racing_the_processing(
     payout is never paid once the clawback has made the balance negative."""
     outcomes = set()
     _, headers = await admin(client, resources)
-    _, other = await admin(client, resources)
     # Processing is limited to five a minute per admin: two take turns.
     processors = [(await admin(client, resources))[1] for _ in range(2)]
     for round_ in range(6):
-        chain, commission_id = await _approved_commission(client, resources, db, headers)
+        chain = await make_chain(resources, levels=1)
+        product = await make_product(resources, price="213.40", commission="10", points="0")
+        order = await paid_order(resources, chain.buyer, product)
+        (row,) = await commissions_of(db, order.id)
+        approve = await client.post(
+            f"{API}/commissions/{row.id}/adjust",
+            json={"action": "APPROVE", "reason": "ok"},
+            headers=headers,
+        )
+        assert approve.status_code == 200
         payout = await request_payout(resources, chain.partners[0], "10.67")
         assert (
             await client.post(f"{API}/payouts/{payout.id}/approve", headers=headers)
         ).status_code == 200
-        process, reverse = await asyncio.gather(
+        # The engine's clawback: the order is refunded while the payout is processed.
+        process, _ = await asyncio.gather(
             client.post(f"{API}/payouts/{payout.id}/process", headers=processors[round_ % 2]),
-            _reverse(client, other, commission_id),
+            cancel_order(resources, order),
         )
-        assert reverse.status_code == 200
         pid = chain.partners[0].id
         status = await _status(db, payout.id)
         if process.status_code == 200:
-            # Paid before the clawback: the debt stays on the balance, to be repaid.
+            # Paid before the clawback: the correction leaves a debt, to be repaid.
             assert status == PayoutStatus.COMPLETED
             assert await balances(db, pid) == Shares(available=-1067, withdrawn=1067)
         else:
