@@ -65,6 +65,17 @@ class UserAdminService:
         if Role.SUPER_ADMIN in target.roles and Role.SUPER_ADMIN not in admin.roles:
             raise CannotModifySuperAdmin()
 
+    def _guard_admin_account(self, admin: Principal, target: User, what: str) -> None:
+        """Another administrator's sign-in (email, password) and status are a SUPER_ADMIN's
+        to change: an ADMIN who could change them could take over a fellow admin's account.
+        Raises FORBIDDEN (403)."""
+        if (
+            target.id != admin.user_id
+            and target.roles & ADMIN_ROLES
+            and Role.SUPER_ADMIN not in admin.roles
+        ):
+            raise Forbidden(f"Only a SUPER_ADMIN may change another administrator's {what}")
+
     async def _admin_name(self, admin: Principal) -> str:
         return (await self._users.names({admin.user_id})).get(admin.user_id, admin.email)
 
@@ -72,8 +83,8 @@ class UserAdminService:
         self._db.add(UserNote(user_id=user.id, content=content, created_by=admin.user_id))
 
     async def update(self, admin: Principal, user_id: uuid.UUID, body: s.UserUpdate) -> Outcome:
-        """Raises USER_NOT_FOUND, CANNOT_MODIFY_SUPER_ADMIN, FORBIDDEN (roles need
-        SUPER_ADMIN), EMAIL_ALREADY_EXISTS; one USER_UPDATED audit row."""
+        """Raises USER_NOT_FOUND, CANNOT_MODIFY_SUPER_ADMIN, FORBIDDEN (roles, and another
+        admin's email, need SUPER_ADMIN), EMAIL_ALREADY_EXISTS; one USER_UPDATED audit row."""
         user = await self._get(user_id, lock=True)
         self._guard_super_admin(admin, user)
         if body.roles is not None and Role.SUPER_ADMIN not in admin.roles:
@@ -91,6 +102,7 @@ class UserAdminService:
         if "email" in sent and body.email is not None:
             email = normalize_email(body.email)
             if email != user.email:
+                self._guard_admin_account(admin, user, "email")
                 if await self._users.email_taken(email, user.id):
                     raise EmailAlreadyExists()
                 change("email", "email", email)
@@ -217,9 +229,11 @@ class UserAdminService:
     async def activate(
         self, admin: Principal, user_id: uuid.UUID, body: s.ActivateRequest
     ) -> Outcome:
-        """Lifts a suspension (or a ban). Raises USER_NOT_FOUND, NOT_SUSPENDED."""
+        """Lifts a suspension (or a ban). Raises USER_NOT_FOUND, FORBIDDEN (another admin
+        needs SUPER_ADMIN), NOT_SUSPENDED."""
         user = await self._get(user_id, lock=True)
         self._guard_super_admin(admin, user)
+        self._guard_admin_account(admin, user, "status")
         if user.effective_status not in (UserStatus.SUSPENDED, UserStatus.BANNED):
             raise NotSuspended()
         now = clock.now()

@@ -7,8 +7,9 @@ import zoneinfo
 from datetime import date
 from decimal import Decimal
 
-from pydantic import EmailStr, Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
+from iwm.core.emails import AccountEmail
 from iwm.core.money import Money
 from iwm.core.principal import Role
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
@@ -210,7 +211,7 @@ class ProfileUpdate(StrictBody):
 
 
 class UserUpdate(StrictBody):
-    email: EmailStr | None = None
+    email: AccountEmail | None = None
     phone: str | None = None
     profile: ProfileUpdate | None = None
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)

@@ -8,6 +8,8 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
+from iwm.core.emails import account_email
+from iwm.core.errors import ValidationFailed
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.modules.analytics import rollups
@@ -102,14 +104,19 @@ class UserService:
         phone: str | None = None,
         status: UserStatus = UserStatus.ACTIVE,
     ) -> User:
-        """Raises EMAIL_ALREADY_EXISTS (409) for a taken email, case-insensitively.
+        """Raises VALIDATION_ERROR (400) for an address the account rule refuses
+        (`core.emails`), EMAIL_ALREADY_EXISTS (409) for a taken one, case-insensitively.
 
         `password_hash` comes from the app's `PasswordHasher` (`resources.passwords`)."""
+        try:
+            email = account_email(email)
+        except ValueError as exc:
+            raise ValidationFailed("Invalid email address", {"email": [str(exc)]}) from None
         if await self.by_email(email) is not None:
             raise EmailAlreadyExists()
         user = User(
             id=uuid.uuid4(),
-            email=normalize_email(email),
+            email=email,
             password_hash=password_hash,
             first_name=first_name,
             last_name=last_name,
