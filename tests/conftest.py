@@ -27,6 +27,7 @@ from iwm.core.migrations import upgrade_head
 from iwm.core.resources import Resources
 from iwm.main import create_app
 from iwm.models import Base
+from iwm.projections import install as install_projections
 from tests.support import (
     IN_CI,
     RUN_ID,
@@ -40,6 +41,9 @@ from tests.support import (
 )
 
 BUCKET = "iwm-test-photos"
+
+# The services publish domain events from the first test on (the app registers them too).
+install_projections()
 
 
 @pytest.fixture(scope="session")

@@ -110,6 +110,9 @@ def create_user(
     from iwm.core.errors import DomainError  # noqa: PLC0415
     from iwm.core.resources import Resources  # noqa: PLC0415
     from iwm.modules.users.service import UserService  # noqa: PLC0415
+    from iwm.projections import install  # noqa: PLC0415
+
+    install()
 
     async def go() -> tuple[str, str]:
         async with (
@@ -158,6 +161,9 @@ def reconcile_payouts_command() -> None:
     """Finish payouts left in PROCESSING (asks the provider again, never pays twice)."""
     from iwm.core.resources import Resources  # noqa: PLC0415
     from iwm.modules.payouts.service import reconcile_payouts  # noqa: PLC0415
+    from iwm.projections import install  # noqa: PLC0415
+
+    install()
 
     async def go() -> dict[str, int]:
         async with Resources.opened(get_settings()) as resources:

@@ -46,6 +46,7 @@ from iwm.modules.shop_orders.products_router import router as admin_products_rou
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
 from iwm.modules.strategies.router import router as admin_strategies_router
 from iwm.modules.users.router import router as admin_users_router
+from iwm.projections import install as install_projections
 from iwm.web.deps import STATIC_DIR
 from iwm.web.router import router as dashboard_router
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_production(settings)
     configure_logging(settings.json_logs, settings.log_level)
     resources = Resources.build(settings, heartbeat_buffer)
+    install_projections()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -8,9 +8,11 @@ from iwm.core.resources import Resources
 from iwm.demo.admin import load_admin_demo
 from iwm.demo.kiosks import load_kiosk_demo
 from iwm.demo.money import load_money_demo
+from iwm.projections import install as install_projections
 
 
 async def load_demo_data(settings: Settings, console: Console) -> None:
+    install_projections()
     async with Resources.opened(settings) as resources:
         await load_kiosk_demo(resources, console)
         await load_admin_demo(resources, console)

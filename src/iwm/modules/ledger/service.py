@@ -4,18 +4,20 @@ Balances (SPEC §6, net amounts): pending = PENDING + HELD commissions; totalEar
 APPROVED + PAID commissions; available = totalEarned - payouts that still hold their
 amount (all but CANCELLED and REJECTED-with-return); totalWithdrawn = COMPLETED payouts.
 Every state change posts the difference between the balance shares of the old and the new
-state, and adds it to the partner's balance columns with one atomic UPDATE in the same
-transaction, so columns == sums over the ledger at every commit.
+state and publishes `LedgerPosted`: the balances projection (`projections.py`) adds it to
+the partner's balance columns in the same transaction, so columns == sums over the ledger
+at every commit.
 """
 
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iwm.core.events import publish
+from iwm.modules.ledger.events import LedgerPosted
 from iwm.modules.ledger.models import LedgerEntry
-from iwm.modules.network.models import NetworkPartner
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +75,16 @@ class LedgerService:
         )
         self._db.add(entry)
         if not delta.is_zero:
-            await self._db.execute(
-                update(NetworkPartner)
-                .where(NetworkPartner.id == partner_id)
-                .values(
-                    available_minor=NetworkPartner.available_minor + delta.available,
-                    pending_minor=NetworkPartner.pending_minor + delta.pending,
-                    total_earned_minor=NetworkPartner.total_earned_minor + delta.earned,
-                    total_withdrawn_minor=NetworkPartner.total_withdrawn_minor + delta.withdrawn,
-                    career_points_total=NetworkPartner.career_points_total + delta.career_points,
-                )
-                .execution_options(synchronize_session=False)
+            await publish(
+                self._db,
+                LedgerPosted(
+                    partner_id,
+                    delta.available,
+                    delta.pending,
+                    delta.earned,
+                    delta.withdrawn,
+                    delta.career_points,
+                ),
             )
         return entry
 

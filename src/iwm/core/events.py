@@ -1,0 +1,203 @@
+"""Domain events inside the writer's transaction, and the projections they feed.
+
+A service that changes state publishes a typed event (a frozen dataclass deriving from
+`Event`) with `await publish(session, event)`. Every handler subscribed to the event's
+class or one of its bases runs at once, in the order the projections were registered, on
+the publisher's own `AsyncSession`: what a handler writes commits or rolls back with the
+change itself, and a handler's exception reaches the publisher (the request fails, nothing
+is committed). There is no queue and no second transaction.
+
+A `Projection` is a derived table (or derived columns) kept by its handlers, together with
+`rebuild` (recompute it from the source rows) and `snapshot` (read it in a comparable form).
+Projections live in the module that owns the derived rows and subscribe to events of that
+module or of modules below it; the entry points register them all once at startup
+(`iwm.projections.install`). `check` compares every projection with a rebuild of it in a
+transaction that is rolled back: the difference is the drift.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Executable, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+class Event:
+    """Base of every domain event: a frozen dataclass naming what happened, with the
+    values its subscribers need (ids and figures, never ORM rows)."""
+
+    __slots__ = ()
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+Key = tuple[Any, ...]
+Rows = dict[Key, tuple[Any, ...]]
+Snapshot = dict[str, Rows]
+"""A projection's rows by table label: key columns -> value columns, normalized."""
+
+
+class Subscriptions(Protocol):
+    def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
+        """Subscribe `handler` to `event` and its subclasses."""
+
+
+@dataclass(eq=False)
+class Projection:
+    """A derived table kept by event handlers. `subscribe` declares the handlers (called
+    once, at registration); `rebuild` recomputes everything from the source rows;
+    `snapshot` reads the derived rows for `check` (sharded counters summed over their
+    shards, rows of zeros left out, so an incremental and a rebuilt table compare equal)."""
+
+    name: str
+    owner: str
+    subscribe: Callable[[Subscriptions], None]
+    rebuild: Callable[[AsyncSession], Awaitable[None]]
+    snapshot: Callable[[AsyncSession], Awaitable[Snapshot]]
+
+
+@dataclass
+class _Registry:
+    projections: dict[str, Projection] = field(default_factory=dict)
+    handlers: dict[type[Event], list[Handler]] = field(default_factory=dict)
+
+    def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
+        self.handlers.setdefault(event, []).append(handler)
+
+
+_registry = _Registry()
+
+
+def register(*projections: Projection) -> None:
+    """Registers projections (again registering the same one is a no-op, so entry points
+    and tests may all call the installer)."""
+    for projection in projections:
+        known = _registry.projections.get(projection.name)
+        if known is projection:
+            continue
+        if known is not None:
+            raise RuntimeError(f"two projections named {projection.name!r}")
+        _registry.projections[projection.name] = projection
+        projection.subscribe(_registry)
+
+
+def projections() -> list[Projection]:
+    """The registered projections, in registration order."""
+    return list(_registry.projections.values())
+
+
+async def publish(session: AsyncSession, event: Event) -> None:
+    """Runs every handler of `event` (subscribed to its class or a base class) on `session`,
+    now. Fails when no projection is registered: an event nobody hears would leave every
+    derived table behind without a trace."""
+    if not _registry.projections:
+        raise RuntimeError("no projections registered: call iwm.projections.install() first")
+    for cls in type(event).__mro__:
+        for handler in _registry.handlers.get(cls, ()):
+            await handler(session, event)
+
+
+# -- rebuild and check ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    table: str
+    key: Key
+    kept: tuple[Any, ...] | None
+    """What the projection holds (None: row missing)."""
+    rebuilt: tuple[Any, ...] | None
+    """What a rebuild from the source rows gives (None: row should not exist)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    projection: str
+    owner: str
+    differences: list[Difference]
+
+    @property
+    def amount(self) -> int:
+        """Sum of the absolute differences of the integer values, over all rows."""
+        total = 0
+        for d in self.differences:
+            kept = d.kept or (0,) * len(d.rebuilt or ())
+            rebuilt = d.rebuilt or (0,) * len(kept)
+            for a, b in zip(kept, rebuilt, strict=True):
+                if isinstance(a, int) and isinstance(b, int):
+                    total += abs(a - b)
+        return total
+
+
+def _compare(kept: Snapshot, rebuilt: Snapshot) -> list[Difference]:
+    out: list[Difference] = []
+    for table in sorted(set(kept) | set(rebuilt)):
+        a, b = kept.get(table, {}), rebuilt.get(table, {})
+        for key in sorted(set(a) | set(b), key=lambda k: tuple(str(p) for p in k)):
+            if a.get(key) != b.get(key):
+                out.append(Difference(table, key, a.get(key), b.get(key)))
+    return out
+
+
+async def check(maker: async_sessionmaker[AsyncSession]) -> list[Drift]:
+    """Every projection against a rebuild of it from the source rows, in one transaction
+    that is rolled back: nothing is changed. One `Drift` per projection, in order."""
+    async with maker() as session:
+        try:
+            before = {p.name: await p.snapshot(session) for p in projections()}
+            for p in projections():
+                await p.rebuild(session)
+            await session.flush()
+            return [
+                Drift(p.name, p.owner, _compare(before[p.name], await p.snapshot(session)))
+                for p in projections()
+            ]
+        finally:
+            await session.rollback()
+
+
+async def rebuild(maker: async_sessionmaker[AsyncSession]) -> None:
+    """Recomputes every projection from the source rows, in one transaction."""
+    async with maker.begin() as session:
+        for p in projections():
+            await p.rebuild(session)
+
+
+# -- snapshot helpers ---------------------------------------------------------------------
+
+
+def normalize(value: Any) -> Any:
+    """One form per value whatever the database returned: integers for integral sums
+    (PostgreSQL gives decimals), aware UTC datetimes (SQLite gives naive ones)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal) and value == int(value):
+        return int(value)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return value
+
+
+async def rows_of(session: AsyncSession, stmt: Executable, keys: int) -> Rows:
+    """The statement's rows as key (the first `keys` columns) -> the other columns,
+    normalized; rows whose values are all zero are left out."""
+    out: Rows = {}
+    for row in await session.execute(stmt):
+        values = tuple(normalize(v) for v in row[keys:])
+        if all(v == 0 for v in values):
+            continue
+        out[tuple(normalize(v) for v in row[:keys])] = values
+    return out
+
+
+async def summed(
+    session: AsyncSession, keys: Iterable[Any], values: Iterable[Any], *where: Any
+) -> Rows:
+    """A sharded counter table summed over its shards: key columns -> summed values."""
+    keys, values = list(keys), list(values)
+    stmt = select(*keys, *(func.sum(v) for v in values)).where(*where).group_by(*keys)
+    return await rows_of(session, stmt, len(keys))
