@@ -1,11 +1,21 @@
 """Every projection of the app, registered once by each entry point (the app, the `iwm`
-command, the tests) before the first event is published. Order matters only for reading:
-handlers of one event run in this order."""
+command, the demo data, the tests) before the first event is published. The handlers of
+one event run in this order."""
 
 from iwm.core.events import Projection, register
+from iwm.modules.analytics.projections import ROLLUPS
+from iwm.modules.commissions.projections import COMMISSION_TOTALS
 from iwm.modules.ledger.projections import BALANCES
+from iwm.modules.network.projections import NETWORK_LEVELS
+from iwm.modules.shop_orders.projections import SHOP_ORDER_TOTALS
 
-PROJECTIONS: tuple[Projection, ...] = (BALANCES,)
+PROJECTIONS: tuple[Projection, ...] = (
+    BALANCES,
+    NETWORK_LEVELS,
+    COMMISSION_TOTALS,
+    SHOP_ORDER_TOTALS,
+    ROLLUPS,
+)
 
 
 def install() -> None:

@@ -1,9 +1,9 @@
 """Keeps the analytics rollups in step with the domain, in the writer's transaction.
 
-Called by the shop order service (an order paid or refunded), the commission engine and
-service (a commission created or moved) and the user service (an account registered).
-Counter rows are locked in one fixed order (sorted keys), so concurrent writers never
-deadlock on them; `rebuild` recomputes every rollup from the raw tables.
+The handlers of the analytics projection (`projections.py`): a shop order paid or
+refunded, a commission created or changed, an account created. Counter rows are locked in
+one fixed order (sorted keys), so concurrent writers never deadlock on them; `rebuild`
+recomputes every rollup from the raw tables.
 """
 
 import uuid
@@ -28,14 +28,20 @@ from iwm.modules.analytics.models import (
     SalesDaily,
     UsersDaily,
 )
+from iwm.modules.commissions.events import CommissionChanged, CommissionEvent
 from iwm.modules.commissions.models import Commission
 from iwm.modules.products.models import Product
+from iwm.modules.shop_orders.events import (
+    DEFAULT_PAYMENT_METHOD,
+    ShopOrderPaid,
+    ShopOrderRefunded,
+)
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder, ShopOrderItem
+from iwm.modules.users.events import UserCreated
 from iwm.modules.users.models import User, UserAddress
 
 SHARDS = 4
 UNKNOWN_REGION = "UNKNOWN"
-DEFAULT_PAYMENT_METHOD = "CARD"
 
 Key = tuple[Any, ...]
 
@@ -159,11 +165,8 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def order_paid(
-    session: AsyncSession, order: ShopOrder, payment_method: str = DEFAULT_PAYMENT_METHOD
-) -> None:
+async def order_paid(session: AsyncSession, order: ShopOrderPaid) -> None:
     """An order was paid: its lines join the sales rollups on the day of `paid_at`."""
-    assert order.paid_at is not None  # noqa: S101
     region = await _region_of(session, order.user_id)
     lines = (
         await session.execute(
@@ -174,7 +177,7 @@ async def order_paid(
                 func.sum(ShopOrderItem.line_total_minor),
             )
             .join(Product, Product.id == ShopOrderItem.product_id)
-            .where(ShopOrderItem.order_id == order.id)
+            .where(ShopOrderItem.order_id == order.order_id)
             .group_by(ShopOrderItem.product_id, Product.category_id)
         )
     ).all()
@@ -182,12 +185,12 @@ async def order_paid(
         return
     facts = [
         SaleFact(
-            order_id=order.id,
+            order_id=order.order_id,
             product_id=product_id,
             user_id=order.user_id,
             category_id=category_id or NO_CATEGORY,
             paid_at=order.paid_at,
-            payment_method=payment_method,
+            payment_method=order.payment_method,
             region=region,
             quantity=int(quantity),
             revenue_minor=int(revenue),
@@ -199,24 +202,22 @@ async def order_paid(
     await _apply_facts(session, facts, 1)
 
 
-async def order_refunded(session: AsyncSession, order: ShopOrder) -> None:
+async def order_refunded(session: AsyncSession, order: ShopOrderRefunded) -> None:
     """A paid order was refunded: exactly what it added is taken away again."""
-    facts = list(await session.scalars(select(SaleFact).where(SaleFact.order_id == order.id)))
+    facts = list(await session.scalars(select(SaleFact).where(SaleFact.order_id == order.order_id)))
     if not facts:
         return
-    await session.execute(delete(SaleFact).where(SaleFact.order_id == order.id))
+    await session.execute(delete(SaleFact).where(SaleFact.order_id == order.order_id))
     await _apply_facts(session, facts, -1)
 
 
-async def commission_moved(
-    session: AsyncSession, row: Commission, before: tuple[str, int] | None
-) -> None:
-    """A commission was created (`before` None) or changed status or net amount."""
-    key = (row.created_at.date(), row.source_type, row.level_depth or 0)
+async def commission_moved(session: AsyncSession, row: CommissionEvent) -> None:
+    """A commission was created or changed status or net amount."""
+    key = (row.created_at.date(), row.source_type, row.level)
     changes: dict[Key, tuple[int, ...]] = {}
-    if before is not None:
-        changes[(*key, before[0])] = (-1, -before[1])
-    new_key = (*key, str(row.status))
+    if isinstance(row, CommissionChanged):
+        changes[(*key, row.before_status)] = (-1, -row.before_net_minor)
+    new_key = (*key, row.status)
     old = changes.get(new_key, (0, 0))
     changes[new_key] = (old[0] + 1, old[1] + row.net_minor)
     await _add(
@@ -226,7 +227,7 @@ async def commission_moved(
         ("day", "source_type", "level", "status"),
         ("row_count", "amount_minor"),
     )
-    if before is None:
+    if not isinstance(row, CommissionChanged):
         table: Any = PartnerCommissions.__table__
         stmt = upsert(
             session,
@@ -244,7 +245,7 @@ async def commission_moved(
         await session.execute(stmt)
 
 
-async def user_registered(session: AsyncSession, user: User) -> None:
+async def user_registered(session: AsyncSession, user: UserCreated) -> None:
     await _add(session, UsersDaily, {(user.created_at.date(),): (1,)}, ("day",), ("registered",))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.events import publish
 from iwm.core.listing import Listing, at_least, below, equals, param
 from iwm.core.money import from_minor, json_text, to_minor
 from iwm.core.principal import Principal
@@ -23,7 +24,6 @@ from iwm.modules.commissions.engine import (
     commission_moved,
     commission_shares,
     plan_amount_of,
-    track_totals,
 )
 from iwm.modules.commissions.errors import (
     CannotAdjust,
@@ -31,6 +31,7 @@ from iwm.modules.commissions.errors import (
     CommissionNotFound,
     SeparationOfDuties,
 )
+from iwm.modules.commissions.events import commission_event
 from iwm.modules.commissions.models import (
     ChangeStatus,
     Commission,
@@ -438,7 +439,7 @@ class CommissionService:
         await commission_moved(
             self._ledger, row, f"COMMISSION_{action.value}", before, admin.user_id
         )
-        await track_totals(self._db, row, totals_before)
+        await publish(self._db, commission_event(row, totals_before))
         confirmation = (
             {"changeId": str(change_id), "requestedBy": str(requested_by)} if change_id else {}
         )

@@ -1,5 +1,6 @@
 """The commission engine: sales -> one commission per upline level, reversals and
-settlement. Every state change is a ledger entry in the same transaction."""
+settlement. Every state change is a ledger entry and a commission event (see `events.py`)
+in the same transaction."""
 
 import hashlib
 import uuid
@@ -12,17 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
-from iwm.core.counters import bump
+from iwm.core.events import publish
 from iwm.core.money import from_minor, json_text, to_minor, to_whole
 from iwm.core.principal import Principal
-from iwm.modules.analytics import rollups
 from iwm.modules.commissions.errors import CommissionNotFound
-from iwm.modules.commissions.models import (
-    Commission,
-    CommissionStatus,
-    CommissionTotal,
-    SourceType,
-)
+from iwm.modules.commissions.events import commission_event
+from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.service import NetworkService
@@ -110,28 +106,6 @@ def period_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m")
 
 
-async def track_totals(
-    session: AsyncSession, row: Commission, before: tuple[str, int] | None
-) -> None:
-    """Keeps `commission_totals` in step: `before` is the (status, net) the row had."""
-    if before is not None:
-        await bump(
-            session,
-            CommissionTotal,
-            {"status": before[0], "source_type": row.source_type},
-            -1,
-            -before[1],
-        )
-    await bump(
-        session,
-        CommissionTotal,
-        {"status": str(row.status), "source_type": row.source_type},
-        1,
-        row.net_minor,
-    )
-    await rollups.commission_moved(session, row, before)
-
-
 class CommissionEngine:
     """Creates, reverses and settles commissions. Never commits."""
 
@@ -192,7 +166,7 @@ class CommissionEngine:
             await commission_moved(
                 self._ledger, row, "COMMISSION_CREATED", commission_shares("", 0, 0)
             )
-            await track_totals(self._db, row, None)
+            await publish(self._db, commission_event(row, None))
             made.append(row)
         return made
 
@@ -251,7 +225,7 @@ class CommissionEngine:
             row.adjusted_by = admin_id
             row.adjust_reason = f"{source_type.value} {source_id} cancelled or refunded"
             await commission_moved(self._ledger, row, "COMMISSION_REVERSED", before, admin_id)
-            await track_totals(self._db, row, totals_before)
+            await publish(self._db, commission_event(row, totals_before))
             changed.append(row)
         return changed
 
@@ -285,7 +259,7 @@ class CommissionEngine:
         await commission_moved(
             self._ledger, row, "COMMISSION_CORRECTION", commission_shares("", 0, 0), admin_id
         )
-        await track_totals(self._db, row, None)
+        await publish(self._db, commission_event(row, None))
         return row
 
     async def lock(self, commission_id: uuid.UUID) -> Commission:
@@ -332,6 +306,6 @@ class CommissionEngine:
             row.processed_at = now
             paid += row.net_minor
             await commission_moved(self._ledger, row, "COMMISSION_PAID", before)
-            await track_totals(self._db, row, totals_before)
+            await publish(self._db, commission_event(row, totals_before))
             settled += 1
         return settled

@@ -1,8 +1,9 @@
 """Network partners and the sponsor tree. Never commits: the caller's transaction does.
 
 Enrolling a partner adds its closure rows (one per ancestor, plus its own at depth 0)
-and bumps the ancestors' `network_size` and the sponsor's `direct_referrals`, after
-locking those ancestor rows in id order so that concurrent enrolments queue.
+after locking those ancestor rows in id order, so that concurrent enrolments queue, and
+publishes `PartnerJoined`: the network projection (`projections.py`) bumps the ancestors'
+`network_size`, the sponsor's `direct_referrals` and the per-level member counts.
 """
 
 import secrets
@@ -17,11 +18,12 @@ from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.events import publish
 from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
-from iwm.core.upsert import upsert
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
+from iwm.modules.network.events import PartnerJoined, SalesVolumeBooked
 from iwm.modules.network.models import (
     NetworkLevel,
     NetworkPartner,
@@ -199,6 +201,9 @@ class NetworkService:
         if sponsor is None:
             self._db.add(own)
             await self._db.flush()
+            await publish(
+                self._db, PartnerJoined(partner_id=partner.id, sponsor_id=None, upline=())
+            )
             return partner
         ancestors = list(
             (
@@ -225,38 +230,20 @@ class NetworkService:
             ]
             + [own]
         )
-        await self._db.execute(
-            update(NetworkPartner)
-            .where(NetworkPartner.id.in_(ancestor_ids))
-            .values(network_size=NetworkPartner.network_size + 1)
-        )
-        await self._db.execute(
-            update(NetworkPartner)
-            .where(NetworkPartner.id == sponsor.id)
-            .values(direct_referrals=NetworkPartner.direct_referrals + 1)
-        )
-        await self._count_member(sorted((a, d + 1) for a, d in ancestors))
         await self._db.flush()
+        await publish(
+            self._db,
+            PartnerJoined(
+                partner_id=partner.id,
+                sponsor_id=sponsor.id,
+                upline=tuple(sorted((a, d + 1) for a, d in ancestors)),
+            ),
+        )
         return partner
 
-    async def _count_member(self, levels: list[tuple[uuid.UUID, int]]) -> None:
-        """One more partner at each (ancestor, level): an upsert, in key order."""
-        await self._db.execute(
-            upsert(
-                self._db,
-                NetworkLevel,
-                [
-                    {"ancestor_id": a, "depth": d, "members": 1, "volume_minor": 0}
-                    for a, d in levels
-                ],
-                key=["ancestor_id", "depth"],
-                add=["members"],
-            )
-        )
-
     async def book_sales_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
-        """Adds (or, negative, removes) personal sales volume of a partner, and the same
-        amount to its level in each upline's `network_levels` row (locked in key order)."""
+        """Adds (or, negative, removes) personal sales volume of a partner; its uplines'
+        per-level rows follow (`SalesVolumeBooked`)."""
         if not delta_minor:
             return
         await self._db.execute(
@@ -265,33 +252,7 @@ class NetworkService:
             .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
             .execution_options(synchronize_session=False)
         )
-        upline = (
-            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
-            .where(NetworkTreeEdge.descendant_id == partner_id, NetworkTreeEdge.depth >= 1)
-            .subquery()
-        )
-        matches = and_(
-            NetworkLevel.ancestor_id == upline.c.ancestor_id, NetworkLevel.depth == upline.c.depth
-        )
-        await self._db.execute(
-            select(NetworkLevel.ancestor_id)
-            .join(upline, matches)
-            .order_by(NetworkLevel.ancestor_id, NetworkLevel.depth)
-            .with_for_update(of=NetworkLevel)
-        )
-        await self._db.execute(
-            update(NetworkLevel)
-            .where(
-                select(upline.c.ancestor_id)
-                .where(
-                    upline.c.ancestor_id == NetworkLevel.ancestor_id,
-                    upline.c.depth == NetworkLevel.depth,
-                )
-                .exists()
-            )
-            .values(volume_minor=NetworkLevel.volume_minor + delta_minor)
-            .execution_options(synchronize_session=False)
-        )
+        await publish(self._db, SalesVolumeBooked(partner_id=partner_id, delta_minor=delta_minor))
 
     async def _unused_code(self) -> str:
         while True:

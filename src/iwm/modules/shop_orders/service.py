@@ -20,11 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
-from iwm.core.counters import bump
+from iwm.core.events import publish
 from iwm.core.listing import Listing, at_least, below, clause, equals, like_pattern, param
 from iwm.core.principal import Principal
 from iwm.core.upsert import upsert
-from iwm.modules.analytics import rollups
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
@@ -36,6 +35,14 @@ from iwm.modules.shop_orders.errors import (
     InvalidTransition,
     ProductNotAvailable,
     ShopOrderNotFound,
+)
+from iwm.modules.shop_orders.events import (
+    DEFAULT_PAYMENT_METHOD,
+    ShopOrderCancelled,
+    ShopOrderMoved,
+    ShopOrderPaid,
+    ShopOrderPlaced,
+    ShopOrderRefunded,
 )
 from iwm.modules.shop_orders.models import (
     OrderNumberCounter,
@@ -89,25 +96,25 @@ class OrderSummary:
     shipped: int
 
 
-async def track_totals(
-    session: AsyncSession, row: ShopOrder, before: tuple[str, str] | None
-) -> None:
-    """Keeps `shop_order_totals` in step; `before` is the (status, paymentStatus) it had."""
-    if before is not None:
-        await bump(
-            session,
-            ShopOrderTotal,
-            {"status": before[0], "payment_status": before[1]},
-            -1,
-            -row.total_minor,
-        )
-    await bump(
-        session,
-        ShopOrderTotal,
-        {"status": str(row.status), "payment_status": str(row.payment_status)},
-        1,
-        row.total_minor,
-    )
+def _moved(row: ShopOrder, before: tuple[str, str], payment_method: str) -> ShopOrderMoved:
+    """The event of `row`'s move from `before` (status, payment status)."""
+    now: dict[str, Any] = {
+        "order_id": row.id,
+        "user_id": row.user_id,
+        "status": str(row.status),
+        "payment_status": str(row.payment_status),
+        "total_minor": row.total_minor,
+        "before_status": before[0],
+        "before_payment_status": before[1],
+    }
+    if row.status == S.PAID:
+        assert row.paid_at is not None  # noqa: S101
+        return ShopOrderPaid(**now, paid_at=row.paid_at, payment_method=payment_method)
+    if row.status == S.CANCELLED and row.payment_status == PaymentStatus.REFUNDED:
+        return ShopOrderRefunded(**now)
+    if row.status == S.CANCELLED:
+        return ShopOrderCancelled(**now)
+    return ShopOrderMoved(**now)
 
 
 class OrderFields(Protocol):
@@ -302,7 +309,16 @@ class ShopOrderService:
             item.order_id = order.id
             self._db.add(item)
         await self._db.flush()
-        await track_totals(self._db, order, None)
+        await publish(
+            self._db,
+            ShopOrderPlaced(
+                order_id=order.id,
+                user_id=order.user_id,
+                status=str(order.status),
+                payment_status=str(order.payment_status),
+                total_minor=order.total_minor,
+            ),
+        )
         return order
 
     async def _lock(self, order_id: uuid.UUID) -> ShopOrder:
@@ -317,7 +333,7 @@ class ShopOrderService:
         return row
 
     async def pay(
-        self, order_id: uuid.UUID, payment_method: str = rollups.DEFAULT_PAYMENT_METHOD
+        self, order_id: uuid.UUID, payment_method: str = DEFAULT_PAYMENT_METHOD
     ) -> ShopOrder:
         """Payment received: PAID, and the commission engine runs (once: the order row is
         locked and must still be PENDING_PAYMENT)."""
@@ -331,7 +347,7 @@ class ShopOrderService:
         order_id: uuid.UUID,
         target: ShopOrderStatus,
         admin: Principal | None,
-        payment_method: str = rollups.DEFAULT_PAYMENT_METHOD,
+        payment_method: str = DEFAULT_PAYMENT_METHOD,
     ) -> ShopOrder:
         row = await self._lock(order_id)
         current = ShopOrderStatus(row.status)
@@ -363,12 +379,10 @@ class ShopOrderService:
                     ],
                 )
             )
-            await rollups.order_paid(self._db, row, payment_method)
         elif target is S.CANCELLED:
             row.cancelled_at = now
             if row.payment_status == PaymentStatus.PAID:
                 row.payment_status = PaymentStatus.REFUNDED
-                await rollups.order_refunded(self._db, row)
                 await engine.reverse_source(
                     SourceType.ORDER,
                     row.id,
@@ -380,7 +394,7 @@ class ShopOrderService:
                 row.payment_status = PaymentStatus.CANCELLED
             await self._restock(row.id)
         await self._db.flush()
-        await track_totals(self._db, row, before)
+        await publish(self._db, _moved(row, before, payment_method))
         return row
 
     async def _restock(self, order_id: uuid.UUID) -> None:

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.emails import account_email
 from iwm.core.errors import ValidationFailed
+from iwm.core.events import publish
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
-from iwm.modules.analytics import rollups
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
+from iwm.modules.users.events import UserCreated
 from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus, display_name
 
 
@@ -126,7 +127,7 @@ class UserService:
         )
         self._db.add(user)
         await self._db.flush()
-        await rollups.user_registered(self._db, user)
+        await publish(self._db, UserCreated(user_id=user.id, created_at=user.created_at))
         return user
 
     async def add_address(
