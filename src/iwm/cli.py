@@ -26,6 +26,8 @@ app = typer.Typer(
 console = Console()
 T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 8
+SHOWN_DIFFERENCES = 10
+"""Rows of drift printed per projection by `rebuild-projections --check`."""
 
 
 # Every command starts from valid settings: else one line per variable, and exit code 2.
@@ -196,3 +198,44 @@ def cleanup(
         if key != "dry_run":
             table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+
+
+@app.command("rebuild-projections")
+def rebuild_projections(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare; exit 1 on any drift")
+    ] = False,
+) -> None:
+    """Recompute every derived table (balances, network levels, totals, analytics rollups)
+    from the source rows; with --check change nothing and print each projection's drift."""
+    from iwm.core import events  # noqa: PLC0415
+    from iwm.core.resources import Resources  # noqa: PLC0415
+    from iwm.projections import install  # noqa: PLC0415
+
+    install()
+
+    async def go() -> list[events.Drift]:
+        async with Resources.opened(get_settings()) as resources:
+            if not check:
+                await events.rebuild(resources.sessionmaker)
+            return await events.check(resources.sessionmaker)
+
+    drifts = _run(go())
+    table = Table(title="projections: drift from the source rows" if check else "projections")
+    table.add_column("projection")
+    table.add_column("owner")
+    table.add_column("rows differing", justify="right")
+    table.add_column("amount differing", justify="right")
+    for drift in drifts:
+        table.add_row(drift.projection, drift.owner, str(len(drift.differences)), str(drift.amount))
+    console.print(table)
+    for drift in drifts:
+        for d in drift.differences[:SHOWN_DIFFERENCES]:
+            key = ", ".join(str(part) for part in d.key)
+            console.print(
+                f"{drift.projection} {d.table} [{key}]: kept {d.kept}, rebuilt {d.rebuilt}"
+            )
+    if any(drift.differences for drift in drifts):
+        console.print("[red]drift found[/red]" if check else "[red]drift after rebuild[/red]")
+        raise typer.Exit(1)
+    console.print("no drift" if check else "rebuilt; no drift")

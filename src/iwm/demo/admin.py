@@ -162,8 +162,8 @@ async def _members(resources: Resources, rng: random.Random, progress: Progress)
                 last_name=last,
                 phone=f"+7999{rng.randint(1000000, 9999999)}",
                 status=status,
+                created_at=now - timedelta(days=180 - i * 5, hours=rng.randint(0, 23)),
             )
-            user.created_at = now - timedelta(days=180 - i * 5, hours=rng.randint(0, 23))
             user.date_of_birth = date(1970 + i % 30, 1 + i % 12, 1 + i % 27)
             user.language = "ru" if country == "RU" else "en"
             if status is not UserStatus.PENDING_VERIFICATION:

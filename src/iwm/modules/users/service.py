@@ -104,11 +104,14 @@ class UserService:
         last_name: str = "",
         phone: str | None = None,
         status: UserStatus = UserStatus.ACTIVE,
+        created_at: datetime | None = None,
     ) -> User:
         """Raises VALIDATION_ERROR (400) for an address the account rule refuses
         (`core.emails`), EMAIL_ALREADY_EXISTS (409) for a taken one, case-insensitively.
 
-        `password_hash` comes from the app's `PasswordHasher` (`resources.passwords`)."""
+        `password_hash` comes from the app's `PasswordHasher` (`resources.passwords`);
+        `created_at` (default now) back-dates an account loaded after the fact (the demo
+        data), so that its `UserCreated` counts it on that day."""
         try:
             email = account_email(email)
         except ValueError as exc:
@@ -124,6 +127,7 @@ class UserService:
             phone=phone,
             status=status,
             role_rows=[UserRole(role=r.value) for r in sorted(roles)],
+            created_at=created_at or clock.now(),
         )
         self._db.add(user)
         await self._db.flush()
