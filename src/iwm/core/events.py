@@ -63,10 +63,20 @@ class Projection:
 @dataclass
 class _Registry:
     projections: dict[str, Projection] = field(default_factory=dict)
-    handlers: dict[type[Event], list[Handler]] = field(default_factory=dict)
+    subscriptions: list[tuple[type[Event], Handler]] = field(default_factory=list)
+    by_type: dict[type[Event], list[Handler]] = field(default_factory=dict)
+    """The handlers of each event class published so far, in registration order."""
 
     def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
-        self.handlers.setdefault(event, []).append(handler)
+        self.subscriptions.append((event, handler))
+        self.by_type.clear()
+
+    def handlers(self, event: type[Event]) -> list[Handler]:
+        found = self.by_type.get(event)
+        if found is None:
+            found = [h for cls, h in self.subscriptions if issubclass(event, cls)]
+            self.by_type[event] = found
+        return found
 
 
 _registry = _Registry()
@@ -96,9 +106,8 @@ async def publish(session: AsyncSession, event: Event) -> None:
     derived table behind without a trace."""
     if not _registry.projections:
         raise RuntimeError("no projections registered: call iwm.projections.install() first")
-    for cls in type(event).__mro__:
-        for handler in _registry.handlers.get(cls, ()):
-            await handler(session, event)
+    for handler in _registry.handlers(type(event)):
+        await handler(session, event)
 
 
 # -- rebuild and check ------------------------------------------------------------------

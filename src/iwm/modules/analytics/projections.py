@@ -23,11 +23,11 @@ from iwm.modules.shop_orders.events import ShopOrderPaid, ShopOrderRefunded
 from iwm.modules.users.events import UserCreated
 
 
-def _subscribe(on: Subscriptions) -> None:
-    on.on(ShopOrderPaid, rollups.order_paid)
-    on.on(ShopOrderRefunded, rollups.order_refunded)
-    on.on(CommissionEvent, rollups.commission_moved)
-    on.on(UserCreated, rollups.user_registered)
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(ShopOrderPaid, rollups.order_paid)
+    bus.on(ShopOrderRefunded, rollups.order_refunded)
+    bus.on(CommissionEvent, rollups.commission_moved)
+    bus.on(UserCreated, rollups.user_registered)
 
 
 async def _snapshot(session: AsyncSession) -> Snapshot:

@@ -18,8 +18,8 @@ async def _moved(session: AsyncSession, event: CommissionEvent) -> None:
     await bump(session, CommissionTotal, key, 1, event.net_minor)
 
 
-def _subscribe(on: Subscriptions) -> None:
-    on.on(CommissionEvent, _moved)
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(CommissionEvent, _moved)
 
 
 async def _rebuild(session: AsyncSession) -> None:

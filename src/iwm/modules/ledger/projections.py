@@ -41,8 +41,8 @@ async def _posted(session: AsyncSession, event: LedgerPosted) -> None:
     )
 
 
-def _subscribe(on: Subscriptions) -> None:
-    on.on(LedgerPosted, _posted)
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(LedgerPosted, _posted)
 
 
 async def _rebuild(session: AsyncSession) -> None:

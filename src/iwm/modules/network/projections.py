@@ -73,9 +73,9 @@ async def _volume(session: AsyncSession, event: SalesVolumeBooked) -> None:
     )
 
 
-def _subscribe(on: Subscriptions) -> None:
-    on.on(PartnerJoined, _joined)
-    on.on(SalesVolumeBooked, _volume)
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(PartnerJoined, _joined)
+    bus.on(SalesVolumeBooked, _volume)
 
 
 async def _rebuild(session: AsyncSession) -> None:

@@ -18,8 +18,8 @@ async def _moved(session: AsyncSession, event: ShopOrderEvent) -> None:
     await bump(session, ShopOrderTotal, key, 1, event.total_minor)
 
 
-def _subscribe(on: Subscriptions) -> None:
-    on.on(ShopOrderEvent, _moved)
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(ShopOrderEvent, _moved)
 
 
 async def _rebuild(session: AsyncSession) -> None:
