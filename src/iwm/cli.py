@@ -105,7 +105,12 @@ def migrate() -> None:
 @app.command("create-user")
 def create_user(
     email: Annotated[str, typer.Option()],
-    password: Annotated[str, typer.Option()],
+    # Asked for (hidden, twice) when not given: a password on the command line stays in
+    # the shell's history and shows in the process list.
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True),
+    ],
     role: Annotated[Role, typer.Option(case_sensitive=False)] = Role.USER,
 ) -> None:
     """Create an active user; fails if the email is taken."""

@@ -18,6 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.files import private_sqlite_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +70,7 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
     """On SQLite, transactions take the write lock at BEGIN (see below) unless told not to:
     a read-only observer (tests, reports) can use deferred transactions instead."""
     if settings.is_sqlite:
+        private_sqlite_file(settings.database_url.get_secret_value())
         engine = create_async_engine(
             settings.database_url.get_secret_value(), connect_args={"timeout": 30}
         )

@@ -5,6 +5,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from iwm.core.files import private_sqlite_file
+
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
@@ -16,4 +18,5 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_head(database_url: str) -> None:
+    private_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), "head")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iwm.core.config import Settings
 from iwm.core.db import make_engine, make_liveness_engine, make_sessionmaker
+from iwm.core.files import make_private, write_private
 from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.security import PasswordHasher
@@ -65,12 +66,10 @@ def signing_secret(settings: Settings) -> bytes:
         return settings.secret_key.get_secret_value().encode()
     if settings.env == "production":
         raise RuntimeError("IWM_SECRET_KEY must be set in production")
-    if not SECRET_FILE.exists():
-        try:
-            with SECRET_FILE.open("x") as fh:
-                fh.write(secrets.token_hex(32))
-        except FileExistsError:
-            pass  # another process made it first
+    try:
+        write_private(SECRET_FILE, secrets.token_hex(32).encode(), exclusive=True)
+    except FileExistsError:
+        make_private(SECRET_FILE)  # made here before, or by another process first
     return SECRET_FILE.read_text().strip().encode()
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlparse
 
 from iwm.core.config import Settings
+from iwm.core.files import PRIVATE_DIR, write_private
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class LocalStorage:
         self.root = root.resolve()
         self._base_url = base_url.rstrip("/")
         self._secret = secret
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -92,9 +93,10 @@ class LocalStorage:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Customers' photos: readable by the service's user only.
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_bytes(data)
+    write_private(tmp, data)
     os.replace(tmp, path)
 
 
