@@ -17,6 +17,8 @@ from iwm.core.middleware import (
     BodyLimitMiddleware,
     ExactNumbersMiddleware,
     RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    photo_origins,
 )
 from iwm.core.resources import Resources
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(HeartbeatFastPath, heartbeats=resources.heartbeats)
     app.add_middleware(AllowedHostsMiddleware, allowed=settings.hosts_allowed)
+    app.add_middleware(SecurityHeadersMiddleware, img_sources=photo_origins(settings))
     if settings.forwarded_allow_ips:
         # The client's address and scheme as the trusted proxy saw them, for everything
         # inside: login limits, audit rows, Secure cookies, redirects.

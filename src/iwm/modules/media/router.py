@@ -26,4 +26,6 @@ async def media(
     if data is None:
         raise PhotoNotFound()
     media_type = "image/png" if key.endswith(".png") else "image/jpeg"
-    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+    # A customer's photo: not kept in the browser's cache once the screen is left (the
+    # security headers middleware adds no-store, the sandbox policy and nosniff).
+    return Response(data, media_type=media_type)
