@@ -15,7 +15,8 @@ module or of modules below it; the entry points register them all once at startu
 transaction that is rolled back: the difference is the drift.
 """
 
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -98,6 +99,23 @@ def register(*projections: Projection) -> None:
 def projections() -> list[Projection]:
     """The registered projections, in registration order."""
     return list(_registry.projections.values())
+
+
+@contextlib.contextmanager
+def recorded(event: type[E]) -> Iterator[list[E]]:
+    """The events of `event`'s class (and subclasses) published while inside, in order: for
+    tests and tools that watch a flow without a projection of their own."""
+    seen: list[E] = []
+
+    async def handler(_session: AsyncSession, happened: E) -> None:
+        seen.append(happened)
+
+    _registry.on(event, handler)
+    try:
+        yield seen
+    finally:
+        _registry.subscriptions.remove((event, handler))
+        _registry.by_type.clear()
 
 
 async def publish(session: AsyncSession, event: Event) -> None:

@@ -51,6 +51,11 @@ class LedgerService:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
+    @property
+    def session(self) -> AsyncSession:
+        """The transaction the entries are posted in (their events are published there)."""
+        return self._db
+
     async def post(
         self,
         partner_id: uuid.UUID,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.events import publish
 from iwm.core.listing import Listing, at_least, below, equals
 from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
@@ -28,6 +29,7 @@ from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.network.service import NetworkService
+from iwm.modules.payouts import events as ev
 from iwm.modules.payouts.errors import (
     InsufficientBalance,
     NotApproved,
@@ -63,14 +65,44 @@ def payout_shares(status: str, amount_minor: int, funds_returned: bool | None) -
     return Shares(available=-held, withdrawn=withdrawn)
 
 
+_EVENTS: dict[str, type[ev.PayoutEvent]] = {
+    "PAYOUT_REQUESTED": ev.PayoutReserved,
+    "PAYOUT_APPROVED": ev.PayoutApproved,
+    "PAYOUT_PROCESSING": ev.PayoutProcessing,
+    "PAYOUT_SENT": ev.PayoutSent,
+    "PAYOUT_COMPLETED": ev.PayoutCompleted,
+    "PAYOUT_FAILED": ev.PayoutFailed,
+    "PAYOUT_CANCELLED": ev.PayoutCancelled,
+}
+
+
 async def payout_moved(
     ledger: LedgerService, row: Payout, kind: str, before: Shares, admin_id: uuid.UUID | None = None
 ) -> LedgerEntry:
-    """Posts the difference between the shares the payout had (`before`) and has now."""
+    """Posts the difference between the shares the payout had (`before`) and has now, and
+    publishes the step (`kind`) as its event."""
     after = payout_shares(row.status, row.amount_minor, row.funds_returned)
-    return await ledger.post(
+    entry = await ledger.post(
         row.partner_id, kind, after - before, payout_id=row.id, admin_id=admin_id
     )
+    event: ev.PayoutEvent
+    if kind == "PAYOUT_REJECTED":
+        event = ev.PayoutRejected(
+            payout_id=row.id,
+            partner_id=row.partner_id,
+            amount_minor=row.amount_minor,
+            admin_id=admin_id,
+            funds_returned=bool(row.funds_returned),
+        )
+    else:
+        event = _EVENTS[kind](
+            payout_id=row.id,
+            partner_id=row.partner_id,
+            amount_minor=row.amount_minor,
+            admin_id=admin_id,
+        )
+    await publish(ledger.session, event)
+    return entry
 
 
 BLOCKED_NOT_COVERED = "INSUFFICIENT_BALANCE"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
+from iwm.core.events import publish
 from iwm.core.listing import Listing, equals
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
@@ -27,6 +28,7 @@ from iwm.modules.strategies.errors import (
     StrategyNotActive,
     StrategyNotFound,
 )
+from iwm.modules.strategies.events import ParticipationFinished, ParticipationStarted
 from iwm.modules.strategies.models import (
     Participation,
     ParticipationStatus,
@@ -322,6 +324,15 @@ class ParticipationService:
         )
         self._db.add(row)
         await self._db.flush()
+        await publish(
+            self._db,
+            ParticipationStarted(
+                participation_id=row.id,
+                strategy_id=strategy_id,
+                user_id=user_id,
+                amount_minor=amount_minor,
+            ),
+        )
         await CommissionEngine(self._db, self._settings).on_sale(
             Sale(
                 source_type=SourceType.INVESTMENT,
@@ -352,5 +363,16 @@ class ParticipationService:
             .where(Strategy.id == row.strategy_id)
             .values(used_capacity_minor=Strategy.used_capacity_minor - row.amount_minor)
             .execution_options(synchronize_session=False)
+        )
+        await publish(
+            self._db,
+            ParticipationFinished(
+                participation_id=row.id,
+                strategy_id=row.strategy_id,
+                user_id=row.user_id,
+                amount_minor=row.amount_minor,
+                status=str(status),
+                returns_minor=returns_minor,
+            ),
         )
         return row
