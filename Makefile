@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run serve migrate demo test test-fast lint fmt revision bench browser-deps clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -49,7 +49,7 @@ test-fast: install
 	$(BIN)/pytest -x -q -m "not browser" $(XDIST)
 
 lint: install
-	$(BIN)/ruff check src tests bench migrations tools
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy src tools
 	$(BIN)/lint-imports

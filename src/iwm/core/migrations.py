@@ -7,7 +7,8 @@ from alembic.config import Config
 
 from iwm.core.files import private_sqlite_file
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+# Shipped inside the package (not beside it), so an installed wheel can migrate.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
