@@ -128,6 +128,20 @@ class Settings(BaseSettings):
     # description is at most 20,000 characters), far below one that ties up a worker.
     max_body_bytes: int = 1024 * 1024
     db_pool_size: int = 20
+    # Outages: every call to a part waits at most this long, so that while one is down the
+    # requests that need it answer 503 SERVICE_UNAVAILABLE at once instead of hanging.
+    # PostgreSQL: to open a connection, and per statement (a hung server).
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_command_timeout_seconds: float = Field(default=2.0, gt=0)
+    # For a free pooled connection: longer, since a burst of requests queues here while the
+    # database is healthy; while it is down, connections come back within the bounds above.
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Redis: to connect and per command (one retry on a dropped connection).
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    # S3: to connect, to wait for an answer, and attempts in all (the first included).
+    s3_connect_timeout_seconds: float = Field(default=1.0, gt=0)
+    s3_read_timeout_seconds: float = Field(default=2.0, gt=0)
+    s3_max_attempts: int = Field(default=2, ge=1, le=10)
     # Unset: JSON lines in production, readable console lines in development.
     log_json: bool | None = None
     log_level: str = "INFO"

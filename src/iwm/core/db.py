@@ -96,7 +96,11 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
         settings.database_url.get_secret_value(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=False,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=_pg_timeouts(settings),
+        # A connection dropped by a database restart is found and replaced before use,
+        # instead of failing the first request each pooled connection serves afterwards.
+        pool_pre_ping=True,
         # Most recently used first: a hot few connections keep their prepared statements
         # and plans warm, and the rest may idle out.
         pool_use_lifo=True,
@@ -117,8 +121,21 @@ def make_liveness_engine(settings: Settings, main: AsyncEngine) -> AsyncEngine:
         settings.database_url.get_secret_value(),
         pool_size=max(2, settings.db_pool_size // 2),
         max_overflow=settings.db_pool_size // 2,
-        connect_args={"server_settings": {"synchronous_commit": "off"}},
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={
+            **_pg_timeouts(settings),
+            "server_settings": {"synchronous_commit": "off"},
+        },
     )
+
+
+def _pg_timeouts(settings: Settings) -> dict[str, Any]:
+    """asyncpg's bounds: to open a connection, and per statement (a hung server)."""
+    return {
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_command_timeout_seconds,
+    }
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

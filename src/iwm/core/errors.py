@@ -57,6 +57,49 @@ class RateLimited(DomainError):
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class ServiceUnavailable(DomainError):
+    status_code, code, message = (
+        503,
+        "SERVICE_UNAVAILABLE",
+        "A part of the service is unavailable, try again shortly",
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)})
+
+
+# What a client is told to wait after an outage answer: the parts' timeouts are about a
+# second, and a restarted part is usually back within a few.
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+
+def outage_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean a part (PostgreSQL, Redis, S3) is down or too slow, not
+    that the request or the code is wrong: each is answered 503 SERVICE_UNAVAILABLE."""
+    import botocore.exceptions  # noqa: PLC0415 - loaded with the app anyway
+    import redis.exceptions  # noqa: PLC0415
+    import sqlalchemy.exc  # noqa: PLC0415
+
+    return (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        # Connections refused or dropped, a statement past its timeout, a database in
+        # recovery, a pool with no free connection in time.
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+        botocore.exceptions.ConnectionError,
+        botocore.exceptions.HTTPClientError,
+        # Raised unwrapped by the drivers when a socket fails or a bound elapses.
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, outage_errors())
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"success": False, "error": {"code": code, "message": message, "details": details or {}}}
 
@@ -140,7 +183,23 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
+async def _outage(request: Request, exc: Exception) -> JSONResponse:
+    # Expected while a part is down: one line, no traceback (thousands may come at once).
+    log.warning(
+        "request.part_unavailable",
+        path=request.url.path,
+        error=type(exc).__name__,
+        reason=str(exc)[:200],
+    )
+    err = ServiceUnavailable()
+    return JSONResponse(
+        error_body(err.code, err.detail_message), status_code=err.status_code, headers=err.headers
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_outage(exc):  # raised outside the routes (a middleware)
+        return await _outage(request, exc)
     request_id = getattr(request.state, "request_id", None)
     log.exception("request.crashed", exc_info=exc, path=request.url.path)
     return JSONResponse(
@@ -156,4 +215,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in outage_errors():
+        app.add_exception_handler(outage, _outage)
     app.add_exception_handler(Exception, _unexpected)

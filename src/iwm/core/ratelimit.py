@@ -92,7 +92,15 @@ class RateLimiter:
         storage: Storage
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            storage = RedisStorage(uri, implementation="redispy", key_prefix=prefix)
+            # The service's own connection pool: the same timeouts and retry as every other
+            # Redis call.
+            pool = {"connection_pool": redis.connection_pool} if redis is not None else {}
+            storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                key_prefix=prefix,
+                **pool,  # type: ignore[arg-type]
+            )
         else:
             storage = MemoryStorage()
         self.storage = storage

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iwm.core.config import Settings
@@ -106,7 +108,18 @@ class Resources:
             else NoHeartbeats()
         )
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        redis = Redis.from_url(redis_url) if redis_url else None
+        redis = (
+            Redis.from_url(
+                redis_url,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+                # Once more on a dropped connection (a Redis restart), at once: the client's
+                # default backs off for seconds, which a request waiting on it cannot afford.
+                retry=Retry(NoBackoff(), 1),
+            )
+            if redis_url
+            else None
+        )
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
             if redis is not None

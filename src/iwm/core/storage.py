@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlparse
 
 from iwm.core.config import Settings
 from iwm.core.files import PRIVATE_DIR, write_private
+
+if TYPE_CHECKING:
+    from botocore.config import Config as BotoConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class PhotoStorage(Protocol):
     def list(self) -> AsyncIterator[StoredObject]: ...
     async def url(self, key: str) -> str: ...
     async def close(self) -> None: ...
+    async def check(self) -> None: ...
 
 
 URL_TTL_SECONDS = 3600
@@ -91,6 +95,17 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
+    async def check(self) -> None:
+        """Raises when photos cannot be written (folder gone or read-only)."""
+
+        def probe() -> None:
+            if not self.root.is_dir():
+                raise FileNotFoundError(f"storage folder {self.root} does not exist")
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(f"storage folder {self.root} is not writable")
+
+        await asyncio.to_thread(probe)
+
 
 def _write_atomic(path: Path, data: bytes) -> None:
     # Customers' photos: readable by the service's user only.
@@ -103,12 +118,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
 class S3Storage:
     """An S3-compatible bucket through aioboto3; one client for the process."""
 
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None,
+        config: "BotoConfig | None" = None,
+    ) -> None:
         import aioboto3  # noqa: PLC0415 - only needed when S3 is configured
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._endpoint_url = endpoint_url
+        self._config = config
         self._session = aioboto3.Session()
         self._client: Any = None
         self._client_cm: Any = None
@@ -118,7 +140,9 @@ class S3Storage:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client_cm = self._session.client("s3", endpoint_url=self._endpoint_url)
+                    self._client_cm = self._session.client(
+                        "s3", endpoint_url=self._endpoint_url, config=self._config
+                    )
                     self._client = await self._client_cm.__aenter__()
         return self._client
 
@@ -170,16 +194,33 @@ class S3Storage:
         )
         return url
 
+    async def check(self) -> None:
+        """Raises when the endpoint does not answer or the bucket is missing."""
+        client = await self._c()
+        await client.head_bucket(Bucket=self.bucket)
+
     async def close(self) -> None:
         if self._client_cm is not None:
             await self._client_cm.__aexit__(None, None, None)
             self._client = self._client_cm = None
 
 
+def s3_config(settings: Settings) -> "BotoConfig":
+    """Bounded waits on the bucket: an endpoint that is down or hung fails the request in
+    about the configured time (then 503) instead of botocore's 60 s and retries."""
+    from botocore.config import Config  # noqa: PLC0415 - only needed when S3 is configured
+
+    return Config(
+        connect_timeout=settings.s3_connect_timeout_seconds,
+        read_timeout=settings.s3_read_timeout_seconds,
+        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+    )
+
+
 def make_storage(settings: Settings, secret: bytes) -> PhotoStorage:
     parsed = urlparse(settings.storage_url)
     if parsed.scheme == "s3":
-        return S3Storage(parsed.netloc, parsed.path, settings.s3_endpoint_url)
+        return S3Storage(parsed.netloc, parsed.path, settings.s3_endpoint_url, s3_config(settings))
     if parsed.scheme == "file":
         # file://./photos (relative) and file:///abs/path both work.
         raw = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
