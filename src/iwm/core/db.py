@@ -66,6 +66,14 @@ class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
 
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _upper(value: str | None) -> str | None:
+    return value.upper() if isinstance(value, str) else value
+
+
 def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEngine:
     """On SQLite, transactions take the write lock at BEGIN (see below) unless told not to:
     a read-only observer (tests, reports) can use deferred transactions instead."""
@@ -84,6 +92,11 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # SQLite's own lower() and upper() know ASCII only, so a case-insensitive search
+            # missed "Ёлкин" or "MÜLLER"; these are Python's, as PostgreSQL's are Unicode's.
+            # No SQLite index is built on them.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+            dbapi_conn.create_function("upper", 1, _upper, deterministic=True)
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

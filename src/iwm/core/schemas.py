@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -34,6 +35,14 @@ def no_nul(value: str) -> str:
     return value
 
 
+def _not_a_number(value: Any) -> Any:
+    # Pydantic reads a bare number as seconds since 1970: "20261120" became a date in
+    # August 1970. A date in a query or a body is written in ISO 8601 (2026-11-20).
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        raise ValueError("must be an ISO 8601 date (YYYY-MM-DD) or date-time")
+    return value
+
+
 def _plausible(value: date) -> date:
     # Far-off dates overflow date arithmetic (a day later, a time zone away).
     if not MIN_YEAR <= value.year <= MAX_YEAR:
@@ -42,8 +51,8 @@ def _plausible(value: date) -> date:
 
 
 MIN_YEAR, MAX_YEAR = 1970, 2999
-PlausibleDate = Annotated[date, AfterValidator(_plausible)]
-PlausibleDateTime = Annotated[datetime, AfterValidator(_plausible)]
+PlausibleDate = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_plausible)]
+PlausibleDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_plausible)]
 
 
 def _check_nul(value: Any) -> None:

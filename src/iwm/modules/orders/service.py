@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import count_where
+from iwm.core.errors import ValidationFailed
 from iwm.core.listing import (
     Listing,
     SortOrder,
@@ -171,14 +172,20 @@ class OrderService:
     ) -> tuple[list[tuple[Order, str]], int]:
         """The last 30 days, filtered; a date range reaching further back is clipped."""
         floor = clock.now() - timedelta(days=self._settings.orders_history_days)
+        lower = _start_of(filters.date_from) if filters.date_from else None
+        upper = _end_of(filters.date_to) if filters.date_to else None
+        if lower is not None and upper is not None and lower >= upper:
+            raise ValidationFailed(
+                "dateFrom must not be after dateTo", {"dateFrom": ["must not be after dateTo"]}
+            )
         found = await HISTORY.page(
             self._db,
             {
                 "owner": partner.user_id,
                 "floor": floor,
                 "status": filters.status,
-                "date_from": _start_of(filters.date_from) if filters.date_from else None,
-                "date_to": _end_of(filters.date_to) if filters.date_to else None,
+                "date_from": lower,
+                "date_to": upper,
                 "kiosk_id": filters.kiosk_id,
                 "customer_name": filters.customer_name or None,
                 "customer_email": (
