@@ -1,8 +1,12 @@
 """The `iwm` command line: thin wrappers around the services."""
 
 import asyncio
+import socket
+import sys
+import time
 from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -12,11 +16,64 @@ from iwm.core.config import (
     ConfigError,
     check_production,
     get_settings,
+    mask_url_password,
     settings_problems,
 )
 from iwm.core.principal import Role
 
-app = typer.Typer(
+
+class _Cli(typer.Typer):
+    """A failure is one line naming what to fix; its traceback only with `--debug` (in any
+    position on the command line)."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if "--debug" in sys.argv[1:]:
+            sys.argv.remove("--debug")
+            _Cli.debug = True
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if _Cli.debug:
+                raise
+            typer.echo(f"iwm: error: {_explain(exc)} (--debug shows the traceback)", err=True)
+            sys.exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (
+        f"{type(exc).__name__}: {mask_url_password(text[0])[:200]}" if text else type(exc).__name__
+    )
+
+
+def _explain(exc: BaseException) -> str:
+    """The failure as one line: which part, and what to check."""
+    import botocore.exceptions  # noqa: PLC0415
+    import redis.exceptions  # noqa: PLC0415
+
+    from iwm.core.errors import is_outage  # noqa: PLC0415
+
+    cause = _first_line(exc)
+    if isinstance(exc, redis.exceptions.RedisError):
+        return f"cannot reach Redis ({cause}): is it running? check IWM_REDIS_URL"
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return f"cannot reach the photo storage ({cause}): check IWM_S3_ENDPOINT_URL"
+    if is_outage(exc) or isinstance(exc, OSError):
+        return (
+            f"cannot reach the database at {_database_host()} ({cause}): "
+            "is it running? check IWM_DATABASE_URL"
+        )
+    return cause
+
+
+def _database_host() -> str:
+    parts = urlsplit(get_settings().database_url.get_secret_value())
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+app = _Cli(
     help="IWM platform backend.",
     no_args_is_help=True,
     add_completion=False,
@@ -32,7 +89,12 @@ SHOWN_DIFFERENCES = 10
 
 # Every command starts from valid settings: else one line per variable, and exit code 2.
 @app.callback()
-def _checked_settings() -> None:
+def _checked_settings(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On a failure, show the full traceback")
+    ] = False,
+) -> None:
+    _Cli.debug = _Cli.debug or debug
     from pydantic import ValidationError  # noqa: PLC0415
 
     try:
@@ -43,10 +105,31 @@ def _checked_settings() -> None:
         _refuse(str(exc).splitlines())
 
 
-def _refuse(lines: list[str]) -> NoReturn:
+def _refuse(lines: list[str], code: int = 2) -> NoReturn:
     for line in lines:
         typer.echo(f"iwm: {line}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before it starts (a busy port
+    is then one line and a non-zero exit, not a server that never answers)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}: check --host"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # As the server will: a port left in TIME_WAIT by a stopped server is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return (
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}: "
+                "stop what runs there or choose another --port"
+            )
+    return None
 
 
 def _production() -> bool:
@@ -79,6 +162,8 @@ def serve(
             err=True,
         )
 
+    if problem := _cannot_listen(host, port):
+        _refuse([problem], code=1)
     uvicorn.run(
         "iwm.main:create_app",
         factory=True,
@@ -90,6 +175,84 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+    )
+
+
+@app.command()
+def check() -> None:
+    """Check the configuration and reach each part (database, Redis, photo storage): one
+    line per problem with its fix; exit 1 on any."""
+    from iwm.core.resources import Resources  # noqa: PLC0415
+
+    settings = get_settings()
+
+    async def go() -> list[tuple[str, str | None, float]]:
+        async with Resources.opened(settings) as resources:
+            checks = [("database", _check_database), ("storage", _check_storage)]
+            if resources.redis is not None:
+                checks.insert(1, ("redis", _check_redis))
+            results = []
+            for name, probe in checks:
+                started = time.perf_counter()
+                try:
+                    problem = await asyncio.wait_for(probe(resources), 10)
+                except Exception as exc:  # any failure is a line of the report
+                    problem = _part_problem(name, exc)
+                results.append((name, problem, (time.perf_counter() - started) * 1000))
+            return results
+
+    results = _run(go())
+    for name, problem, ms in results:
+        if problem is None:
+            typer.echo(f"ok: {name} ({ms:.0f} ms)")
+        else:
+            typer.echo(f"iwm: {problem}", err=True)
+    if any(problem is not None for _, problem, _ in results):
+        raise typer.Exit(1)
+
+
+async def _check_database(resources: Any) -> str | None:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from iwm.core.migrations import alembic_config  # noqa: PLC0415
+
+    url = resources.settings.database_url.get_secret_value()
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    async with resources.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        try:
+            rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            current = {row[0] for row in rows}
+        except Exception:  # no table yet: never migrated
+            current = set()
+    if current != heads:
+        return "the database is not at the newest migration: run iwm migrate"
+    return None
+
+
+async def _check_redis(resources: Any) -> str | None:
+    await resources.redis.ping()
+    return None
+
+
+async def _check_storage(resources: Any) -> str | None:
+    await resources.storage.check()
+    return None
+
+
+def _part_problem(name: str, exc: BaseException) -> str:
+    cause = _first_line(exc)
+    if name == "database":
+        return (
+            f"IWM_DATABASE_URL: cannot reach the database at {_database_host()} ({cause}): "
+            "is it running, and are the host, port, user and database right?"
+        )
+    if name == "redis":
+        return f"IWM_REDIS_URL: cannot reach Redis ({cause}): is it running, is the URL right?"
+    return (
+        f"IWM_STORAGE_URL: the photo storage is not usable ({cause}): for S3 check "
+        "IWM_S3_ENDPOINT_URL, the bucket and the AWS_* keys; for a folder, that it is writable"
     )
 
 

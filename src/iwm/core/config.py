@@ -225,9 +225,42 @@ def production_problems(settings: Settings) -> list[str]:
     return problems
 
 
+STORAGE_URL_FORM = "IWM_STORAGE_URL must be file:///absolute/path or s3://bucket/prefix"
+
+
+def url_problems(settings: Settings) -> list[str]:
+    """One line per URL setting the service cannot use, each with its fix."""
+    problems = []
+    database = settings.database_url.get_secret_value()
+    scheme = database.split("://", 1)[0].lower() if "://" in database else ""
+    if scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+"):
+        if scheme != "postgresql+asyncpg":
+            problems.append(
+                f"IWM_DATABASE_URL starts with {scheme}://: "
+                "use postgresql+asyncpg:// (the service's PostgreSQL driver)"
+            )
+    elif scheme != "sqlite+aiosqlite":
+        problems.append(
+            "IWM_DATABASE_URL must be postgresql+asyncpg://user@host:5432/db "
+            "or sqlite+aiosqlite:///path/iwm.db"
+        )
+    storage = urlsplit(settings.storage_url)
+    if not (
+        (storage.scheme == "s3" and storage.netloc)
+        or (storage.scheme == "file" and (storage.netloc + storage.path))
+    ):
+        problems.append(STORAGE_URL_FORM)
+    if settings.redis_url is not None:
+        redis = urlsplit(settings.redis_url.get_secret_value())
+        if redis.scheme not in ("redis", "rediss", "unix"):
+            problems.append("IWM_REDIS_URL must be redis://host:6379/0 (or rediss://, unix://)")
+    return problems
+
+
 def check_production(settings: Settings) -> None:
-    """Raises ConfigError listing what production mode refuses."""
-    if problems := production_problems(settings):
+    """Raises ConfigError listing the URLs the service cannot use and what production mode
+    refuses."""
+    if problems := url_problems(settings) + production_problems(settings):
         raise ConfigError("\n".join(problems))
 
 
