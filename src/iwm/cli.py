@@ -327,7 +327,16 @@ def demo_data(
 
 
 @app.command("reconcile-payouts")
-def reconcile_payouts_command() -> None:
+def reconcile_payouts_command(
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Every payout in PROCESSING at once, not only those past "
+            "IWM_PAYOUT_RECONCILE_AFTER_SECONDS",
+        ),
+    ] = False,
+) -> None:
     """Finish payouts left in PROCESSING (asks the provider again, never pays twice)."""
     from iwm.core.resources import Resources  # noqa: PLC0415
     from iwm.modules.payouts.service import reconcile_payouts  # noqa: PLC0415
@@ -337,7 +346,7 @@ def reconcile_payouts_command() -> None:
 
     async def go() -> dict[str, int]:
         async with Resources.opened(get_settings()) as resources:
-            return await reconcile_payouts(resources)
+            return await reconcile_payouts(resources, now=now)
 
     counts = _run(go())
     console.print(

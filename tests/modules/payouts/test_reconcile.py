@@ -2,7 +2,7 @@
 finished by the reconciliation, which never pays twice."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -19,7 +19,9 @@ from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, SimulatedP
 from iwm.modules.payouts.service import PayoutProcessor, reconcile_payouts
 from tests.factories.kiosk_network import count
 from tests.factories.money import API, admin, balances, fresh, ledger_sums, request_payout
+from tests.modules.cli.test_cli import run_cli
 from tests.modules.payouts.test_router import _earning_partner
+from tests.support import Profile
 
 STALE = timedelta(seconds=900)
 
@@ -136,3 +138,34 @@ async def test_reconciliations_at_once_pay_and_record_once(
     assert await count(db, SimulatedPayment) == 1
     assert await count(db, AuditLog, action="PAYOUT_COMPLETED") == 1
     assert await ledger_sums(db, payout.partner_id) == await balances(db, payout.partner_id)
+
+
+async def test_a_stuck_payout_shows_since_when_and_the_command_finishes_it_now(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession, profile: Profile
+) -> None:
+    payout, _, headers = await _stuck_payout(client, resources, db, paid_first=True)
+    shown = (await client.get(f"{API}/payouts/{payout.id}", headers=headers)).json()["data"]
+    assert shown["status"] == "PROCESSING"
+    assert payout.processed_at is not None
+    # Times in answers are whole seconds.
+    since = datetime.fromisoformat(shown["processingSince"])
+    assert since == payout.processed_at.replace(microsecond=0)
+    listed = (await client.get(f"{API}/payouts", headers=headers)).json()["data"]["payouts"]
+    assert [p["processingSince"] for p in listed] == [shown["processingSince"]]
+
+    # Without --now it waits for the configured delay (a payment may still be under way).
+    waits = run_cli(profile, "reconcile-payouts")
+    assert waits.returncode == 0, waits.stderr
+    assert "payouts completed 0" in waits.stdout
+    done = run_cli(profile, "reconcile-payouts", "--now")
+    assert done.returncode == 0, done.stderr
+    assert "payouts completed 1, still sent 0, failed 0" in done.stdout
+
+    await fresh(db)
+    row = await db.get(Payout, payout.id)
+    assert row is not None
+    assert row.status == PayoutStatus.COMPLETED
+    assert await count(db, SimulatedPayment) == 1  # the same idempotency key: paid once
+    after = (await client.get(f"{API}/payouts/{payout.id}", headers=headers)).json()["data"]
+    assert after["status"] == "COMPLETED"
+    assert after["processingSince"] is None

@@ -105,6 +105,7 @@ def _read(p: Payout, partner: NetworkPartner, user: User, processor: User | None
         processed_at=p.processed_at,
         completed_at=p.completed_at,
         created_at=p.created_at,
+        processing_since=p.processed_at if p.status == PayoutStatus.PROCESSING else None,
         blocked_reason=blocked_reason(p.status, partner.available_minor),
     )
 

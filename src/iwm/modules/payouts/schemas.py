@@ -31,6 +31,9 @@ class AdminPayout(CamelModel):
     processed_at: UtcDateTime | None
     completed_at: UtcDateTime | None
     created_at: UtcDateTime
+    # Beyond the seed: while PROCESSING, since when (the claim); a payout there for long
+    # was interrupted and waits for the reconciliation (`iwm reconcile-payouts --now`).
+    processing_since: UtcDateTime | None = None
     # Beyond the seed: why an open payout cannot be approved or paid now
     # ("INSUFFICIENT_BALANCE": its partner's available balance is negative), else null.
     blocked_reason: str | None

@@ -467,7 +467,11 @@ class PayoutProcessor:
             stale = list(
                 await db.scalars(
                     select(Payout)
-                    .where(Payout.status == P.PROCESSING, Payout.updated_at < cutoff)
+                    .where(
+                        Payout.status == P.PROCESSING,
+                        # Zero: every one, however recent (`iwm reconcile-payouts --now`).
+                        *([Payout.updated_at < cutoff] if stale_after else []),
+                    )
                     .order_by(Payout.updated_at)
                 )
             )
@@ -597,7 +601,14 @@ async def _lock_payout(db: AsyncSession, network: NetworkService, payout_id: uui
     return row
 
 
-async def reconcile_payouts(resources: Resources) -> dict[str, int]:
-    """`PayoutProcessor.reconcile` of the app, for payouts stale past the configured delay."""
-    stale_after = timedelta(seconds=resources.settings.payout_reconcile_after_seconds)
+async def reconcile_payouts(resources: Resources, *, now: bool = False) -> dict[str, int]:
+    """`PayoutProcessor.reconcile` of the app, for payouts stale past the configured delay;
+    with `now`, every payout in PROCESSING at once (an operator who knows its `process` was
+    interrupted). Safe even against a `process` still running: both ask the provider with
+    the payout's idempotency key, and only the first outcome is recorded."""
+    stale_after = (
+        timedelta(0)
+        if now
+        else timedelta(seconds=resources.settings.payout_reconcile_after_seconds)
+    )
     return await PayoutProcessor.of(resources).reconcile(stale_after)
