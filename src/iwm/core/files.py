@@ -9,13 +9,17 @@ PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
-def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def write_private(path: Path, data: bytes, *, exclusive: bool = False, fsync: bool = False) -> None:
     """Writes `path` created with mode 0600 (an existing file keeps its mode); with
-    `exclusive`, raises FileExistsError rather than touch an existing one."""
+    `exclusive`, raises FileExistsError rather than touch an existing one; with `fsync`,
+    returns once the data is on disk."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, PRIVATE_FILE)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def make_private(path: Path) -> None:

@@ -2,9 +2,11 @@
 (presigned URLs). Keys are opaque; the order row holds the key."""
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlparse
 
 from iwm.core.config import Settings
+from iwm.core.errors import DomainError, ServiceUnavailable
 from iwm.core.files import PRIVATE_DIR, write_private
 
 if TYPE_CHECKING:
@@ -34,9 +37,12 @@ class PhotoStorage(Protocol):
     async def url(self, key: str) -> str: ...
     async def close(self) -> None: ...
     async def check(self) -> None: ...
+    async def remove_stale_temporary(self, older_than: datetime) -> int: ...
 
 
 URL_TTL_SECONDS = 3600
+# Files being written: never listed as photos; removed by the cleanup when stale.
+TEMPORARY_PREFIX = ".tmp-"
 
 
 class LocalStorage:
@@ -71,7 +77,7 @@ class LocalStorage:
     async def list(self) -> AsyncIterator[StoredObject]:
         paths = await asyncio.to_thread(lambda: [p for p in self.root.rglob("*") if p.is_file()])
         for path in paths:
-            if path.name.startswith(".tmp-"):
+            if path.name.startswith(TEMPORARY_PREFIX):
                 continue
             mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
             yield StoredObject(key=path.relative_to(self.root).as_posix(), modified_at=mtime)
@@ -95,6 +101,24 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
+    async def remove_stale_temporary(self, older_than: datetime) -> int:
+        """Deletes the temporary files of writes that died (a crash, a killed process)
+        and were last touched before `older_than`; how many."""
+        cutoff = older_than.timestamp()
+
+        def sweep() -> int:
+            removed = 0
+            for path in self.root.rglob(f"{TEMPORARY_PREFIX}*"):
+                try:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue  # renamed into place or removed meanwhile
+            return removed
+
+        return await asyncio.to_thread(sweep)
+
     async def check(self) -> None:
         """Raises when photos cannot be written (folder gone or read-only)."""
 
@@ -108,11 +132,38 @@ class LocalStorage:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    # Customers' photos: readable by the service's user only.
-    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    write_private(tmp, data)
-    os.replace(tmp, path)
+    """The whole photo or nothing, even across a crash: written to a temporary file, flushed
+    to disk, renamed into place, the rename flushed too. A failed write leaves no temporary
+    file behind; a full disk is 507 STORAGE_FULL, a folder that cannot be written a 503."""
+    tmp = path.with_name(f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}-{path.name}")
+    try:
+        # Customers' photos: readable by the service's user only.
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        write_private(tmp, data, fsync=True)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from exc
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise ServiceUnavailable("The photo storage cannot be written") from exc
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StorageFull(DomainError):
+    status_code, code, message = 507, "STORAGE_FULL", "The photo storage is full"
 
 
 class S3Storage:
@@ -193,6 +244,9 @@ class S3Storage:
             ExpiresIn=URL_TTL_SECONDS,
         )
         return url
+
+    async def remove_stale_temporary(self, older_than: datetime) -> int:
+        return 0  # an object is stored whole or not at all
 
     async def check(self) -> None:
         """Raises when the endpoint does not answer or the bucket is missing."""

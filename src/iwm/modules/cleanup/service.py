@@ -31,6 +31,7 @@ class CleanupReport:
     kiosk_errors: int = 0
     photos: int = 0
     orphan_photos: int = 0
+    temporary_files: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +65,11 @@ class CleanupService:
         report.codes = await CodeService.purge_older_than(maker, code_cutoff, batch)
         report.kiosk_errors = await KioskService.purge_errors_older_than(maker, error_cutoff, batch)
         report.orphan_photos = await self._orphans(now, delete_them=True)
+        # Left by writes that died midway (the service removes its own on failure); the
+        # grace period spares a write still under way.
+        report.temporary_files = await self._res.storage.remove_stale_temporary(
+            now - timedelta(minutes=settings.orphan_photo_grace_minutes)
+        )
         log.info("cleanup.finished", **report.as_dict())
         return report
 
