@@ -15,10 +15,13 @@ $(STAMP): requirements-dev.lock pyproject.toml
 install: $(STAMP)
 
 # Embedded default: SQLite file, SQL-backed sessions, photos in ./photos.
+# `make run PORT=8080 HOST=0.0.0.0` to listen elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: install
 	$(BIN)/iwm migrate
 	$(BIN)/iwm demo-data
-	$(BIN)/iwm serve --host 127.0.0.1 --port 8000
+	$(BIN)/iwm serve --host $(HOST) --port $(PORT)
 
 serve: install
 	$(BIN)/iwm serve

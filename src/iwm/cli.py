@@ -87,11 +87,28 @@ SHOWN_DIFFERENCES = 10
 """Rows of drift printed per projection by `rebuild-projections --check`."""
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        typer.echo(f"iwm {version('iwm')}")
+        raise typer.Exit
+
+
 # Every command starts from valid settings: else one line per variable, and exit code 2.
 @app.callback()
 def _checked_settings(
     debug: Annotated[
         bool, typer.Option("--debug", help="On a failure, show the full traceback")
+    ] = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed version and exit.",
+            is_eager=True,
+            callback=_show_version,
+        ),
     ] = False,
 ) -> None:
     _Cli.debug = _Cli.debug or debug
@@ -142,9 +159,14 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes (about one per core)."),
+    ] = 1,
 ) -> None:
     """Serve the API with uvicorn (no migrations are applied)."""
     import os  # noqa: PLC0415
@@ -164,6 +186,10 @@ def serve(
 
     if problem := _cannot_listen(host, port):
         _refuse([problem], code=1)
+    # uvicorn logs at warning level only: say where to go, once.
+    base = f"http://{host}:{port}"
+    docs = f"API documentation at {base}/docs" if get_settings().docs_on else "docs are off"
+    typer.echo(f"iwm: serving on {base} ({docs}); Ctrl+C stops")
     uvicorn.run(
         "iwm.main:create_app",
         factory=True,
@@ -267,14 +293,19 @@ def migrate() -> None:
 
 @app.command("create-user")
 def create_user(
-    email: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option(help="The new user's email (their login).")],
     # Asked for (hidden, twice) when not given: a password on the command line stays in
     # the shell's history and shows in the process list.
     password: Annotated[
         str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True),
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 8 characters; asked for, hidden, when not given.",
+        ),
     ],
-    role: Annotated[Role, typer.Option(case_sensitive=False)] = Role.USER,
+    role: Annotated[Role, typer.Option(case_sensitive=False, help="The user's role.")] = Role.USER,
 ) -> None:
     """Create an active user; fails if the email is taken."""
     from iwm.core.errors import DomainError  # noqa: PLC0415
@@ -357,7 +388,7 @@ def reconcile_payouts_command(
 
 @app.command()
 def cleanup(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count; remove nothing")] = False,
 ) -> None:
     """Delete expired orders, codes, kiosk errors and orphaned photos."""
     from iwm.core.resources import Resources  # noqa: PLC0415

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from iwm.core.config import Settings, check_production, get_settings
+from iwm.core.docs import install_docs
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
 from iwm.core.middleware import (
@@ -84,8 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Partner dashboard, kiosk device and admin API of the IWM kiosk network.",
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_on else None,
-        redoc_url="/redoc" if settings.docs_on else None,
+        # Served by install_docs from the package's own files, not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.resources = resources
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.add_middleware(RequestIdMiddleware)
 
+    install_docs(app, settings)
     # Before the routers: the dashboard's catch-all page must not shadow its static files.
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 

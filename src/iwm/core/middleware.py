@@ -212,8 +212,9 @@ class SecurityHeadersMiddleware:
             *common,
             (b"content-security-policy", b"sandbox; default-src 'none'; frame-ancestors 'none'"),
         ]
-        # Swagger UI and ReDoc load their scripts from a CDN and run inline ones; they are
-        # off in production unless asked for, and get only the framing rule.
+        # Swagger UI and ReDoc (files of the package, under /docs/static/) run inline
+        # scripts; they are off in production unless asked for, and get only the framing
+        # rule.
         self.docs = [*common, (b"content-security-policy", b"frame-ancestors 'none'")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -227,8 +228,9 @@ class SecurityHeadersMiddleware:
             extra = self.docs
         else:
             extra = self.page
-        # The dashboard's own CSS and JavaScript may be cached (no personal data).
-        cacheable = path.startswith("/dashboard/static/")
+        # The dashboard's and the documentation's own CSS and JavaScript may be cached
+        # (no personal data).
+        cacheable = path.startswith(("/dashboard/static/", "/docs/static/"))
         https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:

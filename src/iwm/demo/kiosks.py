@@ -58,6 +58,7 @@ async def load_kiosk_demo(resources: Resources, console: Console) -> None:
     async with resources.sessionmaker.begin() as db:
         if await UserService(db).by_email("partner@iwm.local") is not None:
             console.print("demo data already loaded; nothing to do")
+            _print_accounts(console)
             return
         users = {}
         for email, role, first, last in ACCOUNTS:
@@ -141,9 +142,14 @@ async def load_kiosk_demo(resources: Resources, console: Console) -> None:
             kiosks[2][2], kiosks[2][0].id, KioskStatus.INACTIVE
         )
 
-    console.print(f"demo accounts (password [bold]{DEMO_PASSWORD}[/bold]):")
-    for email, role, *_ in ACCOUNTS:
-        console.print(f"  {role.value:<12} {email}")
+    _print_accounts(console)
     console.print("kiosk device keys (shown once):")
     for name, kiosk_id, key in keys:
         console.print(f"  {name:<9} {kiosk_id}  {key}", soft_wrap=True)
+
+
+def _print_accounts(console: Console) -> None:
+    # On every run, so `make run` always says how to sign in.
+    console.print(f"demo accounts (password [bold]{DEMO_PASSWORD}[/bold]):")
+    for email, role, *_ in ACCOUNTS:
+        console.print(f"  {role.value:<12} {email}")
