@@ -220,7 +220,7 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("IWM_DATABASE_URL must be a PostgreSQL URL in production, not SQLite")
     if settings.secret_key is None:
         problems.append("IWM_SECRET_KEY must be set in production")
-    if settings.allowed_hosts is None:
+    if not settings.allowed_hosts:
         problems.append("IWM_ALLOWED_HOSTS must be set in production (the host names served)")
     return problems
 

@@ -22,6 +22,17 @@ def write_private(path: Path, data: bytes, *, exclusive: bool = False, fsync: bo
             os.fsync(fh.fileno())
 
 
+def private_dirs(path: Path) -> None:
+    """Creates folder `path` and any missing parents with mode 0700 (`mkdir(parents=True)`
+    gives the parents the default mode)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+
+
 def make_private(path: Path) -> None:
     """Takes group's and others' access away from a file the service made earlier."""
     if path.exists() and path.stat().st_mode & 0o077:

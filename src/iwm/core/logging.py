@@ -58,6 +58,9 @@ def configure_logging(json: bool, level: str = "INFO") -> None:
     # Replaces only its own earlier handler: others (a test runner's) stay.
     root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(numeric_level)
+    # Library warnings (Pillow's decompression bomb warning) through the same renderer, so
+    # that a production log stays one JSON object per line.
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers (when it configured any) give way to the root's.
         logging.getLogger(name).handlers = []

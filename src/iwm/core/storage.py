@@ -17,7 +17,7 @@ from urllib.parse import quote, urlparse
 
 from iwm.core.config import Settings
 from iwm.core.errors import DomainError, ServiceUnavailable
-from iwm.core.files import PRIVATE_DIR, write_private
+from iwm.core.files import private_dirs, write_private
 
 if TYPE_CHECKING:
     from botocore.config import Config as BotoConfig
@@ -52,7 +52,7 @@ class LocalStorage:
         self.root = root.resolve()
         self._base_url = base_url.rstrip("/")
         self._secret = secret
-        self.root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(self.root)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -138,7 +138,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}-{path.name}")
     try:
         # Customers' photos: readable by the service's user only.
-        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_dirs(path.parent)
         write_private(tmp, data, fsync=True)
         os.replace(tmp, path)
         _fsync_dir(path.parent)

@@ -62,6 +62,8 @@ async def test_stored_photos_are_private(tmp_path: Path, umask_022: None) -> Non
     await storage.put("orders/2026/01/01/a.jpg", b"photo", "image/jpeg")
     assert _private(tmp_path / "photos" / "orders/2026/01/01/a.jpg")
     assert _private(tmp_path / "photos" / "orders/2026/01/01")
+    for folder in ("orders", "orders/2026", "orders/2026/01"):
+        assert _private(tmp_path / "photos" / folder), folder
 
 
 @pytest.fixture

@@ -85,6 +85,16 @@ def test_production_refuses_to_run_without_allowed_hosts(tmp_path: Path) -> None
         )
 
 
+def test_production_refuses_empty_allowed_hosts(tmp_path: Path) -> None:
+    env = {
+        "IWM_ENV": "production",
+        "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
+        "IWM_ALLOWED_HOSTS": "",
+    }
+    _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_ALLOWED_HOSTS")
+
+
 def test_create_app_refuses_too() -> None:
     with pytest.raises(ConfigError, match="IWM_DATABASE_URL"):
         create_app(Settings(env="production", secret_key="a-real-secret-0123456789abcdef"))

@@ -116,3 +116,20 @@ def test_urls_with_passwords_print_masked() -> None:
     assert DB_PASSWORD in settings.database_url.get_secret_value()
     assert Settings(env="production", secret_key="k" * 32).json_logs
     assert not Settings().json_logs
+
+
+def test_library_warnings_are_log_lines_in_json() -> None:
+    # In a process of its own: pytest records warnings itself.
+    code = (
+        "import warnings\n"
+        "from iwm.core.logging import configure_logging\n"
+        "configure_logging(json=True)\n"
+        "warnings.warn('a decompression bomb, perhaps', UserWarning, stacklevel=1)\n"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "the warning was not logged"
+    for line in lines:
+        assert "decompression bomb" in json.loads(line)["event"]

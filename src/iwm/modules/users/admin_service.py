@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -130,7 +131,13 @@ class UserAdminService:
             after["note"] = body.note
         if before or after:
             user.updated_at = clock.now()
-        await self._db.flush()
+        try:
+            await self._db.flush()
+        except IntegrityError as exc:
+            # Two admins giving one address to two users at once: the unique index decides.
+            if "email" in str(exc.orig).lower():
+                raise EmailAlreadyExists() from None
+            raise
         self._audit.record(admin, "USER_UPDATED", ENTITY, user.id, previous=before, new=after)
         return Outcome(
             s.UserUpdated(

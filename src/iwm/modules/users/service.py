@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -130,7 +131,13 @@ class UserService:
             created_at=created_at or clock.now(),
         )
         self._db.add(user)
-        await self._db.flush()
+        try:
+            await self._db.flush()
+        except IntegrityError as exc:
+            # Two sign-ups of one address at once: the unique index decides.
+            if "email" in str(exc.orig).lower():
+                raise EmailAlreadyExists() from None
+            raise
         await publish(self._db, UserCreated(user_id=user.id, created_at=user.created_at))
         return user
 
