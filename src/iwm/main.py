@@ -21,6 +21,7 @@ from iwm.core.middleware import (
     SecurityHeadersMiddleware,
     photo_origins,
 )
+from iwm.core.openapi import install_openapi, operation_id
 from iwm.core.resources import Resources
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
 from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Partner dashboard, kiosk device and admin API of the IWM kiosk network.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # Served by install_docs from the package's own files, not FastAPI's CDN pages.
         docs_url=None,
         redoc_url=None,
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     install_docs(app, settings)
+    install_openapi(app)
     # Before the routers: the dashboard's catch-all page must not shadow its static files.
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 

@@ -1,0 +1,208 @@
+"""The OpenAPI document as clients need it: who may call each operation (Bearer session
+token, or the kiosk's device key), the error format on every error status with the codes
+the service really answers (400 `VALIDATION_ERROR`, never FastAPI's default 422), stable
+operation ids, readable schema names and `date-time` formats on timestamps.
+
+FastAPI builds the document from the routes; the fixes are applied once, to the built
+document, so no route has to repeat them.
+"""
+
+import re
+import warnings
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+ERROR_SCHEMA = "ErrorResponse"
+BEARER = "bearerAuth"
+DEVICE_KEY = "kioskDeviceKey"
+_REF = "#/components/schemas/"
+_SURFACES = (
+    ("/api/v1/admin", "admin"),
+    ("/partner", "partner"),
+    ("/kiosk", "kiosk"),
+    ("/auth", "auth"),
+)
+_SESSION_PATHS = ("/partner", "/api/v1/admin", "/auth/me", "/auth/logout")
+_STANDARD_ERRORS = {
+    "400": "VALIDATION_ERROR: a parameter or a body field is invalid (each one named)",
+    "401": "UNAUTHORIZED: no valid credentials",
+    "403": "FORBIDDEN: the caller's role may not do this",
+    "404": "not found (*_NOT_FOUND)",
+    "429": "RATE_LIMITED (see Retry-After)",
+    "500": "INTERNAL_ERROR",
+    "503": "SERVICE_UNAVAILABLE: a part the request needs is down (see Retry-After)",
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<surface>_<function>`, plus the method when one function serves several
+    (`healthz_get`, `healthz_head`); stable across FastAPI versions, unlike the default."""
+    surface = next((name for prefix, name in _SURFACES if route.path.startswith(prefix)), "")
+    if surface and not route.name.startswith(surface):
+        return f"{surface}_{route.name}"
+    # One function serving several methods gets the method appended in _clean.
+    return route.name
+
+
+def install_openapi(app: FastAPI) -> None:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            with warnings.catch_warnings():
+                # A route serving GET and HEAD gets one id from FastAPI for both; _clean
+                # appends the method, so the finished document has no duplicate.
+                warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+                document = get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            app.openapi_schema = _clean(document)
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _clean(doc: dict[str, Any]) -> dict[str, Any]:
+    components = doc.setdefault("components", {})
+    schemas: dict[str, Any] = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas[ERROR_SCHEMA] = _error_schema()
+    components["securitySchemes"] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The session token from POST /auth/login (partners and admins).",
+        },
+        DEVICE_KEY: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The kiosk's device key (shown once when the kiosk is created or "
+            "its key rotated).",
+        },
+    }
+    for path, item in doc.get("paths", {}).items():
+        methods = [m for m in item if m in {"get", "put", "post", "patch", "delete", "head"}]
+        ids = {item[m].get("operationId") for m in methods}
+        for method in methods:
+            op = item[method]
+            if len(methods) > 1 and len(ids) < len(methods):
+                op["operationId"] = f"{op['operationId']}_{method}"
+            _security(path, op)
+            _errors(path, op)
+    renames = {name: _readable(name) for name in schemas}
+    if len(set(renames.values())) != len(renames):
+        renames = {name: name for name in schemas}
+    components["schemas"] = {renames[name]: _formats(s) for name, s in schemas.items()}
+    _rewrite_refs(doc, renames)
+    return doc
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "title": ERROR_SCHEMA,
+        "type": "object",
+        "required": ["success", "error"],
+        "properties": {
+            "success": {"type": "boolean", "const": False},
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["VALIDATION_ERROR"]},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "object",
+                        "additionalProperties": True,
+                        "description": "For VALIDATION_ERROR: each bad field with its messages.",
+                    },
+                },
+            },
+        },
+        "example": {
+            "success": False,
+            "error": {
+                "code": "VALIDATION_ERROR",
+                "message": "Validation failed",
+                "details": {"email": ["value is not a valid email address"]},
+            },
+        },
+    }
+
+
+def _security(path: str, op: dict[str, Any]) -> None:
+    if path.startswith("/kiosk/"):
+        op["security"] = [{DEVICE_KEY: []}]
+    elif path.startswith(_SESSION_PATHS):
+        op["security"] = [{BEARER: []}]
+
+
+def _errors(path: str, op: dict[str, Any]) -> None:
+    responses: dict[str, Any] = op.setdefault("responses", {})
+    responses.pop("422", None)
+    wanted = {"500", "503"}
+    if op.get("parameters") or op.get("requestBody"):
+        wanted.add("400")
+    if "security" in op:
+        wanted |= {"401", "403"}
+    if "{" in path:
+        wanted.add("404")
+    for status in wanted:
+        responses.setdefault(status, {"description": _STANDARD_ERRORS[status]})
+    for status, response in responses.items():
+        if status[0] in "45":
+            if not response.get("description"):
+                response["description"] = _STANDARD_ERRORS.get(status, "error")
+            response["content"] = {
+                "application/json": {"schema": {"$ref": f"{_REF}{ERROR_SCHEMA}"}}
+            }
+
+
+def _readable(name: str) -> str:
+    """`iwm__modules__kyc__schemas__ApproveRequest` -> `KycApproveRequest`,
+    `Envelope_list_ShopRead__` -> `EnvelopeListShopRead`."""
+    qualified = re.fullmatch(r"iwm__modules__(\w+?)__schemas__(\w+)", name)
+    if qualified:
+        module, short = qualified.groups()
+        return "".join(p.capitalize() for p in module.split("_")) + short
+    if name.startswith("Body_"):
+        # FastAPI's name for a form body: Body_<function>_<path>_<method>.
+        return (
+            "".join(p[:1].upper() + p[1:] for p in name.split("__", maxsplit=1)[0].split("_"))
+            + "Form"
+        )
+    parts = [p for p in re.split(r"[_\-]+", name) if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+def _formats(schema: Any) -> Any:
+    """Timestamps (`...At`) are RFC 3339 strings: say so, for typed clients."""
+    if isinstance(schema, dict):
+        for prop, sub in schema.get("properties", {}).items():
+            if prop.endswith("At"):
+                for option in [sub, *sub.get("anyOf", [])]:
+                    if option.get("type") == "string" and "format" not in option:
+                        option["format"] = "date-time"
+        for value in schema.values():
+            _formats(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _formats(value)
+    return schema
+
+
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_REF):
+            node["$ref"] = _REF + renames.get(ref[len(_REF) :], ref[len(_REF) :])
+        for value in node.values():
+            _rewrite_refs(value, renames)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_refs(value, renames)
+    return node

@@ -1,0 +1,98 @@
+"""The OpenAPI document, checked over every operation: security, the error format on each
+error status (400, never 422), unique stable ids, readable schema names, formats."""
+
+import re
+from typing import Any
+
+import pytest
+
+from iwm.core.config import Settings
+from iwm.main import create_app
+
+METHODS = {"get", "put", "post", "patch", "delete", "head"}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    return app.openapi()
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
+
+
+def test_security_schemes_cover_every_authenticated_operation(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert {s["scheme"] for s in schemes.values()} == {"bearer"}
+    for path, method, op in _operations(spec):
+        names = {name for requirement in op.get("security", []) for name in requirement}
+        if path.startswith(("/partner", "/api/v1/admin")) or path in {"/auth/me", "/auth/logout"}:
+            assert names == {"bearerAuth"}, (method, path)
+        elif path.startswith("/kiosk/"):
+            assert names == {"kioskDeviceKey"}, (method, path)
+        else:
+            assert not names, (method, path)
+
+
+def test_errors_use_the_error_format_and_the_real_codes(spec: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    error = spec["components"]["schemas"]["ErrorResponse"]
+    assert error["required"] == ["success", "error"]
+    for path, method, op in _operations(spec):
+        responses = op["responses"]
+        assert "422" not in responses, (method, path)
+        if op.get("parameters") or op.get("requestBody"):
+            assert "400" in responses, (method, path)
+        if op.get("security"):
+            assert {"401", "403"} <= responses.keys(), (method, path)
+        assert {"500", "503"} <= responses.keys(), (method, path)
+        for status, response in responses.items():
+            if status[0] in "45":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (path, status)
+                assert response["description"], (path, status)
+
+
+def test_operation_ids_are_unique_and_stable(spec: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in _operations(spec)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+    assert {
+        "healthz_get",
+        "healthz_head",
+        "auth_login",
+        "partner_list_orders",
+        "kiosk_heartbeat",
+        "admin_list_users",
+        "admin_approve_payout",
+        "admin_reject_payout",
+    } <= set(ids)
+
+
+def test_schema_names_are_readable(spec: dict[str, Any]) -> None:
+    names = spec["components"]["schemas"].keys()
+    assert all(re.fullmatch(r"[A-Z][A-Za-z0-9]*", n) for n in names), [
+        n for n in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)
+    ]
+    assert {"UsersListStats", "NetworkListStats", "PayoutsApproveRequest"} <= names
+    refs = re.findall(r"#/components/schemas/([^\"']+)", str(spec))
+    assert set(refs) <= names
+
+
+def test_timestamps_and_ids_carry_their_formats(spec: dict[str, Any]) -> None:
+    unformatted = []
+    for name, schema in spec["components"]["schemas"].items():
+        for prop, sub in schema.get("properties", {}).items():
+            options = [sub, *sub.get("anyOf", [])]
+            strings = [o for o in options if o.get("type") == "string"]
+            if prop.endswith("At") and not all(o.get("format") == "date-time" for o in strings):
+                unformatted.append(f"{name}.{prop}")
+            if prop == "id" and not all(o.get("format") == "uuid" for o in strings):
+                unformatted.append(f"{name}.{prop}")
+    assert not unformatted
