@@ -1,7 +1,7 @@
 """Login limits that cannot be turned against the account owner, and the log they leave."""
 
 import asyncio
-import time
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -125,33 +125,23 @@ async def test_failures_and_lockouts_are_logged_without_the_password(
 async def test_password_hashing_leaves_the_event_loop_free(
     client: httpx.AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A real cost (production's is higher still): tens of milliseconds of CPU per hash.
-    # One hash at a time leaves a core to the loop on a small, shared test machine.
-    costly = PasswordHasher(time_cost=2, memory_cost=32768, parallelism=1, concurrency=1)
-    costly.verify(None, "guess")  # makes the dummy hash
-    started = time.perf_counter()
-    costly.verify(None, "guess")
-    one_hash = time.perf_counter() - started
-    monkeypatch.setattr(resources, "passwords", costly)
+    # Where each hash runs, not how long the loop waited: a timing would pass or fail with
+    # the machine's load. (bench/login_storm.py measures the latency.)
+    loop_thread = threading.get_ident()
+    hashed_on: list[int] = []
+
+    class Recording(PasswordHasher):
+        def verify(self, password_hash: str | None, password: str) -> bool:
+            hashed_on.append(threading.get_ident())
+            return super().verify(password_hash, password)
+
+    recording = Recording(time_cost=1, memory_cost=8, parallelism=1, concurrency=2)
+    monkeypatch.setattr(resources, "passwords", recording)
     user = await make_user(resources)
-    gaps: list[float] = []
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.002)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
-    logins = [_login(client, user.email, f"guess-{i}") for i in range(4)]
-    answers = await asyncio.gather(*logins)
-    done.set()
-    await ticker
-    assert [a.status_code for a in answers] == [401] * 4
-    # Inline hashing stalls the loop for a whole hash, once per login; in threads the loop
-    # keeps ticking (one stall is allowed for a busy, shared test machine).
-    stalls = [gap for gap in gaps if gap > one_hash / 2]
-    assert len(stalls) <= 1, (stalls, one_hash)
+    answers = await asyncio.gather(
+        *(_login(client, user.email, f"guess-{i}") for i in range(4)),
+        _login(client, "nobody@example.com", "guess"),
+    )
+    assert [a.status_code for a in answers] == [401] * 5
+    assert len(hashed_on) == 5
+    assert loop_thread not in hashed_on
