@@ -96,3 +96,16 @@ def test_timestamps_and_ids_carry_their_formats(spec: dict[str, Any]) -> None:
             if prop == "id" and not all(o.get("format") == "uuid" for o in strings):
                 unformatted.append(f"{name}.{prop}")
     assert not unformatted
+
+
+def test_every_request_body_has_an_example(spec: dict[str, Any]) -> None:
+    bodies = 0
+    for path, method, op in _operations(spec):
+        for media_type, media in op.get("requestBody", {}).get("content", {}).items():
+            bodies += 1
+            example = media.get("example", next(iter(media.get("examples", {}).values()), None))
+            assert isinstance(example, dict), (method, path, media_type)
+            assert example, (method, path, media_type)
+    assert bodies > 20
+    login = spec["paths"]["/auth/login"]["post"]["requestBody"]["content"]["application/json"]
+    assert login["example"] == {"email": "partner@iwm.local", "password": "demo-password"}

@@ -94,6 +94,7 @@ def _clean(doc: dict[str, Any]) -> dict[str, Any]:
                 op["operationId"] = f"{op['operationId']}_{method}"
             _security(path, op)
             _errors(path, op)
+            _body_example(op, schemas)
     renames = {name: _readable(name) for name in schemas}
     if len(set(renames.values())) != len(renames):
         renames = {name: name for name in schemas}
@@ -160,6 +161,80 @@ def _errors(path: str, op: dict[str, Any]) -> None:
             response["content"] = {
                 "application/json": {"schema": {"$ref": f"{_REF}{ERROR_SCHEMA}"}}
             }
+
+
+def _body_example(op: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """An example on every request body (Swagger's "Try it out" starts from it): the
+    model's own example where it has one, else one built from the schema."""
+    for media in op.get("requestBody", {}).get("content", {}).values():
+        if "example" not in media and "examples" not in media:
+            media["example"] = _example(media.get("schema", {}), schemas, depth=0)
+
+
+_SAMPLE_STRINGS = {
+    "date-time": "2026-01-01T12:00:00Z",
+    "date": "2026-01-01",
+    "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "email": "partner@iwm.local",
+    "binary": "<file>",
+    "uri": "https://example.com/",
+}
+_MAX_DEPTH = 6
+# Plain-string fields whose name says what a sensible value looks like.
+_NAMED_SAMPLES = {
+    "email": "partner@iwm.local",
+    "password": "demo-password",
+    "phone": "+1234567890",
+    "name": "John Doe",
+}
+
+
+def _named_sample(name: str, schema: dict[str, Any]) -> str | None:
+    if schema.get("type") != "string" or "format" in schema or "enum" in schema:
+        return None
+    lowered = name.lower()
+    return next((v for k, v in _NAMED_SAMPLES.items() if lowered.endswith(k)), None)
+
+
+def _example(schema: dict[str, Any], schemas: dict[str, Any], depth: int) -> Any:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _example(schemas.get(ref[len(_REF) :], {}), schemas, depth)
+    for key in ("example", "default", "const"):
+        if key in schema and schema[key] is not None:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if options:
+        usable = [o for o in options if o.get("type") != "null"] or options
+        return _example(usable[0], schemas, depth)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        if depth >= _MAX_DEPTH:
+            return {}
+        return {
+            name: _named_sample(name, sub) or _example(sub, schemas, depth + 1)
+            for name, sub in schema.get("properties", {}).items()
+        }
+    if kind == "array":
+        return [_example(schema.get("items", {}), schemas, depth + 1)]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.0))
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        sample = _SAMPLE_STRINGS.get(schema.get("format", ""), "string")
+        return (
+            sample
+            if len(sample) >= int(schema.get("minLength", 0))
+            else "x" * int(schema["minLength"])
+        )
+    return None
 
 
 def _readable(name: str) -> str:
