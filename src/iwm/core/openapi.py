@@ -94,11 +94,17 @@ def _clean(doc: dict[str, Any]) -> dict[str, Any]:
                 op["operationId"] = f"{op['operationId']}_{method}"
             _security(path, op)
             _errors(path, op)
+            _optional_body(op)
             _body_example(op, schemas)
     renames = {name: _readable(name) for name in schemas}
     if len(set(renames.values())) != len(renames):
         renames = {name: name for name in schemas}
     components["schemas"] = {renames[name]: _formats(s) for name, s in schemas.items()}
+    for name, schema in components["schemas"].items():
+        # Client generators name their classes by title: two modules' `DetailUser` would
+        # collide, so the title is the unique component name.
+        if isinstance(schema, dict):
+            schema["title"] = name
     _rewrite_refs(doc, renames)
     return doc
 
@@ -161,6 +167,20 @@ def _errors(path: str, op: dict[str, Any]) -> None:
             response["content"] = {
                 "application/json": {"schema": {"$ref": f"{_REF}{ERROR_SCHEMA}"}}
             }
+
+
+def _optional_body(op: dict[str, Any]) -> None:
+    """An optional body is `anyOf: [model, null]` to FastAPI; OpenAPI says it with
+    `required: false` on the body, which client generators understand."""
+    body = op.get("requestBody")
+    if not body:
+        return
+    for media in body.get("content", {}).values():
+        options = media.get("schema", {}).get("anyOf", [])
+        models = [o for o in options if o.get("type") != "null"]
+        if len(options) == 2 and len(models) == 1:  # noqa: PLR2004 - a model or null
+            media["schema"] = models[0]
+            body["required"] = False
 
 
 def _body_example(op: dict[str, Any], schemas: dict[str, Any]) -> None:
