@@ -12,15 +12,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
+from iwm.core.idempotency import IdempotentAnswer
 from iwm.core.resources import Resources
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.service import ORDER_PHOTO_PREFIX, OrderService
 
 log = structlog.get_logger()
+IDEMPOTENT_ANSWERS_KEPT = timedelta(days=1)
 # Order photos live under this prefix (OrderService); the storage holds other files too.
 
 
@@ -32,6 +35,7 @@ class CleanupReport:
     photos: int = 0
     orphan_photos: int = 0
     temporary_files: int = 0
+    idempotent_answers: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,6 +74,15 @@ class CleanupService:
         report.temporary_files = await self._res.storage.remove_stale_temporary(
             now - timedelta(minutes=settings.orphan_photo_grace_minutes)
         )
+        # A kiosk retries within minutes; a day covers one that was offline overnight.
+        # One statement: the table holds a day of kiosk writes at most.
+        async with maker.begin() as db:
+            forgotten = await db.execute(
+                delete(IdempotentAnswer).where(
+                    IdempotentAnswer.created_at < now - IDEMPOTENT_ANSWERS_KEPT
+                )
+            )
+        report.idempotent_answers = int(getattr(forgotten, "rowcount", 0) or 0)
         log.info("cleanup.finished", **report.as_dict())
         return report
 

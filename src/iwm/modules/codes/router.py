@@ -4,9 +4,18 @@ kiosk device (/kiosk/{id}/code/redeem)."""
 import uuid
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, error_responses
+from iwm.core.idempotency import (
+    IdempotencyKey,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    fingerprint,
+    keep,
+    replay,
+)
 from iwm.modules.codes.errors import CodeAlreadyRedeemed, CodeExpired, InvalidCode
 from iwm.modules.codes.schemas import CodeIssued, RedeemRequest, RedeemResult
 from iwm.modules.codes.service import CodeService
@@ -35,13 +44,38 @@ async def issue_code(
 
 @device_router.post(
     "/code/redeem",
+    response_model=RedeemResult,
     responses=error_responses(
-        *DEVICE_AUTH_ERRORS, InvalidCode, CodeExpired, CodeAlreadyRedeemed, RateLimited
+        *DEVICE_AUTH_ERRORS,
+        InvalidCode,
+        CodeExpired,
+        CodeAlreadyRedeemed,
+        RateLimited,
+        IdempotencyKeyReused,
+        IdempotencyKeyInUse,
     ),
 )
 async def redeem_code(
-    body: RedeemRequest, kiosk: KioskDevice, session: SessionDep, resources: ResourcesDep
-) -> RedeemResult:
-    """Redeem a free-round code once; a cash code is recorded in the kiosk's ledger."""
+    body: RedeemRequest,
+    kiosk: KioskDevice,
+    session: SessionDep,
+    resources: ResourcesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RedeemResult | JSONResponse:
+    """Redeem a free-round code once; a cash code is recorded in the kiosk's ledger. A
+    retry with the same `Idempotency-Key` gets the first answer (before any limit)."""
+    scope = f"kiosk:{kiosk.id}:redeem"
+    request_print = fingerprint(body.code)
+    if (kept := await replay(session, scope, idempotency_key, request_print)) is not None:
+        return kept
     row = await CodeService(session, resources.settings).redeem(kiosk, body.code, resources.limiter)
-    return RedeemResult(type=row.type)
+    result = RedeemResult(type=row.type)
+    await keep(
+        session,
+        scope,
+        idempotency_key,
+        request_print,
+        200,
+        result.model_dump(mode="json", by_alias=True),
+    )
+    return result

@@ -3,11 +3,20 @@
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import ValidationFailed, error_responses, validation_details
+from iwm.core.idempotency import (
+    IdempotencyKey,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    fingerprint,
+    keep,
+    replay,
+)
 from iwm.modules.kiosks.deps import DEVICE_AUTH_ERRORS, KioskDevice
 from iwm.modules.kiosks.errors import KioskInactive
 from iwm.modules.kiosks.models import KioskStatus
@@ -22,7 +31,15 @@ ORDER_FORM_FIELDS = {"customerName", "customerEmail", "customerPhone", "image"}
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(*DEVICE_AUTH_ERRORS, InvalidImage, ImageTooLarge, KioskInactive),
+    response_model=OrderRead,
+    responses=error_responses(
+        *DEVICE_AUTH_ERRORS,
+        InvalidImage,
+        ImageTooLarge,
+        KioskInactive,
+        IdempotencyKeyReused,
+        IdempotencyKeyInUse,
+    ),
 )
 async def create_order(
     request: Request,
@@ -33,7 +50,8 @@ async def create_order(
     customer_name: Annotated[str, Form(alias="customerName")],
     customer_email: Annotated[str | None, Form(alias="customerEmail")] = None,
     customer_phone: Annotated[str | None, Form(alias="customerPhone")] = None,
-) -> OrderRead:
+    idempotency_key: IdempotencyKey = None,
+) -> OrderRead | JSONResponse:
     """Create a photo order with its photo (multipart form); refused while switched off."""
     unknown = sorted(set((await request.form()).keys()) - ORDER_FORM_FIELDS)
     if unknown:
@@ -47,8 +65,21 @@ async def create_order(
         raise ImageTooLarge(details={"image": [f"at most {limit} bytes"]})
     if not data:
         raise InvalidImage(details={"image": ["the file is empty"]})
+    scope = f"kiosk:{kiosk.id}:orders"
+    request_print = fingerprint(form.model_dump_json(), data)
+    if (kept := await replay(session, scope, idempotency_key, request_print)) is not None:
+        return kept
     orders = OrderService(session, resources.settings, resources.storage)
-    return (await orders.views([await orders.create(kiosk, form, data)]))[0]
+    view = (await orders.views([await orders.create(kiosk, form, data)]))[0]
+    await keep(
+        session,
+        scope,
+        idempotency_key,
+        request_print,
+        201,
+        view.model_dump(mode="json", by_alias=True),
+    )
+    return view
 
 
 def _validated_form(name: str, email: str | None, phone: str | None) -> NewOrderForm:
