@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +20,7 @@ from iwm.core.config import (
     mask_url_password,
     settings_problems,
 )
+from iwm.core.logging import configure_logging
 from iwm.core.principal import Role
 
 
@@ -186,10 +188,13 @@ def serve(
 
     if problem := _cannot_listen(host, port):
         _refuse([problem], code=1)
-    # uvicorn logs at warning level only: say where to go, once.
+    # uvicorn logs at warning level only: say where to go, once, in the log's own format
+    # (one JSON object per line in production).
+    settings = get_settings()
+    configure_logging(settings.json_logs, settings.log_level)
     base = f"http://{host}:{port}"
-    docs = f"API documentation at {base}/docs" if get_settings().docs_on else "docs are off"
-    typer.echo(f"iwm: serving on {base} ({docs}); Ctrl+C stops")
+    docs = f"{base}/docs" if settings.docs_on else "off"
+    structlog.get_logger("iwm.serve").info("serving", url=base, docs=docs, stop="Ctrl+C")
     uvicorn.run(
         "iwm.main:create_app",
         factory=True,
