@@ -207,3 +207,26 @@ async def test_internal_category_keys_are_unknown_categories(
     assert data["byCategory"] == []
     assert data["topProducts"] == []
     assert data["byPaymentMethod"] == []
+
+
+async def test_deleting_a_product_archived_by_patch_records_the_deletion(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    staff, headers = await admin(client, resources)
+    product = await make_product(resources, price="10.00")
+    archived = await client.patch(
+        f"{API}/products/{product.id}", json={"status": "ARCHIVED"}, headers=headers
+    )
+    assert archived.status_code == 200, archived.text
+    deleted = await client.delete(f"{API}/products/{product.id}", headers=headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["data"]["deletedBy"] == staff.full_name
+    assert deleted.json()["data"]["deletedAt"]
+    row = await (await fresh(db)).get(Product, product.id)
+    assert row is not None
+    assert row.deleted_at is not None
+    assert await count(db, AuditLog, action="PRODUCT_DELETED") == 1
+    again = await client.delete(f"{API}/products/{product.id}", headers=headers)
+    assert again.status_code == 200
+    assert again.json()["data"] == deleted.json()["data"]
+    assert await count(await fresh(db), AuditLog, action="PRODUCT_DELETED") == 1

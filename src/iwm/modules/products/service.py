@@ -184,8 +184,9 @@ class ProductService:
         """Soft delete: ARCHIVED. The shop orders' `ProductSales.archive` checks first that no
         unfinished order holds it."""
         row = await self.get(product_id)
-        if row.status == ProductStatus.ARCHIVED:
-            return row  # already archived: nothing to change, nothing to audit
+        if row.status == ProductStatus.ARCHIVED and row.deleted_at is not None:
+            return row  # already deleted: nothing to change, nothing to audit
+        # Archived by a PATCH but not deleted: the DELETE records who deleted it, when.
         previous = row.status
         now = clock.now()
         row.status = ProductStatus.ARCHIVED

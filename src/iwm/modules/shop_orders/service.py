@@ -228,8 +228,8 @@ class ProductSales:
         """ProductNotFound (404); HasPendingOrders (400) while unfinished orders hold it."""
         products = ProductService(self._db)
         row = await products.get(product_id)
-        if row.status == ProductStatus.ARCHIVED:
-            return row  # archiving again changes nothing (and checks nothing)
+        if row.status == ProductStatus.ARCHIVED and row.deleted_at is not None:
+            return row  # deleting again changes nothing (and checks nothing)
         unfinished = await self._db.scalar(
             select(func.count())
             .select_from(ShopOrderItem)
