@@ -198,3 +198,24 @@ async def test_corrections_are_never_adjusted(
     assert stored is not None
     assert stored.gross_minor == -360
     assert Decimal(stored.net_minor) == -360
+
+
+async def test_a_change_is_stale_once_the_commission_moved(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    _, headers = await admin(client, resources)
+    _, other = await admin(client, resources)
+    _, third = await admin(client, resources)
+    chain, _, row = await _commission(resources, db)
+    lowered = await _adjust(client, headers, row.id, "ADJUST_AMOUNT", newAmount=1)
+    assert lowered.status_code == 200
+    raised = await _adjust(client, headers, row.id, "ADJUST_AMOUNT", newAmount=3.6)
+    assert raised.status_code == 202, raised.text
+    held = await _adjust(client, other, row.id, "HOLD")
+    assert held.status_code == 200, held.text
+    stale = await _adjust(
+        client, third, row.id, "CONFIRM_CHANGE", changeId=raised.json()["data"]["changeId"]
+    )
+    assert stale.status_code == 400, stale.text
+    assert stale.json()["error"]["code"] == "CANNOT_ADJUST"
+    assert await balances(db, chain.partners[0].id) == Shares(pending=100)

@@ -269,9 +269,12 @@ class CommissionService:
                 details={"changeId": ["a second admin must confirm this change"]}
             )
         self._check_adjustable(row, AdjustAction.ADJUST_AMOUNT)
-        if row.gross_minor != change.previous_gross_minor:
+        moved = row.updated_at is not None and row.updated_at > change.created_at
+        if row.gross_minor != change.previous_gross_minor or moved:
+            # Held, approved or changed since: the second admin would confirm a change to a
+            # commission the first never saw.
             raise CannotAdjust(
-                details={"changeId": ["the commission's amount changed since it was asked"]}
+                details={"changeId": ["the commission changed since the change was asked"]}
             )
         self._check_within_plan(row, change.new_gross_minor)
         change.status = ChangeStatus.CONFIRMED
