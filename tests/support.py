@@ -80,6 +80,13 @@ def production_env(
         # workers, other runs) stay under PostgreSQL's max_connections (100 by default).
         # Ten concurrent transactions still race in the concurrency tests.
         "IWM_DB_POOL_SIZE": "5",
+        # The parts' production timeouts (a few hundred ms to 2 s) answer a real outage fast;
+        # on a loaded test machine they would fail healthy requests, so the suite's profile
+        # waits longer. The outage tests run with the production defaults.
+        "IWM_DB_COMMAND_TIMEOUT_SECONDS": "30",
+        "IWM_DB_POOL_TIMEOUT_SECONDS": "30",
+        "IWM_REDIS_TIMEOUT_SECONDS": "10",
+        "IWM_S3_READ_TIMEOUT_SECONDS": "30",
         "IWM_STORAGE_URL": f"s3://{bucket}/photos",
         "IWM_S3_ENDPOINT_URL": s3_endpoint,
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
