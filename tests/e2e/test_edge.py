@@ -94,7 +94,11 @@ async def test_the_dashboard_works_under_its_content_security_policy(
     await card.get_by_test_id("mark-printed").click()
     await expect(card.get_by_test_id("order-status")).to_contain_text("Printed")
     assert await page.evaluate("window.__sameDocument") is True
-    assert await card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # The card was swapped in by htmx: its photo loads after it, from the store.
+    photo = await card.locator("img").element_handle()
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo, timeout=15_000
+    )
     # A new order appears by itself (htmx polling).
     await post_order(api, shop.kiosks[0], "Omer Katz", colour=COLOURS[3])
     await expect(page.get_by_test_id("order-card").filter(has_text="Omer Katz")).to_be_visible()
