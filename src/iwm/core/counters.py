@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -47,3 +48,20 @@ async def bump(
 ) -> None:
     """Adds (`count`, `amount`) to the `row_count` and `amount_minor` totals of `key`."""
     await add(session, model, key, {"row_count": count, "amount_minor": amount})
+
+
+async def recount(
+    session: AsyncSession, model: type[DeclarativeBase], keys: list[Any], amount: Any
+) -> None:
+    """Recomputes the `row_count` and `amount_minor` totals of `model` from their source
+    rows: one row per key (in shard 0), grouped by the source's `keys` columns, which have
+    the totals' key columns' names."""
+    await session.execute(delete(model))
+    await session.execute(
+        insert(model).from_select(
+            [*(key.key for key in keys), "shard", "row_count", "amount_minor"],
+            select(*keys, literal(0), func.count(), func.coalesce(func.sum(amount), 0)).group_by(
+                *keys
+            ),
+        )
+    )

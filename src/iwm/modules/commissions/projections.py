@@ -1,10 +1,9 @@
 """`commission_totals`: count and net sum per (status, source type), the unfiltered
 summary of the admin list, kept by the commission events."""
 
-from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.counters import bump
+from iwm.core.counters import bump, recount
 from iwm.core.events import Projection, Snapshot, Subscriptions, summed
 from iwm.modules.commissions.events import CommissionChanged, CommissionEvent
 from iwm.modules.commissions.models import Commission, CommissionTotal
@@ -23,18 +22,8 @@ def _subscribe(bus: Subscriptions) -> None:
 
 
 async def _rebuild(session: AsyncSession) -> None:
-    await session.execute(delete(CommissionTotal))
-    await session.execute(
-        insert(CommissionTotal).from_select(
-            ["status", "source_type", "shard", "row_count", "amount_minor"],
-            select(
-                Commission.status,
-                Commission.source_type,
-                literal(0),
-                func.count(),
-                func.coalesce(func.sum(Commission.net_minor), 0),
-            ).group_by(Commission.status, Commission.source_type),
-        )
+    await recount(
+        session, CommissionTotal, [Commission.status, Commission.source_type], Commission.net_minor
     )
 
 

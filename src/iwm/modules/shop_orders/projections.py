@@ -1,10 +1,9 @@
 """`shop_order_totals`: count and total sum per (status, payment status), the unfiltered
 summary of the admin list, kept by the shop order events."""
 
-from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.counters import bump
+from iwm.core.counters import bump, recount
 from iwm.core.events import Projection, Snapshot, Subscriptions, summed
 from iwm.modules.shop_orders.events import ShopOrderEvent, ShopOrderMoved
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderTotal
@@ -23,18 +22,8 @@ def _subscribe(bus: Subscriptions) -> None:
 
 
 async def _rebuild(session: AsyncSession) -> None:
-    await session.execute(delete(ShopOrderTotal))
-    await session.execute(
-        insert(ShopOrderTotal).from_select(
-            ["status", "payment_status", "shard", "row_count", "amount_minor"],
-            select(
-                ShopOrder.status,
-                ShopOrder.payment_status,
-                literal(0),
-                func.count(),
-                func.coalesce(func.sum(ShopOrder.total_minor), 0),
-            ).group_by(ShopOrder.status, ShopOrder.payment_status),
-        )
+    await recount(
+        session, ShopOrderTotal, [ShopOrder.status, ShopOrder.payment_status], ShopOrder.total_minor
     )
 
 
