@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.money import to_minor
@@ -14,12 +14,12 @@ from iwm.core.resources import Resources
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
 from iwm.modules.categories.service import CategoryService
-from iwm.modules.commissions.models import Commission
+from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.network.service import NetworkService
-from iwm.modules.payouts.models import Payout
-from iwm.modules.payouts.service import PayoutService
+from iwm.modules.payouts.models import Payout, PayoutStatus
+from iwm.modules.payouts.service import PayoutService, payout_holds_funds
 from iwm.modules.products.models import Product
 from iwm.modules.products.schemas import ProductCreate
 from iwm.modules.products.service import ProductService
@@ -243,3 +243,27 @@ async def make_strategy(resources: Resources, **over: object) -> uuid.UUID:
             principal_of(boss), StrategyCreate.model_validate(strategy_body(category, **over))
         )
         return row.id
+
+
+async def expected_balances(db: AsyncSession, partner_id: uuid.UUID) -> Shares:
+    """SPEC §6 definitions, computed from the commissions and payouts themselves."""
+    com = dict(
+        (
+            await db.execute(
+                select(Commission.status, func.sum(Commission.net_minor))
+                .where(Commission.partner_id == partner_id)
+                .group_by(Commission.status)
+            )
+        ).all()
+    )
+    points = await db.scalar(
+        select(func.coalesce(func.sum(Commission.career_points), 0)).where(
+            Commission.partner_id == partner_id, Commission.status != CommissionStatus.REVERSED
+        )
+    )
+    pending = int(com.get("PENDING", 0) or 0) + int(com.get("HELD", 0) or 0)
+    earned = int(com.get("APPROVED", 0) or 0) + int(com.get("PAID", 0) or 0)
+    payouts = (await db.scalars(select(Payout).where(Payout.partner_id == partner_id))).all()
+    held = sum(p.amount_minor for p in payouts if payout_holds_funds(p.status, p.funds_returned))
+    withdrawn = sum(p.amount_minor for p in payouts if p.status == PayoutStatus.COMPLETED)
+    return Shares(earned - held, pending, earned, withdrawn, int(points or 0))

@@ -3,20 +3,25 @@ balance columns equal the sums over the ledger and the SPEC §6 definitions."""
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.errors import DomainError
 from iwm.core.resources import Resources
 from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
-from iwm.modules.commissions.models import Commission, CommissionStatus
-from iwm.modules.ledger.service import Shares
-from iwm.modules.payouts.models import Payout, PayoutStatus
+from iwm.modules.commissions.models import Commission
 from iwm.modules.payouts.provider import make_provider
-from iwm.modules.payouts.service import PayoutProcessor, PayoutService, payout_holds_funds
+from iwm.modules.payouts.service import PayoutProcessor, PayoutService
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
 from tests.factories.kiosk_network import make_user, principal_of
-from tests.factories.money import balances, fresh, ledger_sums, make_chain, make_product
+from tests.factories.money import (
+    balances,
+    expected_balances,
+    fresh,
+    ledger_sums,
+    make_chain,
+    make_product,
+)
 
 OPS = st.lists(
     st.one_of(
@@ -35,30 +40,6 @@ OPS = st.lists(
     min_size=1,
     max_size=25,
 )
-
-
-async def _expected(db: AsyncSession, partner_id: object) -> Shares:
-    """SPEC §6 definitions, computed from the commissions and payouts themselves."""
-    com = dict(
-        (
-            await db.execute(
-                select(Commission.status, func.sum(Commission.net_minor))
-                .where(Commission.partner_id == partner_id)
-                .group_by(Commission.status)
-            )
-        ).all()
-    )
-    points = await db.scalar(
-        select(func.coalesce(func.sum(Commission.career_points), 0)).where(
-            Commission.partner_id == partner_id, Commission.status != CommissionStatus.REVERSED
-        )
-    )
-    pending = int(com.get("PENDING", 0) or 0) + int(com.get("HELD", 0) or 0)
-    earned = int(com.get("APPROVED", 0) or 0) + int(com.get("PAID", 0) or 0)
-    payouts = (await db.scalars(select(Payout).where(Payout.partner_id == partner_id))).all()
-    held = sum(p.amount_minor for p in payouts if payout_holds_funds(p.status, p.funds_returned))
-    withdrawn = sum(p.amount_minor for p in payouts if p.status == PayoutStatus.COMPLETED)
-    return Shares(earned - held, pending, earned, withdrawn, int(points or 0))
 
 
 @settings(
@@ -123,4 +104,4 @@ async def test_balances_always_equal_the_ledger(
     for partner in chain.partners:
         columns = await balances(db, partner.id)
         assert columns == await ledger_sums(db, partner.id)
-        assert columns == await _expected(await fresh(db), partner.id)
+        assert columns == await expected_balances(await fresh(db), partner.id)

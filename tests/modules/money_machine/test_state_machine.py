@@ -55,10 +55,10 @@ from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
-from iwm.modules.payouts.service import PayoutProcessor, PayoutService, payout_holds_funds
+from iwm.modules.payouts.service import PayoutProcessor, PayoutService
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
 from tests.factories.kiosk_network import make_user, principal_of
-from tests.factories.money import make_chain, make_product
+from tests.factories.money import expected_balances, make_chain, make_product
 
 # Enough to find a payout paid after its commission was reversed on the code before
 # reservations held: generated with a fixed seed (derandomize), that code failed at the
@@ -80,30 +80,6 @@ class Crash(Exception):
 class CrashingProvider:
     async def pay(self, order: PaymentOrder) -> PaymentResult:
         raise Crash(order.idempotency_key)
-
-
-async def _expected(db: AsyncSession, partner_id: uuid.UUID) -> Shares:
-    """SPEC §6 definitions, from the commissions and payouts themselves."""
-    com = dict(
-        (
-            await db.execute(
-                select(Commission.status, func.sum(Commission.net_minor))
-                .where(Commission.partner_id == partner_id)
-                .group_by(Commission.status)
-            )
-        ).all()
-    )
-    points = await db.scalar(
-        select(func.coalesce(func.sum(Commission.career_points), 0)).where(
-            Commission.partner_id == partner_id, Commission.status != CommissionStatus.REVERSED
-        )
-    )
-    pending = int(com.get("PENDING", 0) or 0) + int(com.get("HELD", 0) or 0)
-    earned = int(com.get("APPROVED", 0) or 0) + int(com.get("PAID", 0) or 0)
-    payouts = (await db.scalars(select(Payout).where(Payout.partner_id == partner_id))).all()
-    held = sum(p.amount_minor for p in payouts if payout_holds_funds(p.status, p.funds_returned))
-    withdrawn = sum(p.amount_minor for p in payouts if p.status == PayoutStatus.COMPLETED)
-    return Shares(earned - held, pending, earned, withdrawn, int(points or 0))
 
 
 class MoneyMachine(RuleBasedStateMachine):
@@ -387,7 +363,7 @@ class MoneyMachine(RuleBasedStateMachine):
                         row.career_points_total,
                     )
                     assert columns == await LedgerService(s).sums(partner_id)
-                    assert columns == await _expected(s, partner_id)
+                    assert columns == await expected_balances(s, partner_id)
 
         self.run(check())
 
