@@ -20,6 +20,9 @@ class Principal:
     token_hash: str
     ip: str | None = None
     name: str | None = None  # the display name; answers that say who did something show it
+    # The account's status (users.models.UserStatus) as the session was resolved: a member
+    # who has not verified the address yet is PENDING_VERIFICATION.
+    status: str = "ACTIVE"
 
     @property
     def display_name(self) -> str:

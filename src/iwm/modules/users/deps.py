@@ -10,6 +10,8 @@ from iwm.core.deps import ResourcesDep, bearer_token, client_ip
 from iwm.core.errors import Forbidden, Unauthorized
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
+from iwm.modules.users.errors import EmailNotVerified
+from iwm.modules.users.models import UserStatus
 from iwm.modules.users.service import resolve_principal
 
 
@@ -28,6 +30,18 @@ async def current_principal(request: Request, resources: ResourcesDep) -> Princi
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def active_member(principal: CurrentUser) -> Principal:
+    """The caller, once the account's email address is verified: 401 without a session,
+    403 EMAIL_NOT_VERIFIED while the account is PENDING_VERIFICATION. For what a member may
+    do only with a verified account (shop orders, investments, payout requests)."""
+    if principal.status == UserStatus.PENDING_VERIFICATION:
+        raise EmailNotVerified()
+    return principal
+
+
+ActiveMember = Annotated[Principal, Depends(active_member)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

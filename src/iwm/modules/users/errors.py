@@ -27,3 +27,7 @@ class AlreadySuspended(DomainError):
 
 class NotSuspended(DomainError):
     status_code, code, message = 400, "NOT_SUSPENDED", "User is not suspended"
+
+
+class EmailNotVerified(DomainError):
+    status_code, code, message = 403, "EMAIL_NOT_VERIFIED", "Verify your email address first"

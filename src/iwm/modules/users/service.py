@@ -16,7 +16,14 @@ from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
 from iwm.modules.users.events import UserCreated
-from iwm.modules.users.models import User, UserAddress, UserRole, UserStatus, display_name
+from iwm.modules.users.models import (
+    User,
+    UserAddress,
+    UserRole,
+    UserStatus,
+    display_name,
+    status_at,
+)
 
 
 def normalize_email(email: str) -> str:
@@ -25,7 +32,13 @@ def normalize_email(email: str) -> str:
 
 def principal_of(user: User) -> Principal:
     """`user` acting outside a request (demo data, scripts, tests): no session behind it."""
-    return Principal(user_id=user.id, email=user.email, roles=user.roles, token_hash="-")  # noqa: S106
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        roles=user.roles,
+        token_hash="-",  # noqa: S106
+        status=user.status,
+    )
 
 
 _BLOCKED = {UserStatus.SUSPENDED, UserStatus.BANNED}
@@ -78,6 +91,7 @@ async def resolve_principal(resources: Resources, hashed: str, ip: str | None) -
         token_hash=hashed,
         ip=ip,
         name=display_name(first_name, last_name, email),
+        status=status_at(status, suspended_until, clock.now()),
     )
 
 
