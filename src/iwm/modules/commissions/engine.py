@@ -21,7 +21,7 @@ from iwm.modules.commissions.events import commission_event
 from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
-from iwm.modules.network.service import NetworkService
+from iwm.modules.network.service import NetworkService, UplineLevel
 
 HUNDRED = Decimal(100)
 BP = Decimal(10_000)
@@ -123,21 +123,22 @@ class CommissionEngine:
         return gross_minor - withheld
 
     async def on_sale(self, sale: Sale) -> list[Commission]:
-        """One PENDING commission per ACTIVE upline partner within the plan's levels (level 1
-        = the buyer's sponsor). A buyer without a partner profile earns nobody anything."""
+        """One PENDING commission per plan level, paid to the nearest ACTIVE upline partners
+        (level 1 = the buyer's sponsor, or the first ACTIVE one above him: compression). A
+        buyer without a partner profile earns nobody anything."""
         buyer = await self._network.partner_id_of(sale.buyer_user_id)
         rates = self._settings.commission_level_rates
         if buyer is None:
             return []
-        upline = await self._network.upline(buyer, len(rates))
-        await self._network.lock_partners({a for a, _ in upline} | {buyer})
+        upline = await self._locked_upline(buyer, len(rates))
         await self._book_volume(buyer, sale.amount_minor)
         volume = sale.commissionable
         points = to_whole(sale.points_volume)
         version = plan_version(rates)
         now = clock.now()
         made: list[Commission] = []
-        for partner_id, depth in upline:
+        for paid in upline:
+            partner_id, depth = paid.partner_id, paid.level
             rate = rates[depth - 1]
             gross = to_minor(volume * rate / HUNDRED)
             if gross == 0 and points == 0:
@@ -169,6 +170,16 @@ class CommissionEngine:
             await publish(self._db, commission_event(row, None))
             made.append(row)
         return made
+
+    async def _locked_upline(self, buyer: uuid.UUID, levels: int) -> list[UplineLevel]:
+        """The compressed upline, its rows and the buyer's locked in id order. A status
+        change takes the partner's lock: if one slipped in between the read and the locks,
+        read again (the locks already held keep the next read stable)."""
+        while True:
+            upline = await self._network.upline(buyer, levels)
+            await self._network.lock_partners({u.partner_id for u in upline} | {buyer})
+            if await self._network.still_active({u.partner_id for u in upline}):
+                return upline
 
     async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
         # The partner's own volume and its level in every upline's per-level statistics.

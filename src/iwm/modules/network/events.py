@@ -22,3 +22,12 @@ class SalesVolumeBooked(Event):
 
     partner_id: uuid.UUID
     delta_minor: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartnerStatusChanged(Event):
+    """A SUPER_ADMIN moved a partner between ACTIVE, SUSPENDED and TERMINATED."""
+
+    partner_id: uuid.UUID
+    previous: str
+    status: str

@@ -17,10 +17,12 @@ from iwm.modules.network.schemas import (
     AdminPartnersList,
     PartnerNetwork,
     PartnerSortField,
+    PartnerStatusChange,
+    PartnerStatusChanged,
     PartnerStatusFilter,
 )
 from iwm.modules.network.service import MAX_DEPTH, NetworkService, PartnerFilters
-from iwm.modules.users.deps import AdminUser
+from iwm.modules.users.deps import AdminUser, SuperAdminUser
 
 router = APIRouter(
     prefix="/api/v1/admin/partners",
@@ -81,3 +83,26 @@ async def get_network(
     """The partner's downline to `depth` levels (1-10), level by level."""
     data, total = await network.network(partner_id, depth, page.page, page.page_size)
     return ok(data, pagination=PaginationMeta.build(total, page.page, page.page_size))
+
+
+@router.post("/{partner_id}/status", responses=error_responses(ValidationFailed, PartnerNotFound))
+async def set_partner_status(
+    partner_id: uuid.UUID,
+    body: PartnerStatusChange,
+    admin: SuperAdminUser,
+    network: NetworkServiceDep,
+) -> Envelope[PartnerStatusChanged]:
+    """Suspend, terminate or reinstate a network partner, with a reason (SUPER_ADMIN)."""
+    partner, previous = await network.set_status(
+        admin, partner_id, PartnerStatus(body.status), body.reason.strip()
+    )
+    return ok(
+        PartnerStatusChanged(
+            id=partner.id,
+            status=partner.status,
+            previous_status=previous,
+            reason=body.reason.strip(),
+            changed_at=partner.updated_at,
+            changed_by=admin.display_name,
+        )
+    )

@@ -3,9 +3,12 @@
 import enum
 import uuid
 from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from iwm.core.money import Money
-from iwm.core.schemas import CamelModel, UtcDateTime
+from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
 ZERO = Decimal("0.00")
 
@@ -15,6 +18,9 @@ class PartnerStatusFilter(enum.StrEnum):
     SUSPENDED = "SUSPENDED"
     TERMINATED = "TERMINATED"
     ALL = "ALL"
+
+
+PartnerStatusValue = Literal["ACTIVE", "SUSPENDED", "TERMINATED"]
 
 
 class PartnerSortField(enum.StrEnum):
@@ -169,3 +175,26 @@ class PartnerNetwork(CamelModel):
     partner_name: str
     network: list[NetworkNode]
     stats: NetworkStats
+
+
+class PartnerStatusChange(StrictBody):
+    """POST /api/v1/admin/partners/{id}/status (beyond the seed, SUPER_ADMIN)."""
+
+    status: PartnerStatusValue
+    reason: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class PartnerStatusChanged(CamelModel):
+    id: uuid.UUID
+    status: str
+    previous_status: str
+    reason: str
+    changed_at: UtcDateTime
+    changed_by: str

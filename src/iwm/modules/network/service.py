@@ -18,12 +18,15 @@ from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.errors import ValidationFailed
 from iwm.core.events import publish
 from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
+from iwm.core.principal import Principal
+from iwm.modules.audit.service import AuditService
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
-from iwm.modules.network.events import PartnerJoined, SalesVolumeBooked
+from iwm.modules.network.events import PartnerJoined, PartnerStatusChanged, SalesVolumeBooked
 from iwm.modules.network.models import (
     NetworkLevel,
     NetworkPartner,
@@ -108,6 +111,16 @@ def next_month(start: datetime) -> datetime:
 
 def new_referral_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class UplineLevel:
+    """An ancestor paid at plan `level`; `depth` is its distance in the tree (greater
+    than `level` when inactive partners below it were passed over)."""
+
+    partner_id: uuid.UUID
+    level: int
+    depth: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,21 +313,70 @@ class NetworkService:
             select(NetworkPartner.id).where(NetworkPartner.user_id == user_id)
         )
 
-    async def upline(self, partner_id: uuid.UUID, max_depth: int) -> list[tuple[uuid.UUID, int]]:
-        """(ancestor, depth) of the ACTIVE partners 1..`max_depth` levels above
-        `partner_id` (1 = its sponsor), in ancestor id order."""
+    async def upline(self, partner_id: uuid.UUID, levels: int) -> list[UplineLevel]:
+        """The plan's `levels` paid levels above `partner_id`, compressed: the nearest
+        ACTIVE ancestors in tree order, so a SUSPENDED or TERMINATED partner's level goes to
+        the next ACTIVE one above him. In ancestor id order (the lock order). Unlocked: the
+        caller locks them and asks `still_active` under the locks."""
         rows = await self._db.execute(
             select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
             .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
             .where(
                 NetworkTreeEdge.descendant_id == partner_id,
-                NetworkTreeEdge.depth.between(1, max_depth),
+                NetworkTreeEdge.depth >= 1,
                 NetworkPartner.status == PartnerStatus.ACTIVE,
             )
-            # Partner rows are updated in id order: concurrent sales never deadlock.
-            .order_by(NetworkTreeEdge.ancestor_id)
+            .order_by(NetworkTreeEdge.depth)
+            .limit(levels)
         )
-        return [(ancestor, depth) for ancestor, depth in rows.all()]
+        found = [
+            UplineLevel(ancestor, level, depth)
+            for level, (ancestor, depth) in enumerate(rows.all(), start=1)
+        ]
+        # Partner rows are updated in id order: concurrent sales never deadlock.
+        return sorted(found, key=lambda u: u.partner_id)
+
+    async def still_active(self, ids: set[uuid.UUID]) -> bool:
+        """True when every one of `ids` is ACTIVE (read under their locks)."""
+        if not ids:
+            return True
+        inactive = await self._db.scalar(
+            select(func.count())
+            .select_from(NetworkPartner)
+            .where(NetworkPartner.id.in_(ids), NetworkPartner.status != PartnerStatus.ACTIVE)
+        )
+        return not inactive
+
+    async def set_status(
+        self, admin: Principal, partner_id: uuid.UUID, status: PartnerStatus, reason: str
+    ) -> tuple[NetworkPartner, str]:
+        """SUPER_ADMIN: ACTIVE, SUSPENDED or TERMINATED with a reason, audited; returns the
+        partner and its previous status. PARTNER_NOT_FOUND; the status it already has is a
+        400 on `status`. Takes the partner's lock, which every sale takes on its upline."""
+        partner = await self.lock_partner(partner_id)
+        if partner is None:
+            raise PartnerNotFound()
+        previous = str(partner.status)
+        if previous == status:
+            raise ValidationFailed(details={"status": [f"the partner is already {status}"]})
+        partner.status = status
+        if status is PartnerStatus.ACTIVE and partner.activated_at is None:
+            partner.activated_at = clock.now()
+        partner.updated_at = clock.now()
+        await self._db.flush()
+        AuditService(self._db).record(
+            admin,
+            "PARTNER_STATUS_CHANGED",
+            "partner",
+            partner.id,
+            previous={"status": previous},
+            new={"status": str(status), "reason": reason},
+        )
+        await publish(
+            self._db,
+            PartnerStatusChanged(partner_id=partner.id, previous=previous, status=str(status)),
+        )
+        return partner, previous
 
     async def lock_partners(self, ids: set[uuid.UUID]) -> None:
         """Locks partner rows in id order, before any of them is updated."""
