@@ -63,6 +63,7 @@ def embedded_env(tmp: Path) -> dict[str, str]:
         "IWM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'iwm.db'}",
         "IWM_STORAGE_URL": f"file://{tmp / 'photos'}",
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
+        "IWM_PAYMENT_WEBHOOK_SECRET": "test-webhook-secret-0123456789abcdef",
         "IWM_SCHEDULER_ENABLED": "false",
         **CHEAP_PASSWORD_HASHING,
     }
@@ -90,6 +91,7 @@ def production_env(
         "IWM_STORAGE_URL": f"s3://{bucket}/photos",
         "IWM_S3_ENDPOINT_URL": s3_endpoint,
         "IWM_SECRET_KEY": "test-signing-key-0123456789abcdef",
+        "IWM_PAYMENT_WEBHOOK_SECRET": "test-webhook-secret-0123456789abcdef",
         "IWM_SCHEDULER_ENABLED": "false",
         **CHEAP_PASSWORD_HASHING,
         "AWS_ACCESS_KEY_ID": "testing",

@@ -42,6 +42,7 @@ from iwm.modules.media.router import router as media_router
 from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.device_router import router as kiosk_orders_router
 from iwm.modules.orders.router import router as partner_orders_router
+from iwm.modules.payments.router import router as payments_router
 from iwm.modules.payouts.router import router as admin_payouts_router
 from iwm.modules.provisioning.router import router as provisioning_router
 from iwm.modules.scheduler.jobs import JOBS
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_strategies_router,
         admin_commissions_router,
         admin_payouts_router,
+        payments_router,
         admin_user_views_router,
         admin_users_router,
         admin_kyc_router,

@@ -27,6 +27,7 @@ from iwm.modules.network.models import (
     PartnerRank,
 )
 from iwm.modules.orders.models import Order
+from iwm.modules.payments.models import Payment, PaymentWebhookEvent
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
 from iwm.modules.scheduler.models import JobRun
@@ -68,6 +69,8 @@ __all__ = [
     "Participation",
     "PartnerCommissions",
     "PartnerRank",
+    "Payment",
+    "PaymentWebhookEvent",
     "Payout",
     "Product",
     "ProductSalesDaily",

@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from argon2.profiles import RFC_9106_LOW_MEMORY
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", ""}
@@ -92,8 +99,16 @@ class Settings(BaseSettings):
     # one at all) waits for a second admin; a payout above it is processed by an admin
     # other than the one who approved it.
     four_eyes_above: Decimal = Field(default=Decimal("1000.00"), ge=0, decimal_places=2)
-    # "simulated" pays at once; "failing" refuses every payment (PAYMENT_FAILED).
-    payment_provider: str = "simulated"
+    # Payouts' provider: "simulated" pays at once; "failing" refuses every payment
+    # (PAYMENT_FAILED).
+    payout_provider: str = "simulated"
+    # Incoming payments (kiosk rounds, later shop orders and investments): the provider
+    # class (modules/payments, docs/payments.md), the secret its webhooks are signed with
+    # (unset: derived from IWM_SECRET_KEY, which the simulated provider shares with the
+    # app; a real provider's secret comes from its dashboard) and how old a webhook may be.
+    payment_provider: Literal["simulated"] = "simulated"
+    payment_webhook_secret: SecretStr | None = None
+    payment_webhook_tolerance_seconds: int = Field(default=300, ge=1)
     # A payout still PROCESSING this long after its last change is finished by the
     # reconciliation (every few minutes inside `serve`, or `iwm reconcile-payouts`).
     payout_reconcile_after_seconds: int = Field(default=900, ge=60)
@@ -111,10 +126,19 @@ class Settings(BaseSettings):
     new_orders_unprinted_hours: int = 3
     new_orders_printed_minutes: int = 15
     orders_history_days: int = 30
+    # Kiosk rounds paid online: an unpaid session expires after this; a paid one must be
+    # started within the start window, else it is refunded; a kiosk's long poll waits at
+    # most `kiosk_poll_max_seconds`; without Redis a waiting poll also rereads its session
+    # every `kiosk_poll_recheck_seconds` (several embedded processes share no memory).
+    kiosk_session_ttl_seconds: int = Field(default=600, ge=10)
+    kiosk_start_window_seconds: int = Field(default=300, ge=10)
+    kiosk_poll_recheck_seconds: float = Field(default=2.0, gt=0)
 
     order_retention_days: int = 30
     code_retention_days: int = 60
     kiosk_error_retention_days: int = 60
+    # Kiosk payment sessions that were paid are kept as long as orders; unpaid, 60 days.
+    kiosk_session_expired_retention_days: int = 60
     orphan_photo_grace_minutes: int = 60
     cleanup_batch_size: int = 1000
     cleanup_hour_utc: int = 3
@@ -169,11 +193,12 @@ class Settings(BaseSettings):
             return [Decimal(part.strip()) for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "payment_webhook_secret")
     @classmethod
-    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+    def _refuse_placeholder(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and value.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
-            raise ValueError("IWM_SECRET_KEY must be a real secret, not a placeholder")
+            name = f"IWM_{(info.field_name or '').upper()}"
+            raise ValueError(f"{name} must be a real secret, not a placeholder")
         return value
 
     @model_validator(mode="after")
@@ -222,6 +247,8 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("IWM_SECRET_KEY must be set in production")
     if not settings.allowed_hosts:
         problems.append("IWM_ALLOWED_HOSTS must be set in production (the host names served)")
+    if settings.payment_provider != "simulated" and settings.payment_webhook_secret is None:
+        problems.append("IWM_PAYMENT_WEBHOOK_SECRET must be set (the provider's signing secret)")
     return problems
 
 

@@ -1,5 +1,7 @@
 """The process-wide resources one app instance owns, built from its settings."""
 
+import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -21,6 +23,7 @@ from iwm.core.ratelimit import RateLimiter
 from iwm.core.security import PasswordHasher
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from iwm.core.storage import PhotoStorage, make_storage
+from iwm.core.wakeups import Wakeups, bind_wakeups
 
 SECRET_FILE = Path(".iwm-secret")
 
@@ -75,6 +78,14 @@ def signing_secret(settings: Settings) -> bytes:
     return SECRET_FILE.read_text().strip().encode()
 
 
+def payment_webhook_secret(settings: Settings) -> bytes:
+    """IWM_PAYMENT_WEBHOOK_SECRET; unset, derived from the signing secret (the same on every
+    server), so that the simulated provider works with no setup."""
+    if settings.payment_webhook_secret is not None:
+        return settings.payment_webhook_secret.get_secret_value().encode()
+    return hmac.new(signing_secret(settings), b"payment-webhooks", hashlib.sha256).digest()
+
+
 @dataclass
 class Resources:
     settings: Settings
@@ -91,6 +102,9 @@ class Resources:
     mail: Mailer
     heartbeats: HeartbeatBuffer
     passwords: PasswordHasher
+    wakeups: Wakeups
+    # Verifies (and, for the simulated provider, signs) incoming payment webhooks.
+    payment_webhook_secret: bytes
 
     @classmethod
     def build(cls, settings: Settings, heartbeats: HeartbeatsFactory | None = None) -> "Resources":
@@ -120,6 +134,18 @@ class Resources:
             if redis_url
             else None
         )
+        wakeups = Wakeups(
+            redis,
+            Redis.from_url(
+                redis_url,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+                health_check_interval=30,
+            )
+            if redis_url
+            else None,
+            settings.redis_prefix,
+        )
+        bind_wakeups(maker.kw.setdefault("info", {}), wakeups)
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
             if redis is not None
@@ -143,6 +169,8 @@ class Resources:
             ),
             heartbeats=buffer,
             passwords=PasswordHasher.from_settings(settings),
+            wakeups=wakeups,
+            payment_webhook_secret=payment_webhook_secret(settings),
         )
 
     @classmethod
@@ -158,6 +186,7 @@ class Resources:
             await resources.close()
 
     async def close(self) -> None:
+        await self.wakeups.close()
         await self.heartbeats.close()
         await self.storage.close()
         if self.redis is not None:

@@ -356,7 +356,7 @@ async def _payouts(
                 await payouts.approve(admin, row.id, "Checked")
         if plan in ("COMPLETED", "PROCESSING"):
             provider = (
-                make_provider(settings.payment_provider, resources.sessionmaker)
+                make_provider(settings.payout_provider, resources.sessionmaker)
                 if plan == "COMPLETED"
                 else _TransferInFlight()
             )

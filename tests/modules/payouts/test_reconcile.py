@@ -111,11 +111,11 @@ async def test_a_declined_stuck_payout_goes_back_to_approved(
 ) -> None:
     payout, _, headers = await _stuck_payout(client, resources, db, paid_first=False)
     clock.travel(STALE + timedelta(seconds=1))
-    resources.settings.payment_provider = "failing"
+    resources.settings.payout_provider = "failing"
     try:
         assert await reconcile_payouts(resources) == {"completed": 0, "sent": 0, "failed": 1}
     finally:
-        resources.settings.payment_provider = "simulated"
+        resources.settings.payout_provider = "simulated"
     await fresh(db)
     row = await db.get(Payout, payout.id)
     assert row is not None

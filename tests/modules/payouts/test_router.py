@@ -153,11 +153,11 @@ async def test_failed_payment_returns_the_payout_to_approved(
     chain, _ = await _earning_partner(client, resources, db, headers)
     payout = await request_payout(resources, chain.partners[0], "10.00")
     await client.post(f"{API}/payouts/{payout.id}/approve", headers=headers)
-    resources.settings.payment_provider = "failing"
+    resources.settings.payout_provider = "failing"
     try:
         failed = await client.post(f"{API}/payouts/{payout.id}/process", headers=headers)
     finally:
-        resources.settings.payment_provider = "simulated"
+        resources.settings.payout_provider = "simulated"
     assert failed.status_code == 400
     assert failed.json()["error"]["code"] == "PAYMENT_FAILED"
     row = await (await fresh(db)).get(Payout, payout.id)

@@ -71,7 +71,7 @@ class SimulatedProvider:
 
 
 class FailingProvider:
-    """Declines every payment (configuration `IWM_PAYMENT_PROVIDER=failing`)."""
+    """Declines every payment (configuration `IWM_PAYOUT_PROVIDER=failing`)."""
 
     async def pay(self, order: PaymentOrder) -> PaymentResult:
         raise ProviderDeclined(details={"provider": ["payment declined"]})
@@ -82,4 +82,4 @@ def make_provider(name: str, maker: async_sessionmaker[AsyncSession]) -> Payment
         return FailingProvider()
     if name == "simulated":
         return SimulatedProvider(maker)
-    raise ValueError(f"unknown IWM_PAYMENT_PROVIDER: {name!r}")
+    raise ValueError(f"unknown IWM_PAYOUT_PROVIDER: {name!r}")

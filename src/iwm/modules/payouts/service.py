@@ -390,7 +390,7 @@ class PayoutProcessor:
     def of(cls, resources: Resources) -> "PayoutProcessor":
         """The app's processor: its database and the configured payment provider."""
         settings = resources.settings
-        provider = make_provider(settings.payment_provider, resources.sessionmaker)
+        provider = make_provider(settings.payout_provider, resources.sessionmaker)
         return cls(resources.sessionmaker, settings, provider)
 
     async def process(

@@ -1,0 +1,225 @@
+"""Incoming payments: opened for an owner's object, completed only by a verified webhook,
+refunded in two steps (decided in the owner's transaction, then sent to the provider).
+
+Never commits a request's transaction: the request's dependency does. `process_refunds`
+(a job) runs its own short transactions around the provider calls.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from iwm.core import clock
+from iwm.core.events import publish
+from iwm.modules.payments.errors import PaymentNotFound
+from iwm.modules.payments.events import (
+    PaymentEvent,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
+from iwm.modules.payments.models import (
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    PaymentWebhookEvent,
+)
+from iwm.modules.payments.provider import Checkout, PaymentProvider, WebhookEvent
+
+log = structlog.get_logger()
+
+SUCCEEDED = "payment.succeeded"
+FAILED = "payment.failed"
+REFUNDED = "payment.refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    duplicate: bool
+    payment_id: uuid.UUID | None
+    status: str | None
+
+
+def _event(cls: type[PaymentEvent], payment: Payment) -> PaymentEvent:
+    return cls(
+        payment_id=payment.id,
+        purpose=payment.purpose,
+        reference_id=payment.reference_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+    )
+
+
+class PaymentService:
+    def __init__(self, session: AsyncSession, provider: PaymentProvider) -> None:
+        self._db = session
+        self._provider = provider
+
+    async def create(
+        self,
+        purpose: PaymentPurpose,
+        reference_id: uuid.UUID,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        description: str = "",
+    ) -> Payment:
+        """Opens a payment with the provider. The same idempotency key returns the payment
+        already opened for it."""
+        key = f"{purpose.value}:{idempotency_key}"
+        known = await self._db.scalar(select(Payment).where(Payment.idempotency_key == key))
+        if known is not None:
+            return known
+        payment = Payment(
+            id=uuid.uuid4(),
+            provider=self._provider.name,
+            idempotency_key=key,
+            purpose=purpose.value,
+            reference_id=reference_id,
+            description=description,
+            amount_minor=amount_minor,
+            currency=currency,
+            status=PaymentStatus.PENDING.value,
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        opened = await self._provider.create(
+            Checkout(payment.id, amount_minor, currency, description, key)
+        )
+        payment.provider_reference = opened.reference
+        payment.checkout_url = opened.checkout_url
+        self._db.add(payment)
+        await self._db.flush()
+        return payment
+
+    async def get(self, payment_id: uuid.UUID) -> Payment:
+        payment = await self._db.get(Payment, payment_id)
+        if payment is None:
+            raise PaymentNotFound()
+        return payment
+
+    async def handle_webhook(self, event: WebhookEvent) -> WebhookOutcome:
+        """Applies a verified provider event once: the event id is recorded in the same
+        transaction, so a redelivery (even a concurrent one) changes nothing. The owner's
+        handlers of the published event run in this transaction too."""
+        payment = await self._db.scalar(
+            select(Payment).where(
+                Payment.provider == self._provider.name,
+                Payment.provider_reference == event.payment_reference,
+            )
+        )
+        try:
+            async with self._db.begin_nested():
+                self._db.add(
+                    PaymentWebhookEvent(
+                        event_id=event.event_id,
+                        provider=self._provider.name,
+                        type=event.type,
+                        payment_id=payment.id if payment else None,
+                        received_at=clock.now(),
+                    )
+                )
+                await self._db.flush()
+        except IntegrityError:
+            return WebhookOutcome(True, payment.id if payment else None, None)
+        if payment is None:
+            log.warning("payment.webhook_unknown_payment", event_type=event.type)
+            return WebhookOutcome(False, None, None)
+        if event.type == SUCCEEDED:
+            await self._move(
+                payment,
+                (PaymentStatus.PENDING, PaymentStatus.FAILED),
+                PaymentStatus.SUCCEEDED,
+                PaymentSucceeded,
+            )
+        elif event.type == FAILED:
+            await self._move(payment, (PaymentStatus.PENDING,), PaymentStatus.FAILED, PaymentFailed)
+        elif event.type == REFUNDED:
+            await self._move(
+                payment,
+                (PaymentStatus.SUCCEEDED, PaymentStatus.REFUND_PENDING),
+                PaymentStatus.REFUNDED,
+                PaymentRefunded,
+            )
+        return WebhookOutcome(False, payment.id, payment.status)
+
+    async def _move(
+        self,
+        payment: Payment,
+        sources: tuple[PaymentStatus, ...],
+        target: PaymentStatus,
+        event: type[PaymentEvent],
+    ) -> bool:
+        """A conditional UPDATE: of concurrent events for one payment, one moves it."""
+        now = clock.now()
+        values: dict[str, object] = {"status": target.value, "updated_at": now}
+        if target is PaymentStatus.SUCCEEDED:
+            values["succeeded_at"] = now
+        if target is PaymentStatus.REFUNDED:
+            values["refunded_at"] = now
+        moved = await self._db.execute(
+            update(Payment)
+            .where(Payment.id == payment.id, Payment.status.in_([s.value for s in sources]))
+            .values(**values)
+            .returning(Payment.id)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.scalar_one_or_none() is None:
+            return False
+        await self._db.refresh(payment)
+        await publish(self._db, _event(event, payment))
+        return True
+
+    async def request_refund(self, payment_id: uuid.UUID) -> bool:
+        """Decides the refund in the caller's transaction (succeeded -> refund_pending);
+        `process_refunds` then asks the provider. False when not succeeded."""
+        moved = await self._db.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status == PaymentStatus.SUCCEEDED.value)
+            .values(status=PaymentStatus.REFUND_PENDING.value, updated_at=clock.now())
+            .returning(Payment.id)
+            .execution_options(synchronize_session=False)
+        )
+        return moved.scalar_one_or_none() is not None
+
+    @staticmethod
+    async def process_refunds(
+        maker: async_sessionmaker[AsyncSession], provider: PaymentProvider, limit: int = 100
+    ) -> int:
+        """Sends the decided refunds to the provider (idempotency key per payment, so a
+        retry after a crash never refunds twice); the number completed."""
+        async with maker() as db:
+            due = list(
+                (
+                    await db.execute(
+                        select(Payment)
+                        .where(Payment.status == PaymentStatus.REFUND_PENDING.value)
+                        .order_by(Payment.updated_at)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+        done = 0
+        for payment in due:
+            assert payment.provider_reference is not None  # noqa: S101
+            refund = await provider.refund(
+                payment.provider_reference,
+                payment.amount_minor,
+                payment.currency,
+                f"refund:{payment.id}",
+            )
+            if not refund.completed:
+                continue  # the provider's payment.refunded webhook completes it
+            async with maker.begin() as db:
+                service = PaymentService(db, provider)
+                row = await db.get_one(Payment, payment.id)
+                row.refund_reference = refund.reference
+                if await service._move(
+                    row, (PaymentStatus.REFUND_PENDING,), PaymentStatus.REFUNDED, PaymentRefunded
+                ):
+                    done += 1
+        return done
