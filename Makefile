@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve migrate demo test test-fast lint fmt revision bench browser-deps clean
+.PHONY: install run serve migrate demo test test-fast test-faults lint fmt revision bench browser-deps clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ XDIST := -n $(TEST_WORKERS) --dist loadgroup
 # The whole suite, on the embedded default and on PostgreSQL + Redis + S3 (loopback).
 test: install browser-deps
 	$(BIN)/pytest -p no:cacheprovider $(XDIST)
+
+# PostgreSQL, Redis, S3 and a worker failing one at a time under load, against
+# `iwm serve --workers 2` on private instances (about 4 minutes); prints the faults table
+# and keeps it in build/faults/table.txt.
+test-faults: install
+	IWM_FAULTS=1 $(BIN)/pytest -p no:cacheprovider -p no:xdist tests/faults
 
 test-fast: install
 	$(BIN)/pytest -x -q -m "not browser" $(XDIST)

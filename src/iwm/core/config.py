@@ -162,10 +162,11 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # Redis: to connect and per command (one retry on a dropped connection).
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
-    # S3: to connect, to wait for an answer, and attempts in all (the first included).
+    # S3: to connect, to wait for an answer, and botocore's attempts in all (the first
+    # included; a dropped connection is retried once at once whatever this says).
     s3_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     s3_read_timeout_seconds: float = Field(default=2.0, gt=0)
-    s3_max_attempts: int = Field(default=2, ge=1, le=10)
+    s3_max_attempts: int = Field(default=1, ge=1, le=10)
     # Unset: JSON lines in production, readable console lines in development.
     log_json: bool | None = None
     log_level: str = "INFO"

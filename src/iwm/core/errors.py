@@ -97,7 +97,38 @@ def outage_errors() -> tuple[type[Exception], ...]:
 
 
 def is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, outage_errors())
+    if isinstance(exc, outage_errors()):
+        return True
+    import sqlalchemy.exc  # noqa: PLC0415
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        # A PostgreSQL restart ends the connections in use: the driver then raises whatever
+        # the half-finished operation ran into (the server's "terminating connection due to
+        # administrator command", a protocol state error), wrapped as a generic DBAPIError.
+        return exc.connection_invalidated or any(_lost_connection(c) for c in _causes(exc))
+    return False
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in found and len(found) < 10:  # noqa: PLR2004
+        found.append(cause)
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return found
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    import asyncpg.exceptions as pg  # noqa: PLC0415
+
+    return isinstance(
+        exc,
+        pg.PostgresConnectionError  # the connection is gone
+        | pg.OperatorInterventionError  # shutting down, starting up, restarted
+        | pg.InternalClientError  # a connection left mid-operation by the above
+        | ConnectionError
+        | TimeoutError,
+    ) or (isinstance(exc, pg.InterfaceError) and "connection is closed" in str(exc))
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

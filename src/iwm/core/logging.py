@@ -19,7 +19,8 @@ class _DropServerReRaise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (
-            record.name == "uvicorn.error" and record.msg == "Exception in ASGI application"
+            record.name == "uvicorn.error"
+            and str(record.msg).startswith("Exception in ASGI application")
         )
 
 

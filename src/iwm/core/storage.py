@@ -8,11 +8,11 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, urlparse
 
 from iwm.core.config import Settings
@@ -21,6 +21,8 @@ from iwm.core.files import private_dirs, write_private
 
 if TYPE_CHECKING:
     from botocore.config import Config as BotoConfig
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,16 +205,37 @@ class S3Storage:
     def _short(self, full: str) -> str:
         return full[len(self.prefix) + 1 :] if self.prefix else full
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
+    async def _once_more(self, call: Callable[[Any], Awaitable[T]]) -> T:
+        """Runs `call(client)`, once more at once when the endpoint dropped or refused the
+        connection (a pooled connection left over from before its restart). No retry after
+        a timeout: the request would wait twice as long before its 503."""
+        from botocore.exceptions import (  # noqa: PLC0415
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+        )
+
         client = await self._c()
-        await client.put_object(
-            Bucket=self.bucket, Key=self._full(key), Body=data, ContentType=content_type
+        try:
+            return await call(client)
+        except (ConnectionClosedError, EndpointConnectionError) as exc:
+            if isinstance(exc, ConnectTimeoutError):
+                raise
+            return await call(client)
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await self._once_more(
+            lambda client: client.put_object(
+                Bucket=self.bucket, Key=self._full(key), Body=data, ContentType=content_type
+            )
         )
 
     async def get(self, key: str) -> bytes | None:
         client = await self._c()
         try:
-            obj = await client.get_object(Bucket=self.bucket, Key=self._full(key))
+            obj = await self._once_more(
+                lambda c: c.get_object(Bucket=self.bucket, Key=self._full(key))
+            )
         except client.exceptions.NoSuchKey:
             return None
         async with obj["Body"] as body:
@@ -220,12 +243,13 @@ class S3Storage:
             return data
 
     async def delete(self, keys: list[str]) -> None:
-        client = await self._c()
         for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            await client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": self._full(k)} for k in chunk], "Quiet": True},
+            batch = {
+                "Objects": [{"Key": self._full(k)} for k in keys[start : start + 1000]],
+                "Quiet": True,
+            }
+            await self._once_more(
+                lambda c, batch=batch: c.delete_objects(Bucket=self.bucket, Delete=batch)  # type: ignore[misc]
             )
 
     async def list(self) -> AsyncIterator[StoredObject]:
@@ -250,8 +274,7 @@ class S3Storage:
 
     async def check(self) -> None:
         """Raises when the endpoint does not answer or the bucket is missing."""
-        client = await self._c()
-        await client.head_bucket(Bucket=self.bucket)
+        await self._once_more(lambda c: c.head_bucket(Bucket=self.bucket))
 
     async def close(self) -> None:
         if self._client_cm is not None:
@@ -267,7 +290,10 @@ def s3_config(settings: Settings) -> "BotoConfig":
     return Config(
         connect_timeout=settings.s3_connect_timeout_seconds,
         read_timeout=settings.s3_read_timeout_seconds,
-        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        # botocore's retries back off for up to seconds between attempts, past the bound a
+        # request that needs the bucket must keep: by default none (the storage itself
+        # retries a dropped connection at once, and kiosks retry safely by Idempotency-Key).
+        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from iwm.core import clock
+from iwm.core.errors import is_outage
 from iwm.core.security import same_hash, token_hash
 from iwm.modules.kiosks.models import Kiosk
 
@@ -43,6 +44,7 @@ _HEARTBEATS_KEY = "iwm.heartbeats"
 _CHANGED_KEY = "iwm.changed_kiosks"
 # A kiosk heard rarely is read afresh rather than trusted from an old cache entry.
 CACHE_SECONDS = 60.0
+REREAD_AFTER_OUTAGE_SECONDS = 5.0
 
 # Write-through mode: the key is checked by the UPDATE itself.
 _STAMP = (
@@ -122,6 +124,7 @@ class Heartbeats:
         self._pending: dict[uuid.UUID, tuple[datetime, str]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._flush_failing = False
 
     @property
     def buffered(self) -> bool:
@@ -137,9 +140,20 @@ class Heartbeats:
             return await self._write_through(kiosk_id, key_hash)
         device = self._devices.get(kiosk_id)
         if device is None or time.monotonic() - device.read_at > CACHE_SECONDS:
-            device = await self._read(kiosk_id)
-            if device is None:
+            try:
+                fresh = await self._read(kiosk_id)
+            except Exception as exc:
+                # The database is away: a kiosk heard before keeps its cached key and state
+                # (nothing can change them meanwhile), rather than every heartbeat failing
+                # once its entry is older than CACHE_SECONDS.
+                if device is None or not is_outage(exc):
+                    raise
+                # Asked again in a few seconds, not on every heartbeat of the outage.
+                device.read_at = time.monotonic() - CACHE_SECONDS + REREAD_AFTER_OUTAGE_SECONDS
+                fresh = device
+            if fresh is None:
                 return None
+            device = fresh
         if not same_hash(device.key_hash, key_hash):
             return None
         self._pending[kiosk_id] = (clock.now(), key_hash)
@@ -200,8 +214,17 @@ class Heartbeats:
             await asyncio.sleep(self._flush_seconds)
             try:
                 await self.flush()
-            except Exception:  # the database is away: keep the stamps, try again later
-                log.exception("heartbeat_flush_failed", pending=len(self._pending))
+            except Exception as exc:  # the database is away: keep the stamps, try again later
+                if not is_outage(exc):
+                    log.exception("heartbeat_flush_failed", pending=len(self._pending))
+                elif not self._flush_failing:
+                    # Once per outage, without a traceback: it repeats every interval.
+                    log.warning(
+                        "heartbeat.flush_failed", pending=len(self._pending), error=repr(exc)[:200]
+                    )
+                self._flush_failing = True
+            else:
+                self._flush_failing = False
 
     async def _read(self, kiosk_id: uuid.UUID) -> _Device | None:
         async with self._engine.connect() as conn:
