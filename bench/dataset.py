@@ -168,16 +168,22 @@ ORDER_COLUMNS = (
     "image_content_type",
     "printed_at",
     "created_at",
+    "number",
 )
 
 
 def _order_rows(
-    count: int, oldest: float, newest: float, now: datetime, rng: random.Random
+    count: int,
+    oldest: float,
+    newest: float,
+    now: datetime,
+    rng: random.Random,
+    numbers: dict[int, int],
 ) -> list[tuple[object, ...]]:
     """Orders aged between `oldest` and `newest` seconds, oldest first (as a live table
     holds them): the last 3 hours hold their share (~0.4%, about 20 per partner), half
     of them printed; older ones are mostly printed."""
-    kiosk_ids = [kiosk_id(i) for i in range(PARTNERS * KIOSKS_PER_PARTNER)]
+    n_kiosks = PARTNERS * KIOSKS_PER_PARTNER
     rows = []
     for age in sorted((rng.uniform(newest, oldest) for _ in range(count)), reverse=True):
         created = now - timedelta(seconds=age)
@@ -188,11 +194,15 @@ def _order_rows(
         if printed is not None and printed > now:
             printed = None
         oid = uuid.uuid4()
+        kiosk = rng.randrange(n_kiosks)
+        # Order numbers count up per shop (one shop per partner), oldest first.
+        shop = kiosk // KIOSKS_PER_PARTNER
+        numbers[shop] = numbers.get(shop, 0) + 1
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         rows.append(
             (
                 oid,
-                rng.choice(kiosk_ids),
+                kiosk_id(kiosk),
                 f"{first} {last}",
                 f"{first.lower()}.{last.lower()}{rng.randint(1, 999)}@example.com",
                 f"+9725{rng.randint(10_000_000, 99_999_999)}",
@@ -200,6 +210,7 @@ def _order_rows(
                 "image/jpeg",
                 printed,
                 created,
+                numbers[shop],
             )
         )
     return rows
@@ -208,16 +219,22 @@ def _order_rows(
 async def _load_orders(conn: asyncpg.Connection, now: datetime) -> None:
     """TRUNCATE, then COPY in chunks (the migrations' indexes stay in place)."""
     rng = random.Random(20251015)
-    await conn.execute("TRUNCATE orders, activity_logs")
+    await conn.execute("TRUNCATE orders, activity_logs, order_numbers")
+    numbers: dict[int, int] = {}
     done = 0
     span = DAYS * 86400
     while done < ORDERS:
         n = min(_ORDER_CHUNK, ORDERS - done)
         oldest, newest = span * (1 - done / ORDERS), span * (1 - (done + n) / ORDERS)
-        rows = await asyncio.to_thread(_order_rows, n, oldest, newest, now, rng)
+        rows = await asyncio.to_thread(_order_rows, n, oldest, newest, now, rng, numbers)
         await conn.copy_records_to_table("orders", records=rows, columns=ORDER_COLUMNS)
         done += n
         print(f"  orders: {done:,}/{ORDERS:,}", flush=True)
+    await conn.execute(
+        "INSERT INTO order_numbers (shop_id, last_number) "
+        "SELECT k.shop_id, max(o.number) FROM orders o JOIN kiosks k ON k.id = o.kiosk_id "
+        "GROUP BY k.shop_id"
+    )
 
 
 async def prepare(force: bool = False) -> Fleet:

@@ -26,7 +26,7 @@ from iwm.modules.network.models import (
     NetworkTreeEdge,
     PartnerRank,
 )
-from iwm.modules.orders.models import Order
+from iwm.modules.orders.models import Order, OrderNumber
 from iwm.modules.payments.models import Payment, PaymentWebhookEvent
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
@@ -64,6 +64,7 @@ __all__ = [
     "NetworkPartner",
     "NetworkTreeEdge",
     "Order",
+    "OrderNumber",
     "OrderNumberCounter",
     "OutboxMail",
     "Participation",

@@ -11,9 +11,8 @@ from iwm.core.resources import Resources
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.kiosks.schemas import KioskCreate
 from iwm.modules.kiosks.service import KioskService
-from iwm.modules.orders.models import Order
 from iwm.modules.orders.schemas import NewOrderForm
-from iwm.modules.orders.service import OrderService
+from iwm.modules.orders.service import OrderRow, OrderService
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.schemas import ShopCreate
 from iwm.modules.shops.service import ShopService
@@ -112,9 +111,9 @@ async def make_order(
     customer_name: str = "John Doe",
     customer_email: str = "john@example.com",
     image: bytes | None = None,
-) -> Order:
+) -> OrderRow:
     async with resources.sessionmaker.begin() as db:
-        order, _ = await OrderService(db, resources.settings, resources.storage).create(
+        order = await OrderService(db, resources.settings, resources.storage).create(
             kiosk.kiosk,
             NewOrderForm(
                 customer_name=customer_name,

@@ -1,5 +1,6 @@
 """Engine, sessions and the declarative base shared by every module."""
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, MetaData, delete, event, func, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -105,19 +107,48 @@ def make_engine(settings: Settings, *, sqlite_immediate: bool = True) -> AsyncEn
             conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
 
         return engine
-    return create_async_engine(
-        settings.database_url.get_secret_value(),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_timeout=settings.db_pool_timeout_seconds,
-        connect_args=_pg_timeouts(settings),
-        # A connection dropped by a database restart is found and replaced before use,
-        # instead of failing the first request each pooled connection serves afterwards.
-        pool_pre_ping=True,
-        # Most recently used first: a hot few connections keep their prepared statements
-        # and plans warm, and the rest may idle out.
-        pool_use_lifo=True,
+    return checked_on_checkout(
+        create_async_engine(
+            settings.database_url.get_secret_value(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args=_pg_timeouts(settings),
+            # Most recently used first: a hot few connections keep their prepared statements
+            # and plans warm, and the rest may idle out.
+            pool_use_lifo=True,
+        )
     )
+
+
+# A connection used this recently is taken as alive without a round trip.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def checked_on_checkout(engine: AsyncEngine) -> AsyncEngine:
+    """A connection dropped by a database restart is found and replaced before use, instead
+    of failing the first request each pooled connection serves afterwards.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and on asyncpg a ping is three
+    round trips (BEGIN, an empty query, ROLLBACK): more than the SQL of a short request.
+    Here a connection whose socket is closed (a restart closes them all) is replaced at
+    once, one idle for a while is pinged, and one in use a moment ago is trusted: if it
+    died in between, the statement fails and the pool drops it (`is_disconnect`)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
+        last = record.info.get("used_at", 0.0)
+        record.info["used_at"] = now
+        if dbapi_conn._connection.is_closed():
+            raise DisconnectionError("connection closed")
+        if now - last > PING_AFTER_IDLE_SECONDS:
+            try:
+                dbapi_conn.ping()
+            except Exception as exc:
+                raise DisconnectionError(str(exc)) from exc
+
+    return engine
 
 
 def make_liveness_engine(settings: Settings, main: AsyncEngine) -> AsyncEngine:
@@ -130,17 +161,17 @@ def make_liveness_engine(settings: Settings, main: AsyncEngine) -> AsyncEngine:
     """
     if settings.is_sqlite:
         return main
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url.get_secret_value(),
         pool_size=max(2, settings.db_pool_size // 2),
         max_overflow=settings.db_pool_size // 2,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
         connect_args={
             **_pg_timeouts(settings),
             "server_settings": {"synchronous_commit": "off"},
         },
     )
+    return checked_on_checkout(engine)
 
 
 def _pg_timeouts(settings: Settings) -> dict[str, Any]:

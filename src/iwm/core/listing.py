@@ -71,6 +71,9 @@ class Filter:
     variant: Callable[[Any], Hashable] | None = None
     build: Callable[[Any], ColumnElement[bool]] | None = None
     to_param: Callable[[Any], Any] | None = None
+    # For a condition binding several parameters (one search box over several columns):
+    # the value -> the parameters by name.
+    to_params: Callable[[Any], Mapping[str, Any]] | None = None
 
     def sql(self, key: Hashable) -> ColumnElement[bool]:
         if self.build is not None:
@@ -177,6 +180,9 @@ class Listing:
                 key.append((name, f.variant(value)))
                 continue
             key.append(name)
+            if f.to_params is not None:
+                params.update(f.to_params(value))
+                continue
             params[name] = f.to_param(value) if f.to_param is not None else value
         key.sort(key=repr)
         return tuple(key), params
@@ -272,19 +278,43 @@ class Listing:
         sort_order: SortOrder | str = SortOrder.DESC,
         total: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        count_when_full: bool = False,
     ) -> ListPage[Row[Any]]:
         """The page's rows (columns by name) and the total under the filters. A total the
         caller already knows (from running totals) spares the count; `extra` binds further
-        parameters the filters' SQL names (the current time)."""
+        parameters the filters' SQL names (the current time). `count_when_full` reads the
+        page first and counts only when it is full (or empty past the first page): right
+        for short lists, such as a partner's kiosks."""
         conn = db if isinstance(db, AsyncConnection) else await db.connection()
         given, params = self.bind(values)
         params.update(extra or {})
+        if total is None and count_when_full:
+            # A short page is the last one: its rows tell the total, no count needed.
+            found = await self._rows(db, conn, given, params, page, page_size, sort_by, sort_order)
+            if 0 < len(found) < page_size or (page == 1 and not found):
+                return ListPage(found, (page - 1) * page_size + len(found))
+            total = int((await conn.execute(self.count_statement(given), params)).scalar_one())
+            return ListPage(found, total)
         if total is None:
             total = int((await conn.execute(self.count_statement(given), params)).scalar_one())
         if total == 0 or (page - 1) * page_size >= total:
             return ListPage([], total)
+        found = await self._rows(db, conn, given, params, page, page_size, sort_by, sort_order)
+        return ListPage(found, total)
+
+    async def _rows(
+        self,
+        db: AsyncSession | AsyncConnection,
+        conn: AsyncConnection,
+        given: tuple[Hashable, ...],
+        params: dict[str, Any],
+        page: int,
+        page_size: int,
+        sort_by: str | None,
+        sort_order: SortOrder | str,
+    ) -> list[Row[Any]]:
         stmt = self.page_statement(given, sort_by or self.default_sort, sort_order)
-        params.update(limit=page_size, offset=(page - 1) * page_size)
+        params = {**params, "limit": page_size, "offset": (page - 1) * page_size}
         if self.entities and isinstance(db, AsyncSession):
-            return ListPage(list(await db.execute(stmt, params)), total)
-        return ListPage(list(await conn.execute(stmt, params)), total)
+            return list(await db.execute(stmt, params))
+        return list(await conn.execute(stmt, params))

@@ -15,6 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from iwm.core.changes import ChangeFeed, RedisChangeFeed, bind_feed
 from iwm.core.config import Settings
 from iwm.core.db import make_engine, make_liveness_engine, make_sessionmaker
 from iwm.core.files import make_private, write_private
@@ -105,6 +106,7 @@ class Resources:
     wakeups: Wakeups
     # Verifies (and, for the simulated provider, signs) incoming payment webhooks.
     payment_webhook_secret: bytes
+    changes: ChangeFeed
 
     @classmethod
     def build(cls, settings: Settings, heartbeats: HeartbeatsFactory | None = None) -> "Resources":
@@ -146,6 +148,10 @@ class Resources:
             settings.redis_prefix,
         )
         bind_wakeups(maker.kw.setdefault("info", {}), wakeups)
+        changes = (
+            RedisChangeFeed(redis, settings.redis_prefix) if redis is not None else ChangeFeed()
+        )
+        bind_feed(maker.kw.setdefault("info", {}), changes)
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
             if redis is not None
@@ -171,6 +177,7 @@ class Resources:
             passwords=PasswordHasher.from_settings(settings),
             wakeups=wakeups,
             payment_webhook_secret=payment_webhook_secret(settings),
+            changes=changes,
         )
 
     @classmethod
@@ -187,6 +194,7 @@ class Resources:
 
     async def close(self) -> None:
         await self.wakeups.close()
+        await self.changes.close()
         await self.heartbeats.close()
         await self.storage.close()
         if self.redis is not None:

@@ -8,7 +8,7 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ class PhotoStorage(Protocol):
     async def delete(self, keys: list[str]) -> None: ...
     def list(self) -> AsyncIterator[StoredObject]: ...
     async def url(self, key: str) -> str: ...
+    async def urls(self, keys: Sequence[str]) -> Sequence[str]: ...
     async def close(self) -> None: ...
     async def check(self) -> None: ...
     async def remove_stale_temporary(self, older_than: datetime) -> int: ...
@@ -99,6 +100,13 @@ class LocalStorage:
         expires -= expires % 60
         sig = self.sign(key, expires)
         return f"{self._base_url}/media/{quote(key)}?expires={expires}&signature={sig}"
+
+    async def urls(self, keys: Sequence[str]) -> Sequence[str]:
+        """Many links in one go: signed here, without a task per link."""
+        expires = int(time.time()) + URL_TTL_SECONDS
+        expires -= expires % 60
+        base, tail = f"{self._base_url}/media/", f"?expires={expires}&signature="
+        return [f"{base}{quote(k)}{tail}{self.sign(k, expires)}" for k in keys]
 
     async def close(self) -> None:
         return None
@@ -268,6 +276,9 @@ class S3Storage:
             ExpiresIn=URL_TTL_SECONDS,
         )
         return url
+
+    async def urls(self, keys: Sequence[str]) -> Sequence[str]:
+        return list(await asyncio.gather(*(self.url(k) for k in keys)))
 
     async def remove_stale_temporary(self, older_than: datetime) -> int:
         return 0  # an object is stored whole or not at all

@@ -10,6 +10,7 @@ from datetime import timedelta
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy import update
 
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
@@ -18,7 +19,7 @@ from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
 from iwm.modules.kiosks.service import KioskService
-from iwm.modules.orders.models import PrintStatus
+from iwm.modules.orders.models import Order, PrintStatus
 from iwm.modules.orders.schemas import NewOrderForm
 from iwm.modules.orders.service import OrderService
 from iwm.modules.shops.schemas import ShopCreate
@@ -112,7 +113,7 @@ async def load_kiosk_demo(resources: Resources, console: Console) -> None:
                 name, email, phone = CUSTOMERS[(i + kiosks.index((kiosk, kiosk_key, partner))) % 5]
                 async with resources.sessionmaker.begin() as db:
                     service = OrderService(db, settings, resources.storage)
-                    order, _ = await service.create(
+                    order = await service.create(
                         kiosk,
                         NewOrderForm(
                             customer_name=name, customer_email=email, customer_phone=phone
@@ -125,9 +126,10 @@ async def load_kiosk_demo(resources: Resources, console: Console) -> None:
                         if i < FRESH_ORDERS_PER_KIOSK
                         else timedelta(hours=rng.randint(4, 24 * 20))
                     )
-                    order.created_at = now - age
+                    await db.execute(
+                        update(Order).where(Order.id == order.id).values(created_at=now - age)
+                    )
                     if i % 3 != 0:
-                        await db.flush()
                         await service.mark(partner, order.id, PrintStatus.PRINTED)
                 progress.advance(task)
 

@@ -16,8 +16,8 @@ from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
 from iwm.modules.auth.service import AuthService
 from iwm.modules.codes.service import CodeService
-from iwm.modules.kiosks.models import Kiosk, KioskStatus
-from iwm.modules.kiosks.schemas import KioskRead
+from iwm.modules.kiosks.models import KioskStatus
+from iwm.modules.kiosks.schemas import KioskLike, KioskRead
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.models import PrintStatus
 from iwm.modules.orders.schemas import OrderFilters
@@ -211,7 +211,7 @@ async def order_photo(
 ) -> HTMLResponse:
     """One order with its full-size photo, ready to print."""
     orders = _orders(db, resources)
-    order = (await orders.views([await orders.get_owned(partner, order_id)]))[0]
+    order = (await orders.cards([await orders.get_owned(partner, order_id)]))[0]
     return render(request, "order_photo.html", {"nav": "photo", "o": order})
 
 
@@ -309,7 +309,7 @@ async def history_page(
 
 
 async def _card(
-    kiosks: KioskService, kiosk: Kiosk, window: int, errors: int = CARD_ERRORS
+    kiosks: KioskService, kiosk: KioskLike, window: int, errors: int = CARD_ERRORS
 ) -> dict[str, Any]:
     return {
         "k": KioskRead.build(kiosk, window),

@@ -75,7 +75,9 @@ async def test_kiosk_creates_an_order_with_its_photo(
         "printedAt",
         "kiosk",
         "createdAt",
+        "number",
     }
+    assert body["number"] == 1
     assert body["customerName"] == "John Doe"
     assert body["customerEmail"] == "john@example.com"
     assert body["status"] == "not_printed"

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
 from iwm.modules.kiosks.errors import KioskNotFound, UnsupportedLanguage
@@ -15,6 +15,7 @@ from iwm.modules.kiosks.schemas import (
     KioskRead,
     LanguageChange,
     StatusChange,
+    kiosks_json,
 )
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.users.deps import PartnerUser
@@ -30,19 +31,18 @@ KioskServiceDep = Annotated[KioskService, Depends(kiosk_service)]
 NOT_FOUND = error_responses(KioskNotFound)
 
 
-@router.get("")
+@router.get("", response_model=list[KioskRead])
 async def list_kiosks(
-    partner: PartnerUser,
-    kiosks: KioskServiceDep,
-    resources: ResourcesDep,
-    page: Page,
-    response: Response,
-) -> list[KioskRead]:
+    partner: PartnerUser, session: ReadSessionDep, resources: ResourcesDep, page: Page
+) -> Response:
     """The partner's kiosks, across all of their shops."""
+    kiosks = KioskService(session, resources.settings)
     rows, total = await kiosks.list_owned(partner, page.page, page.page_size)
-    set_total(response, total)
     window = resources.settings.online_window_seconds
-    return [KioskRead.build(k, window) for k in rows]
+    # Screens poll this: the JSON is written from the rows (see kiosks_json).
+    response = Response(kiosks_json(rows, window), media_type="application/json")
+    set_total(response, total)
+    return response
 
 
 @router.get("/{kiosk_id}", responses=NOT_FOUND)

@@ -27,7 +27,7 @@ from iwm.modules.kiosks.errors import (
 )
 from iwm.modules.kiosks.liveness import kiosk_changed
 from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport, KioskStatus
-from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
+from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate, KioskRow
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.service import ShopService
 
@@ -47,9 +47,18 @@ ALL_KIOSKS = Listing(
     entities=True,
     key_order=SortOrder.ASC,
 )
-# A partner's kiosks (those of his shops) by name.
+# A partner's kiosks (those of his shops) by name, as plain columns (KioskRow).
 OWNED_KIOSKS = Listing(
-    rows=select(Kiosk),
+    rows=select(
+        Kiosk.id,
+        Kiosk.name,
+        Kiosk.location,
+        Kiosk.status,
+        Kiosk.last_error_code,
+        Kiosk.default_language,
+        Kiosk.last_active_at,
+        Kiosk.shop_id,
+    ),
     key=Kiosk.id,
     base=Kiosk,
     filters=[
@@ -61,7 +70,6 @@ OWNED_KIOSKS = Listing(
     sorts={"name": Kiosk.name},
     default_sort="name",
     ids_first=False,
-    entities=True,
 )
 
 
@@ -143,15 +151,17 @@ class KioskService:
 
     async def list_owned(
         self, partner: Principal, page: int, page_size: int
-    ) -> tuple[list[Kiosk], int]:
+    ) -> tuple[list[KioskRow], int]:
+        """The partner's kiosks by name (rows with the kiosk's columns)."""
         found = await OWNED_KIOSKS.page(
             self._db,
             {"owner": partner.user_id},
             page=page,
             page_size=page_size,
             sort_order=SortOrder.ASC,
+            count_when_full=True,
         )
-        return [r.Kiosk for r in found.rows], found.total
+        return [KioskRow._make(r) for r in found.rows], found.total
 
     async def get_owned(
         self, partner: Principal, kiosk_id: uuid.UUID, *, lock: bool = False

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from iwm.core.deps import ResourcesDep, SessionDep
+from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
 from iwm.core.schemas import PlausibleDate, PlausibleDateTime
@@ -16,13 +16,20 @@ from iwm.modules.orders.service import OrderService
 from iwm.modules.users.deps import PartnerUser
 
 router = APIRouter(prefix="/partner/orders", tags=["partner: orders"])
+JSON = "application/json"
 
 
 async def order_service(session: SessionDep, resources: ResourcesDep) -> OrderService:
     return OrderService(session, resources.settings, resources.storage)
 
 
+async def order_reader(session: ReadSessionDep, resources: ResourcesDep) -> OrderService:
+    """For the lists, which only read: no transaction around their statements."""
+    return OrderService(session, resources.settings, resources.storage)
+
+
 OrderServiceDep = Annotated[OrderService, Depends(order_service)]
+OrderReaderDep = Annotated[OrderService, Depends(order_reader)]
 
 
 async def order_filters(
@@ -32,6 +39,14 @@ async def order_filters(
     kiosk_id: Annotated[uuid.UUID | None, Query(alias="kioskId")] = None,
     customer_name: Annotated[str | None, Query(alias="customerName", max_length=200)] = None,
     customer_email: Annotated[str | None, Query(alias="customerEmail", max_length=320)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="One search box: a name or email (part of it), a phone number "
+            "(3 digits or more of it) or an order number (42 or #42).",
+        ),
+    ] = None,
 ) -> OrderFilters:
     return OrderFilters(
         status=status,
@@ -40,13 +55,15 @@ async def order_filters(
         kiosk_id=kiosk_id,
         customer_name=customer_name,
         customer_email=customer_email,
+        q=q,
     )
 
 
-@router.get("/new")
-async def new_orders(partner: PartnerUser, orders: OrderServiceDep) -> list[OrderRead]:
+@router.get("/new", response_model=list[OrderRead])
+async def new_orders(partner: PartnerUser, orders: OrderReaderDep) -> Response:
     """Orders for the "new orders" screen: unprinted (3 h) and just printed (15 min)."""
-    return await orders.views(await orders.new_orders(partner))
+    # The screens poll this: the JSON is written from the rows (see orders_json).
+    return Response(await orders.json(await orders.new_orders(partner)), media_type=JSON)
 
 
 @router.get("/daily-counters")
@@ -60,18 +77,18 @@ async def daily_counters(
     return DailyCounters(all=total, printed=printed)
 
 
-@router.get("")
+@router.get("", response_model=list[OrderRead])
 async def list_orders(
     partner: PartnerUser,
-    orders: OrderServiceDep,
+    orders: OrderReaderDep,
     page: Page,
-    response: Response,
     filters: Annotated[OrderFilters, Depends(order_filters)],
-) -> list[OrderRead]:
+) -> Response:
     """Orders of the last 30 days, filtered and paged (total in X-Total-Count)."""
     rows, total = await orders.history(partner, filters, page.page, page.page_size)
+    response = Response(await orders.json(rows), media_type=JSON)
     set_total(response, total)
-    return await orders.views(rows)
+    return response
 
 
 @router.get("/{order_id}", responses=error_responses(OrderNotFound))
