@@ -391,6 +391,49 @@ def reconcile_payouts_command(
     )
 
 
+def _period_option(help_text: str) -> Any:
+    return typer.Option("--period", help=help_text, metavar="YYYY-MM")
+
+
+@app.command("qualify-ranks")
+def qualify_ranks_command(
+    period: Annotated[
+        str | None, _period_option("The month to qualify (default: the month before this one)")
+    ] = None,
+) -> None:
+    """Set every ACTIVE partner's rank for a month from the rank plan and pay the rank
+    bonuses it reaches; a month already qualified changes nothing."""
+    from iwm.core.errors import DomainError  # noqa: PLC0415
+    from iwm.core.resources import Resources  # noqa: PLC0415
+    from iwm.modules.commissions.engine import qualify_ranks  # noqa: PLC0415
+    from iwm.projections import install  # noqa: PLC0415
+
+    install()
+
+    async def go() -> Any:
+        async with Resources.opened(get_settings()) as resources:
+            return await qualify_ranks(resources, period)
+
+    try:
+        report = _run(go())
+    except DomainError as exc:
+        _refuse([_domain_problem(exc)])
+    if report.already_done:
+        console.print(f"ranks for {report.period} were already qualified: nothing changed")
+        return
+    console.print(
+        f"ranks for {report.period} (plan {report.plan_version}): {report.partners} partners, "
+        f"{report.promoted} promoted, {report.demoted} demoted, "
+        f"{report.rank_bonuses} rank bonuses"
+    )
+
+
+def _domain_problem(exc: Any) -> str:
+    """A refused command's DomainError as one line: its message and each detail."""
+    said = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.details.items())
+    return f"{exc.detail_message}" + (f" ({said})" if said else "")
+
+
 @app.command()
 def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count; remove nothing")] = False,

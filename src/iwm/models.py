@@ -24,12 +24,14 @@ from iwm.modules.network.models import (
     NetworkLevel,
     NetworkPartner,
     NetworkTreeEdge,
+    PartnerPeriodVolume,
     PartnerRank,
 )
 from iwm.modules.orders.models import Order, OrderNumber
 from iwm.modules.payments.models import Payment, PaymentWebhookEvent
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
+from iwm.modules.ranks.models import RankChange, RankPeriod, RankPlanRecord
 from iwm.modules.scheduler.models import JobRun
 from iwm.modules.shop_orders.models import (
     OrderNumberCounter,
@@ -69,12 +71,16 @@ __all__ = [
     "OutboxMail",
     "Participation",
     "PartnerCommissions",
+    "PartnerPeriodVolume",
     "PartnerRank",
     "Payment",
     "PaymentWebhookEvent",
     "Payout",
     "Product",
     "ProductSalesDaily",
+    "RankChange",
+    "RankPeriod",
+    "RankPlanRecord",
     "SaleFact",
     "SalesDaily",
     "SessionRow",

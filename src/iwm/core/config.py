@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [Decimal(r) for r in ("50", "20", "10", "10", "10")]
     )
     commission_withholding_percent: Decimal = Decimal(0)
+    # The rank plan (ranks, their qualification, rank and fast-start bonuses): a JSON file
+    # in the shape of `iwm.modules.ranks.schemas.RankPlan`; unset = the built-in plan.
+    rank_plan_file: str | None = None
     commission_adjust_limit_per_minute: int = 10
     payout_process_limit_per_minute: int = 5
     payout_min_amount: Decimal = Decimal("1")

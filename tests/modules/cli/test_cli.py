@@ -101,6 +101,20 @@ def test_reconcile_payouts_command_reports_what_it_did(cli_profile: Profile) -> 
     assert "payouts completed 0, still sent 0, failed 0" in done.stdout
 
 
+def test_qualify_ranks_command_refuses_an_open_month_and_qualifies_once(
+    cli_profile: Profile,
+) -> None:
+    refused = run_cli(cli_profile, "qualify-ranks", "--period", "2999-01")
+    assert refused.returncode == 2
+    assert "period: the month has not ended yet" in refused.stderr
+    done = run_cli(cli_profile, "qualify-ranks", "--period", "2020-01")
+    assert done.returncode == 0, done.stderr
+    assert "ranks for 2020-01 (plan 2026.1): 0 partners, 0 promoted" in done.stdout
+    again = run_cli(cli_profile, "qualify-ranks", "--period", "2020-01")
+    assert again.returncode == 0, again.stderr
+    assert "already qualified: nothing changed" in again.stdout
+
+
 @pytest.fixture
 def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
     """`iwm serve` in its own process, with the daily job due at once."""
@@ -138,7 +152,7 @@ async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSe
         assert (await http.get("/openapi.json")).status_code == 200
     run = None
     for _ in range(50):
-        run = (await db.execute(select(JobRun))).scalar_one_or_none()
+        run = (await db.execute(select(JobRun).where(JobRun.job == "cleanup"))).scalar_one_or_none()
         if run is not None and run.finished_at is not None:
             break
         await db.rollback()
@@ -146,3 +160,16 @@ async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSe
     assert run is not None
     assert run.job == "cleanup"
     assert run.finished_at is not None
+    # The monthly rank qualification is checked at the same hour: last month, nobody yet.
+    ranks = None
+    for _ in range(300):
+        await db.rollback()
+        ranks = (
+            await db.execute(select(JobRun).where(JobRun.job == "rank-qualification"))
+        ).scalar_one_or_none()
+        if ranks is not None and ranks.finished_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert ranks is not None
+    assert ranks.result is not None
+    assert ranks.result["partners"] == 0

@@ -253,6 +253,7 @@ async def test_list_filters_sorting_and_summary(
     }
     assert first["explanation"] == {
         "planVersion": "50/20/10/10/10",
+        "rule": "LEVEL",
         "level": first["levelDepth"],
         "rate": {1: 50, 2: 20}[first["levelDepth"]],
         "baseAmount": 100,  # 1000.00 x 10 %

@@ -117,6 +117,7 @@ class CommissionFields(Protocol):
     base_minor: int
     rate_bp: int
     plan_version: str | None
+    rule: str | None
     plan_amount_minor: int | None
     gross_minor: int
     net_minor: int

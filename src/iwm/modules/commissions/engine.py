@@ -16,12 +16,15 @@ from iwm.core.config import Settings
 from iwm.core.events import publish
 from iwm.core.money import from_minor, json_text, to_minor, to_whole
 from iwm.core.principal import Principal
+from iwm.core.resources import Resources
 from iwm.modules.commissions.errors import CommissionNotFound
 from iwm.modules.commissions.events import commission_event
 from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.service import NetworkService, UplineLevel
+from iwm.modules.ranks.schemas import QualificationReport
+from iwm.modules.ranks.service import RankService, previous_period
 
 HUNDRED = Decimal(100)
 BP = Decimal(10_000)
@@ -102,6 +105,11 @@ def plan_amount_of(base_minor: int, rate_bp: int) -> int:
     return to_minor(from_minor(base_minor) * rate_bp / BP)
 
 
+def rank_plan_version(version: str) -> str:
+    """A bonus's plan: the rank plan's version."""
+    return f"ranks:{version}"
+
+
 def period_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m")
 
@@ -135,41 +143,142 @@ class CommissionEngine:
         volume = sale.commissionable
         points = to_whole(sale.points_volume)
         version = plan_version(rates)
-        now = clock.now()
         made: list[Commission] = []
         for paid in upline:
-            partner_id, depth = paid.partner_id, paid.level
-            rate = rates[depth - 1]
+            rate = rates[paid.level - 1]
             gross = to_minor(volume * rate / HUNDRED)
             if gross == 0 and points == 0:
                 continue
-            row = Commission(
-                partner_id=partner_id,
-                source_type=sale.source_type,
-                source_id=sale.source_id,
-                source_partner_id=buyer,
-                level_depth=depth,
-                base_minor=to_minor(volume),
-                rate_bp=to_minor(rate),
-                plan_version=version,
-                plan_amount_minor=gross,
-                gross_minor=gross,
-                net_minor=self.net_of(gross),
-                career_points=points,
-                currency=sale.currency,
-                status=CommissionStatus.PENDING,
-                period_id=period_of(now),
-                created_at=now,
-                updated_at=now,
+            made.append(
+                await self._create(
+                    partner_id=paid.partner_id,
+                    source_type=sale.source_type,
+                    source_id=sale.source_id,
+                    source_partner_id=buyer,
+                    level=paid.level,
+                    base_minor=to_minor(volume),
+                    rate_bp=to_minor(rate),
+                    version=version,
+                    rule="LEVEL" if paid.level == paid.depth else "LEVEL_COMPRESSED",
+                    gross=gross,
+                    points=points,
+                    currency=sale.currency,
+                )
             )
-            self._db.add(row)
-            await self._db.flush()
-            await commission_moved(
-                self._ledger, row, "COMMISSION_CREATED", commission_shares("", 0, 0)
-            )
-            await publish(self._db, commission_event(row, None))
-            made.append(row)
+        if sale.source_type == SourceType.ORDER:
+            sponsor = next((u for u in upline if u.depth == 1), None)
+            if sponsor is not None:
+                bonus = await self._fast_start(sale, buyer, sponsor.partner_id)
+                if bonus is not None:
+                    made.append(bonus)
         return made
+
+    async def _create(
+        self,
+        *,
+        partner_id: uuid.UUID,
+        source_type: SourceType,
+        source_id: uuid.UUID,
+        source_partner_id: uuid.UUID | None,
+        level: int | None,
+        base_minor: int,
+        rate_bp: int,
+        version: str,
+        rule: str,
+        gross: int,
+        points: int,
+        currency: str,
+    ) -> Commission:
+        """A new PENDING commission with how it was computed, its ledger entry and event.
+        The caller holds the partner's lock."""
+        now = clock.now()
+        row = Commission(
+            partner_id=partner_id,
+            source_type=source_type,
+            source_id=source_id,
+            source_partner_id=source_partner_id,
+            level_depth=level,
+            base_minor=base_minor,
+            rate_bp=rate_bp,
+            plan_version=version,
+            rule=rule,
+            plan_amount_minor=gross,
+            gross_minor=gross,
+            net_minor=self.net_of(gross),
+            career_points=points,
+            currency=currency,
+            status=CommissionStatus.PENDING,
+            period_id=period_of(now),
+            created_at=now,
+            updated_at=now,
+        )
+        self._db.add(row)
+        await self._db.flush()
+        await commission_moved(self._ledger, row, "COMMISSION_CREATED", commission_shares("", 0, 0))
+        await publish(self._db, commission_event(row, None))
+        return row
+
+    async def _fast_start(
+        self, sale: Sale, buyer: uuid.UUID, sponsor: uuid.UUID
+    ) -> Commission | None:
+        """BONUS to the ACTIVE sponsor on the buyer's first paid shop order: the plan's
+        fast-start percent of the order's amount, once per (sponsor, buyer) ever (a refund
+        reverses it and forfeits it). Both rows are locked by the sale."""
+        plan = RankService(self._db, self._settings).plan()
+        gross = to_minor(from_minor(sale.amount_minor) * plan.fast_start_percent / HUNDRED)
+        if gross <= 0:
+            return None
+        earlier = await self._db.scalar(
+            select(Commission.id).where(
+                Commission.partner_id == sponsor,
+                Commission.source_partner_id == buyer,
+                Commission.source_type == SourceType.BONUS,
+                Commission.corrects_id.is_(None),
+            )
+        )
+        if earlier is not None:
+            return None
+        return await self._create(
+            partner_id=sponsor,
+            source_type=SourceType.BONUS,
+            source_id=sale.source_id,
+            source_partner_id=buyer,
+            level=1,
+            base_minor=sale.amount_minor,
+            rate_bp=to_minor(plan.fast_start_percent),
+            version=rank_plan_version(plan.version),
+            rule="FAST_START",
+            gross=gross,
+            points=0,
+            currency=sale.currency,
+        )
+
+    async def qualify_ranks(self, period: str, *, allow_open: bool = False) -> QualificationReport:
+        """Qualifies a month's ranks (once) and pays a RANK_BONUS for every rank a partner
+        reaches for the first time, in the same transaction."""
+        ranks = RankService(self._db, self._settings)
+        report, promotions = await ranks.qualify(period, allow_open=allow_open)
+        plan = ranks.plan()
+        for promotion in promotions:
+            for rule in promotion.ranks:
+                gross = to_minor(rule.bonus)
+                if gross <= 0:
+                    continue
+                await self._create(
+                    partner_id=promotion.partner_id,
+                    source_type=SourceType.RANK_BONUS,
+                    source_id=promotion.change_id,
+                    source_partner_id=None,
+                    level=None,
+                    base_minor=gross,
+                    rate_bp=10_000,
+                    version=rank_plan_version(plan.version),
+                    rule=f"RANK:{rule.code}",
+                    gross=gross,
+                    points=0,
+                    currency=self._settings.currency,
+                )
+        return report
 
     async def _locked_upline(self, buyer: uuid.UUID, levels: int) -> list[UplineLevel]:
         """The compressed upline, its rows and the buyer's locked in id order. A status
@@ -201,7 +310,8 @@ class CommissionEngine:
             await self._db.scalars(
                 select(Commission)
                 .where(
-                    Commission.source_type == source_type,
+                    # A shop order's fast-start bonus goes with it.
+                    Commission.source_type.in_((source_type, SourceType.BONUS)),
                     Commission.source_id == source_id,
                     Commission.corrects_id.is_(None),
                 )
@@ -251,6 +361,7 @@ class CommissionEngine:
             base_minor=-paid.base_minor,
             rate_bp=paid.rate_bp,
             plan_version=paid.plan_version,
+            rule=paid.rule,
             plan_amount_minor=-paid.gross_minor,
             gross_minor=-paid.gross_minor,
             net_minor=-paid.net_minor,
@@ -320,3 +431,15 @@ class CommissionEngine:
             await publish(self._db, commission_event(row, totals_before))
             settled += 1
         return settled
+
+
+async def qualify_ranks(
+    resources: Resources, period: str | None = None, *, allow_open: bool = False
+) -> QualificationReport:
+    """One month's rank qualification and its bonuses in one transaction; by default the
+    month before this one (what the monthly job runs)."""
+    async with resources.sessionmaker.begin() as db:
+        engine = CommissionEngine(db, resources.settings)
+        return await engine.qualify_ranks(
+            period or previous_period(clock.now()), allow_open=allow_open
+        )

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core import clock
@@ -36,6 +36,23 @@ class Commission(IdMixin, CreatedAtMixin, Base):
         Index("ix_commissions_partner_created", "partner_id", "created_at"),
         Index("ix_commissions_source", "source_type", "source_id"),
         Index("ix_commissions_net_amount", "net_minor"),
+        # A fast-start bonus once per (sponsor, new partner); a rank bonus once per rank.
+        Index(
+            "uq_commissions_fast_start",
+            "partner_id",
+            "source_partner_id",
+            unique=True,
+            sqlite_where=text("source_type = 'BONUS' AND corrects_id IS NULL"),
+            postgresql_where=text("source_type = 'BONUS' AND corrects_id IS NULL"),
+        ),
+        Index(
+            "uq_commissions_rank_bonus",
+            "partner_id",
+            "rule",
+            unique=True,
+            sqlite_where=text("source_type = 'RANK_BONUS' AND corrects_id IS NULL"),
+            postgresql_where=text("source_type = 'RANK_BONUS' AND corrects_id IS NULL"),
+        ),
     )
 
     partner_id: Mapped[uuid.UUID] = mapped_column(
@@ -55,6 +72,9 @@ class Commission(IdMixin, CreatedAtMixin, Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
     plan_version: Mapped[str | None] = mapped_column(String(64))
     plan_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # Which rule of the plan: LEVEL (LEVEL_COMPRESSED when inactive partners below were
+    # passed over), FAST_START (BONUS), RANK:<code> (RANK_BONUS). Null before it was kept.
+    rule: Mapped[str | None] = mapped_column(String(40))
     gross_minor: Mapped[int] = mapped_column(BigInteger)
     net_minor: Mapped[int] = mapped_column(BigInteger)
     career_points: Mapped[int] = mapped_column(BigInteger, default=0)

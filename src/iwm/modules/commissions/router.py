@@ -69,6 +69,7 @@ def _read(r: CommissionListRow) -> AdminCommission:
         level_depth=c.level_depth,
         explanation=CommissionExplanation(
             plan_version=c.plan_version,
+            rule=c.rule,
             level=c.level_depth,
             rate=bp_to_percent(c.rate_bp),
             base_amount=from_minor(c.base_minor),

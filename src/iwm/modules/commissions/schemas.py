@@ -21,6 +21,7 @@ class SourcePartnerRef(CamelModel):
 
 class CommissionExplanation(CamelModel):
     plan_version: str | None
+    rule: str | None  # LEVEL, LEVEL_COMPRESSED, FAST_START, RANK:<code>
     level: int | None
     rate: Money  # percent of the base
     base_amount: Money  # the sale's commissionable volume

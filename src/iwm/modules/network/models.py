@@ -120,3 +120,17 @@ class NetworkLevel(Base):
     depth: Mapped[int] = mapped_column(Integer, primary_key=True)
     members: Mapped[int] = mapped_column(Integer, default=0)
     volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PartnerPeriodVolume(Base):
+    """A partner's personal sales volume booked in a month (`YYYY-MM`, UTC): what rank
+    qualification reads. Kept with `sales_volume_minor` by `book_sales_volume`; a refund
+    counts in the month it is booked, as its correcting commission does."""
+
+    __tablename__ = "partner_period_volumes"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("network_partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)

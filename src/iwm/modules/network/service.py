@@ -23,6 +23,7 @@ from iwm.core.events import publish
 from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
 from iwm.core.principal import Principal
+from iwm.core.upsert import upsert
 from iwm.modules.audit.service import AuditService
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
@@ -31,6 +32,7 @@ from iwm.modules.network.models import (
     NetworkLevel,
     NetworkPartner,
     NetworkTreeEdge,
+    PartnerPeriodVolume,
     PartnerRank,
     PartnerStatus,
 )
@@ -265,6 +267,19 @@ class NetworkService:
             .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
             .execution_options(synchronize_session=False)
         )
+        await self._db.execute(
+            upsert(
+                self._db,
+                PartnerPeriodVolume,
+                {
+                    "partner_id": partner_id,
+                    "period": clock.now().strftime("%Y-%m"),
+                    "volume_minor": delta_minor,
+                },
+                key=["partner_id", "period"],
+                add=["volume_minor"],
+            )
+        )
         await publish(self._db, SalesVolumeBooked(partner_id=partner_id, delta_minor=delta_minor))
 
     async def _unused_code(self) -> str:
@@ -286,9 +301,14 @@ class NetworkService:
             await self._db.flush()
         return rank
 
-    async def set_rank(self, partner_id: uuid.UUID, rank_code: str) -> NetworkPartner:
-        """Raises PARTNER_NOT_FOUND, RANK_NOT_FOUND; keeps the highest rank reached."""
+    async def set_rank(self, partner_id: uuid.UUID, rank_code: str | None) -> NetworkPartner:
+        """Raises PARTNER_NOT_FOUND, RANK_NOT_FOUND; keeps the highest rank reached. None
+        takes the current rank away (the highest stays)."""
         partner = await self.get(partner_id)
+        if rank_code is None:
+            partner.rank_id = None
+            await self._db.flush()
+            return partner
         rank = (
             await self._db.execute(select(PartnerRank).where(PartnerRank.code == rank_code))
         ).scalar_one_or_none()

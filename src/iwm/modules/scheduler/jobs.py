@@ -1,4 +1,5 @@
-"""The jobs `iwm serve` runs: the daily cleanup, and at every wake-up the reconciliation of
+"""The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification (checked
+daily), and at every wake-up the reconciliation of
 payouts left in PROCESSING (safe in every process at once: the provider pays an
 idempotency key once, and the outcome is recorded under the payout's lock only while it
 is still PROCESSING)."""
@@ -9,6 +10,7 @@ import structlog
 
 from iwm.core.resources import Resources
 from iwm.modules.cleanup.service import CleanupService
+from iwm.modules.commissions.engine import qualify_ranks
 from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
 
@@ -25,6 +27,12 @@ async def _reconcile_payouts(resources: Resources) -> None:
         log.info("payouts.reconciled", **counts)
 
 
+async def _qualify_ranks(resources: Resources) -> dict[str, Any]:
+    # Daily, for the month before: the first run of a month qualifies it, the others find
+    # it done (its `rank_periods` row) and change nothing.
+    return (await qualify_ranks(resources)).model_dump(mode="json", by_alias=True)
+
+
 CLEANUP = DailyJob(
     "cleanup",
     hour_utc=lambda settings: settings.cleanup_hour_utc,
@@ -34,4 +42,10 @@ CLEANUP = DailyJob(
 PAYOUT_RECONCILIATION = RecurringJob(
     "payout-reconciliation", run=_reconcile_payouts, failure_event="payouts.reconcile_failed"
 )
-JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION)
+RANK_QUALIFICATION = DailyJob(
+    "rank-qualification",
+    hour_utc=lambda settings: settings.cleanup_hour_utc,
+    run=_qualify_ranks,
+    failure_event="ranks.qualify_failed",
+)
+JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION, RANK_QUALIFICATION)

@@ -1,0 +1,1 @@
+"""Partner ranks: the rank plan, monthly qualification and its history."""
