@@ -45,6 +45,8 @@ from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.payments.router import router as payments_router
 from iwm.modules.payouts.router import router as admin_payouts_router
 from iwm.modules.provisioning.router import router as provisioning_router
+from iwm.modules.rounds.device_router import router as kiosk_sessions_router
+from iwm.modules.rounds.router import router as partner_revenue_router
 from iwm.modules.scheduler.jobs import JOBS
 from iwm.modules.scheduler.service import Scheduler
 from iwm.modules.shop_orders.products_router import router as admin_products_router
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kiosk_device_router,
         kiosk_codes_router,
         kiosk_orders_router,
+        kiosk_sessions_router,
+        partner_revenue_router,
         provisioning_router,
         admin_categories_router,
         admin_products_router,

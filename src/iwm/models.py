@@ -32,6 +32,7 @@ from iwm.modules.payments.models import Payment, PaymentWebhookEvent
 from iwm.modules.payouts.models import Payout, SimulatedPayment
 from iwm.modules.products.models import Product
 from iwm.modules.ranks.models import RankChange, RankPeriod, RankPlanRecord
+from iwm.modules.rounds.models import KioskSession
 from iwm.modules.scheduler.models import JobRun
 from iwm.modules.shop_orders.models import (
     OrderNumberCounter,
@@ -58,6 +59,7 @@ __all__ = [
     "Kiosk",
     "KioskCashEntry",
     "KioskErrorReport",
+    "KioskSession",
     "KycDocument",
     "KycHistory",
     "KycVerification",

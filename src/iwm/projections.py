@@ -7,6 +7,7 @@ from iwm.modules.analytics.projections import ROLLUPS
 from iwm.modules.commissions.projections import COMMISSION_TOTALS
 from iwm.modules.ledger.projections import BALANCES
 from iwm.modules.network.projections import NETWORK_LEVELS
+from iwm.modules.rounds.service import install as install_round_handlers
 from iwm.modules.shop_orders.projections import SHOP_ORDER_TOTALS
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -19,5 +20,7 @@ PROJECTIONS: tuple[Projection, ...] = (
 
 
 def install() -> None:
-    """Registers every projection (idempotent)."""
+    """Registers every projection, and the owners' handlers of other modules' events
+    (idempotent)."""
     register(*PROJECTIONS)
+    install_round_handlers()

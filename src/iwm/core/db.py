@@ -22,6 +22,10 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.files import private_sqlite_file
 
+# The app's settings in every session's info (`Resources.build`), for event handlers that
+# run inside another module's transaction.
+SETTINGS_INFO_KEY = "iwm.settings"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

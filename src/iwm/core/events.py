@@ -67,6 +67,7 @@ class _Registry:
     subscriptions: list[tuple[type[Event], Handler]] = field(default_factory=list)
     by_type: dict[type[Event], list[Handler]] = field(default_factory=dict)
     """The handlers of each event class published so far, in registration order."""
+    owners: set[str] = field(default_factory=set)
 
     def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
         self.subscriptions.append((event, handler))
@@ -94,6 +95,16 @@ def register(*projections: Projection) -> None:
             raise RuntimeError(f"two projections named {projection.name!r}")
         _registry.projections[projection.name] = projection
         projection.subscribe(_registry)
+
+
+def handle(owner: str, subscribe: Callable[[Subscriptions], None]) -> None:
+    """Registers an owner's handlers of events of the modules below it (a kiosk session
+    becomes paid when its payment succeeds): state changes, not derived rows, so they are
+    no projection and have nothing to rebuild. Once per owner name."""
+    if owner in _registry.owners:
+        return
+    _registry.owners.add(owner)
+    subscribe(_registry)
 
 
 def projections() -> list[Projection]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iwm.core.changes import ChangeFeed, RedisChangeFeed, bind_feed
 from iwm.core.config import Settings
-from iwm.core.db import make_engine, make_liveness_engine, make_sessionmaker
+from iwm.core.db import SETTINGS_INFO_KEY, make_engine, make_liveness_engine, make_sessionmaker
 from iwm.core.files import make_private, write_private
 from iwm.core.mail import Mailer, make_mailer
 from iwm.core.ratelimit import RateLimiter
@@ -152,6 +152,7 @@ class Resources:
             RedisChangeFeed(redis, settings.redis_prefix) if redis is not None else ChangeFeed()
         )
         bind_feed(maker.kw.setdefault("info", {}), changes)
+        maker.kw["info"][SETTINGS_INFO_KEY] = settings
         sessions: SessionStore = (
             RedisSessionStore(redis, settings.redis_prefix)
             if redis is not None

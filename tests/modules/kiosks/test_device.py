@@ -113,7 +113,7 @@ async def test_the_kiosk_learns_its_settings(
         "id": str(kiosk.id),
         "name": "Kiosk #1",
         "status": "inactive",
-        "settings": {"defaultLanguage": "he"},
+        "settings": {"defaultLanguage": "he", "pricePerRound": None, "currency": None},
     }
     assert (await client.get(f"/kiosk/{kiosk.id}")).status_code == 401
 

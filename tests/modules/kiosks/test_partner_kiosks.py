@@ -27,7 +27,7 @@ async def test_list_kiosks_has_the_seed_shape(
         "location": "Tel Aviv Mall",
         "status": "active",
         "lastErrorCode": None,
-        "settings": {"defaultLanguage": "en"},
+        "settings": {"defaultLanguage": "en", "pricePerRound": None, "currency": None},
         "online": False,
         "lastActiveAt": None,
         "shopId": str(world.shop.id),
@@ -107,7 +107,11 @@ async def test_language_change(
         f"/partner/kiosks/{kid}/language", json={"language": "HE"}, headers=headers
     )
     assert resp.status_code == 200
-    assert resp.json()["settings"] == {"defaultLanguage": "he"}
+    assert resp.json()["settings"] == {
+        "defaultLanguage": "he",
+        "pricePerRound": None,
+        "currency": None,
+    }
     kiosk = (await db.execute(select(Kiosk).where(Kiosk.id == kid))).scalar_one()
     assert kiosk.default_language == "he"
     assert await count(db, ActivityLog, event="KIOSK_LANGUAGE_SET") == 1

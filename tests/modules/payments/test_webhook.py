@@ -160,9 +160,8 @@ async def test_a_refund_is_decided_then_sent_once(
     payment = await open_payment(resources)
     await deliver(client, resources, "payment.succeeded", payment)
     async with resources.sessionmaker.begin() as session:
-        service = PaymentService(session, provider(resources))
-        assert await service.request_refund(payment.id) is True
-        assert await service.request_refund(payment.id) is False
+        assert await PaymentService.request_refund(session, payment.id) is True
+        assert await PaymentService.request_refund(session, payment.id) is False
     assert await _status(db, payment) == "refund_pending"
     with recorded(PaymentRefunded) as events:
         done = await PaymentService.process_refunds(resources.sessionmaker, provider(resources))

@@ -13,10 +13,12 @@ from sqlalchemy import BigInteger, Integer, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.config import Settings
+from iwm.core.money import from_minor
 from iwm.core.principal import Role
 from iwm.modules.activity.models import ActivityLog
 from iwm.modules.analytics.periods import Window, percent
 from iwm.modules.analytics.schemas import (
+    CurrencyAmount,
     ErrorCount,
     KioskAnalyticsResponse,
     KioskDay,
@@ -29,6 +31,7 @@ from iwm.modules.kiosks.errors import KioskNotFound
 from iwm.modules.kiosks.models import Kiosk, KioskErrorReport
 from iwm.modules.network.errors import PartnerNotFound
 from iwm.modules.orders.models import Order
+from iwm.modules.rounds.models import KioskSession, SessionStatus
 from iwm.modules.shops.models import Shop
 from iwm.modules.users.models import User, UserRole
 
@@ -54,6 +57,8 @@ class _Tally:
     errors: Counter[str] = field(default_factory=Counter)
     up_hours: int = 0
     observed_hours: int = 0
+    online_rounds: int = 0
+    online_minor: Counter[str] = field(default_factory=Counter)
     days: dict[date, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
 
     def add(self, other: "_Tally") -> None:
@@ -61,6 +66,8 @@ class _Tally:
         self.printed += other.printed
         self.errors.update(other.errors)
         self.up_hours += other.up_hours
+        self.online_rounds += other.online_rounds
+        self.online_minor.update(other.online_minor)
         self.observed_hours += other.observed_hours
         for day, (orders, printed) in other.days.items():
             self.days[day][0] += orders
@@ -75,6 +82,11 @@ class _Tally:
             "errors_by_code": [
                 ErrorCount(code=code, count=n)
                 for code, n in sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "online_rounds": self.online_rounds,
+            "online_revenue": [
+                CurrencyAmount(currency=c, amount=from_minor(m))
+                for c, m in sorted(self.online_minor.items())
             ],
             "uptime": Uptime(
                 up_hours=self.up_hours,
@@ -156,6 +168,7 @@ class KioskAnalyticsService:
             await self._read_orders(ids, orders_from, w.end, tallies, alive)
             await self._read_errors(ids, errors_from, w.end, tallies)
             await self._read_activity(ids, w.start, w.end, alive)
+            await self._read_online(ids, w.start, w.end, tallies)
 
         end_hour = hour_of(w.end)
         online = timedelta(seconds=self._settings.online_window_seconds)
@@ -276,6 +289,29 @@ class KioskAnalyticsService:
         )
         for kiosk, h in await self._db.execute(stmt):
             alive[kiosk].add(int(h))
+
+    async def _read_online(
+        self, ids: list[uuid.UUID], start: datetime, end: datetime, tallies: dict[uuid.UUID, _Tally]
+    ) -> None:
+        """Rounds paid online and started (refunded ones are no revenue)."""
+        stmt = (
+            select(
+                KioskSession.kiosk_id,
+                KioskSession.currency,
+                func.count(),
+                func.sum(KioskSession.amount_minor),
+            )
+            .where(
+                KioskSession.kiosk_id.in_(ids),
+                KioskSession.status == SessionStatus.STARTED.value,
+                KioskSession.started_at >= start,
+                KioskSession.started_at <= end,
+            )
+            .group_by(KioskSession.kiosk_id, KioskSession.currency)
+        )
+        for kiosk, currency, n, amount in await self._db.execute(stmt):
+            tallies[kiosk].online_rounds += int(n)
+            tallies[kiosk].online_minor[currency] += int(amount or 0)
 
 
 def _days(first: date, last: date) -> list[date]:

@@ -212,6 +212,11 @@ class Uptime(CamelModel):
     percentage: Number
 
 
+class CurrencyAmount(CamelModel):
+    currency: str
+    amount: Money
+
+
 class KioskFigures(CamelModel):
     orders: int
     printed: int
@@ -220,6 +225,10 @@ class KioskFigures(CamelModel):
     errors_by_code: list[ErrorCount]
     uptime: Uptime
     timeline: list[KioskDay]
+    # Rounds paid online and started in the period, and their amount per currency (each
+    # kiosk sells in its own).
+    online_rounds: int = 0
+    online_revenue: list[CurrencyAmount] = []
 
 
 class KioskRow(KioskFigures):

@@ -21,6 +21,7 @@ from iwm.core.resources import Resources
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.service import ORDER_PHOTO_PREFIX, OrderService
+from iwm.modules.rounds import service as rounds
 
 log = structlog.get_logger()
 IDEMPOTENT_ANSWERS_KEPT = timedelta(days=1)
@@ -36,6 +37,7 @@ class CleanupReport:
     orphan_photos: int = 0
     temporary_files: int = 0
     idempotent_answers: int = 0
+    kiosk_sessions: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,12 +57,14 @@ class CleanupService:
         order_cutoff = now - timedelta(days=settings.order_retention_days)
         code_cutoff = now - timedelta(days=settings.code_retention_days)
         error_cutoff = now - timedelta(days=settings.kiosk_error_retention_days)
+        unpaid_cutoff = now - timedelta(days=settings.kiosk_session_expired_retention_days)
         maker, batch = self._maker, self._batch
         if dry_run:
             report.orders = await OrderService.count_older_than(maker, order_cutoff)
             report.codes = await CodeService.count_older_than(maker, code_cutoff)
             report.kiosk_errors = await KioskService.count_errors_older_than(maker, error_cutoff)
             report.photos = report.orders
+            report.kiosk_sessions = await rounds.count_retired(maker, order_cutoff, unpaid_cutoff)
             report.orphan_photos = await self._orphans(now, delete_them=False)
             return report
         report.orders, report.photos = await OrderService.purge_older_than(
@@ -69,6 +73,9 @@ class CleanupService:
         report.codes = await CodeService.purge_older_than(maker, code_cutoff, batch)
         report.kiosk_errors = await KioskService.purge_errors_older_than(maker, error_cutoff, batch)
         report.orphan_photos = await self._orphans(now, delete_them=True)
+        report.kiosk_sessions = await rounds.purge_retired(
+            maker, order_cutoff, unpaid_cutoff, batch
+        )
         # Left by writes that died midway (the service removes its own on failure); the
         # grace period spares a write still under way.
         report.temporary_files = await self._res.storage.remove_stale_temporary(

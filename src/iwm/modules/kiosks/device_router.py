@@ -16,7 +16,7 @@ from iwm.modules.kiosks.schemas import (
     ErrorReport,
     HeartbeatAck,
     KioskErrorRead,
-    KioskSettings,
+    KioskFullSettings,
 )
 from iwm.modules.kiosks.service import KioskService
 
@@ -30,7 +30,7 @@ async def own_settings(kiosk: KioskDevice) -> DeviceKioskRead:
         id=kiosk.id,
         name=kiosk.name,
         status=KioskStatus(kiosk.status),
-        settings=KioskSettings(default_language=kiosk.default_language),
+        settings=KioskFullSettings.of(kiosk),
     )
 
 

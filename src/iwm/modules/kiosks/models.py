@@ -2,7 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core.db import Base, CreatedAtMixin, IdMixin
@@ -28,6 +28,14 @@ class Kiosk(IdMixin, CreatedAtMixin, Base):
     default_language: Mapped[str] = mapped_column(String(8), default="en")
     device_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_active_at: Mapped[datetime | None]
+    # The price of one round paid online, set by the partner; unset, the kiosk sells none.
+    price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class CashEntryType(enum.StrEnum):
+    FREE_ROUND = "FREE_ROUND"
+    SETTLEMENT = "SETTLEMENT"
 
 
 class KioskErrorReport(IdMixin, CreatedAtMixin, Base):
@@ -41,7 +49,9 @@ class KioskErrorReport(IdMixin, CreatedAtMixin, Base):
 
 
 class KioskCashEntry(IdMixin, CreatedAtMixin, Base):
-    """The kiosk's cash ledger: one row per free round granted by a redeemed `cash` code."""
+    """The kiosk's cash ledger: one row per free round granted by a redeemed `cash` code
+    (+1 round, its value at the round price then), and one per settlement by the partner
+    (minus everything owed until then). The balance is the sum of the rows."""
 
     __tablename__ = "kiosk_cash_ledger"
 
@@ -51,5 +61,10 @@ class KioskCashEntry(IdMixin, CreatedAtMixin, Base):
     code_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("free_round_codes.id", ondelete="SET NULL"), unique=True
     )
-    entry_type: Mapped[str] = mapped_column(String(32), default="FREE_ROUND")
+    entry_type: Mapped[str] = mapped_column(String(32), default=CashEntryType.FREE_ROUND)
     rounds: Mapped[int] = mapped_column(Integer, default=1)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    settled_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )

@@ -10,10 +10,13 @@ from iwm.core.errors import error_responses
 from iwm.core.pagination import Page, set_total
 from iwm.modules.kiosks.errors import KioskNotFound, UnsupportedLanguage
 from iwm.modules.kiosks.schemas import (
+    CashRead,
+    CashSettled,
     KioskDetail,
     KioskErrorRead,
     KioskRead,
     LanguageChange,
+    PriceChange,
     StatusChange,
     kiosks_json,
 )
@@ -79,6 +82,36 @@ async def set_language(
     """Set the kiosk's interface language (ISO 639-1, from the supported list)."""
     kiosk = await kiosks.set_language(partner, kiosk_id, body.language)
     return KioskRead.build(kiosk, resources.settings.online_window_seconds)
+
+
+@router.post("/{kiosk_id}/price", responses=NOT_FOUND)
+async def set_price(
+    kiosk_id: uuid.UUID,
+    body: PriceChange,
+    partner: PartnerUser,
+    kiosks: KioskServiceDep,
+    resources: ResourcesDep,
+) -> KioskRead:
+    """Set the price of one round paid online (settings.pricePerRound, settings.currency)."""
+    kiosk = await kiosks.set_price(partner, kiosk_id, body.amount, body.currency)
+    return KioskRead.build(kiosk, resources.settings.online_window_seconds)
+
+
+@router.get("/{kiosk_id}/cash", responses=NOT_FOUND)
+async def cash(kiosk_id: uuid.UUID, partner: PartnerUser, kiosks: KioskServiceDep) -> CashRead:
+    """Rounds granted by cash codes since the last settlement, and their value."""
+    kiosk = await kiosks.get_owned(partner, kiosk_id)
+    return CashRead.build(kiosk, await kiosks.cash_balance(kiosk.id))
+
+
+@router.post("/{kiosk_id}/cash/settle", responses=NOT_FOUND)
+async def settle_cash(
+    kiosk_id: uuid.UUID, partner: PartnerUser, kiosks: KioskServiceDep
+) -> CashSettled:
+    """Book the cash owed as collected: the balance starts again from zero."""
+    settled = await kiosks.settle_cash(partner, kiosk_id)
+    kiosk = await kiosks.get_owned(partner, kiosk_id)
+    return CashSettled.settled(kiosk, settled)
 
 
 @router.get("/{kiosk_id}/errors", responses=NOT_FOUND)

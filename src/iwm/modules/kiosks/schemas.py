@@ -7,12 +7,32 @@ from typing import NamedTuple, Protocol
 from pydantic import Field
 
 from iwm.core import clock
+from iwm.core.amounts import PositiveAmountIn
+from iwm.core.money import MARKER, Money, from_minor, json_text
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
 
 
 class KioskSettings(CamelModel):
     default_language: str
+
+
+class KioskFullSettings(KioskSettings):
+    """The settings the views show: the language and the price of a round paid online
+    (null until the partner sets one)."""
+
+    price_per_round: Money | None
+    currency: str | None
+
+    @classmethod
+    def of(cls, kiosk: "KioskLike") -> "KioskFullSettings":
+        return cls(
+            default_language=kiosk.default_language,
+            price_per_round=from_minor(kiosk.price_minor)
+            if kiosk.price_minor is not None
+            else None,
+            currency=kiosk.currency,
+        )
 
 
 class KioskErrorRead(CamelModel):
@@ -40,6 +60,10 @@ class KioskLike(Protocol):
     def last_active_at(self) -> datetime | None: ...
     @property
     def shop_id(self) -> uuid.UUID: ...
+    @property
+    def price_minor(self) -> int | None: ...
+    @property
+    def currency(self) -> str | None: ...
 
 
 class KioskRow(NamedTuple):
@@ -53,6 +77,13 @@ class KioskRow(NamedTuple):
     default_language: str
     last_active_at: datetime | None
     shop_id: uuid.UUID
+    price_minor: int | None
+    currency: str | None
+
+
+def _price(minor: int | None) -> str | None:
+    # A marked exact number, written bare by ExactNumbersMiddleware (as Money is).
+    return None if minor is None else MARKER + json_text(from_minor(minor))
 
 
 def _z(value: datetime) -> str:
@@ -71,7 +102,11 @@ def kiosks_json(kiosks: Sequence[KioskLike], online_window_seconds: int) -> byte
                 "location": k.location,
                 "status": k.status,
                 "lastErrorCode": k.last_error_code,
-                "settings": {"defaultLanguage": k.default_language},
+                "settings": {
+                    "defaultLanguage": k.default_language,
+                    "pricePerRound": _price(k.price_minor),
+                    "currency": k.currency,
+                },
                 "online": k.last_active_at is not None
                 and (now - k.last_active_at).total_seconds() <= online_window_seconds,
                 "lastActiveAt": _z(k.last_active_at) if k.last_active_at else None,
@@ -92,7 +127,7 @@ class KioskRead(CamelModel):
     location: str
     status: KioskStatus
     last_error_code: str | None
-    settings: KioskSettings
+    settings: KioskFullSettings
     online: bool
     last_active_at: UtcDateTime | None
     shop_id: uuid.UUID
@@ -105,7 +140,7 @@ class KioskRead(CamelModel):
             location=kiosk.location,
             status=KioskStatus(kiosk.status),
             last_error_code=kiosk.last_error_code,
-            settings=KioskSettings(default_language=kiosk.default_language),
+            settings=KioskFullSettings.of(kiosk),
             online=is_online(kiosk.last_active_at, online_window_seconds),
             last_active_at=kiosk.last_active_at,
             shop_id=kiosk.shop_id,
@@ -177,4 +212,66 @@ class DeviceKioskRead(CamelModel):
     id: uuid.UUID
     name: str
     status: KioskStatus
-    settings: KioskSettings
+    settings: KioskFullSettings
+
+
+class PriceChange(StrictBody):
+    amount: PositiveAmountIn
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")
+
+
+class CashRead(CamelModel):
+    """The kiosk's cash balance: rounds granted by cash codes since the last settlement."""
+
+    kiosk_id: uuid.UUID
+    rounds: int
+    amount: Money
+    currency: str | None
+    last_settled_at: UtcDateTime | None
+
+    @classmethod
+    def build(cls, kiosk: Kiosk, balance: "CashBalanceLike") -> "CashRead":
+        return cls(
+            kiosk_id=kiosk.id,
+            rounds=balance.rounds,
+            amount=from_minor(balance.amount_minor),
+            currency=kiosk.currency,
+            last_settled_at=balance.last_settled_at,
+        )
+
+
+class CashSettled(CamelModel):
+    """What the settlement booked as collected, and the balance after it (zero)."""
+
+    kiosk_id: uuid.UUID
+    settled_rounds: int
+    settled_amount: Money
+    currency: str | None
+    settled_at: UtcDateTime | None
+    balance: CashRead
+
+    @classmethod
+    def settled(cls, kiosk: Kiosk, balance: "CashBalanceLike") -> "CashSettled":
+        return cls(
+            kiosk_id=kiosk.id,
+            settled_rounds=balance.rounds,
+            settled_amount=from_minor(balance.amount_minor),
+            currency=kiosk.currency,
+            settled_at=balance.last_settled_at,
+            balance=CashRead(
+                kiosk_id=kiosk.id,
+                rounds=0,
+                amount=from_minor(0),
+                currency=kiosk.currency,
+                last_settled_at=balance.last_settled_at,
+            ),
+        )
+
+
+class CashBalanceLike(Protocol):
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def last_settled_at(self) -> datetime | None: ...

@@ -5,15 +5,18 @@ simply not found. Never commits: the request's transaction does.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Select, case, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import count_where, delete_in_batches
 from iwm.core.listing import Listing, SortOrder, clause, equals, param
+from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
 from iwm.core.security import new_token, same_hash, token_hash
 from iwm.modules.activity.models import ActivityEvent
@@ -26,13 +29,26 @@ from iwm.modules.kiosks.errors import (
     WrongKiosk,
 )
 from iwm.modules.kiosks.liveness import kiosk_changed
-from iwm.modules.kiosks.models import Kiosk, KioskCashEntry, KioskErrorReport, KioskStatus
+from iwm.modules.kiosks.models import (
+    CashEntryType,
+    Kiosk,
+    KioskCashEntry,
+    KioskErrorReport,
+    KioskStatus,
+)
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate, KioskRow
 from iwm.modules.shops.models import Shop
 from iwm.modules.shops.service import ShopService
 
 PARTNER = "partner"
 KIOSK = "kiosk"
+
+
+@dataclass(frozen=True, slots=True)
+class CashBalance:
+    rounds: int
+    amount_minor: int
+    last_settled_at: datetime | None
 
 
 # The admin's kiosks, newest first.
@@ -58,6 +74,8 @@ OWNED_KIOSKS = Listing(
         Kiosk.default_language,
         Kiosk.last_active_at,
         Kiosk.shop_id,
+        Kiosk.price_minor,
+        Kiosk.currency,
     ),
     key=Kiosk.id,
     base=Kiosk,
@@ -219,6 +237,82 @@ class KioskService:
         )
         return kiosk
 
+    async def set_price(
+        self, partner: Principal, kiosk_id: uuid.UUID, amount: Decimal, currency: str
+    ) -> Kiosk:
+        """The price of one round paid online. Sessions already opened keep their price."""
+        kiosk = await self.get_owned(partner, kiosk_id, lock=True)
+        minor = to_minor(amount)
+        previous = (kiosk.price_minor, kiosk.currency)
+        if previous == (minor, currency):
+            return kiosk
+        kiosk.price_minor, kiosk.currency = minor, currency
+        self._activity.record(
+            ActivityEvent.KIOSK_PRICE_SET,
+            actor_type=PARTNER,
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            previous={
+                "pricePerRound": str(from_minor(previous[0])) if previous[0] is not None else None,
+                "currency": previous[1],
+            },
+            pricePerRound=str(from_minor(minor)),
+            currency=currency,
+        )
+        return kiosk
+
+    async def cash_balance(self, kiosk_id: uuid.UUID) -> CashBalance:
+        """Rounds granted by cash codes since the last settlement, and their value."""
+        row = (
+            await self._db.execute(
+                select(
+                    func.coalesce(func.sum(KioskCashEntry.rounds), 0),
+                    func.coalesce(func.sum(KioskCashEntry.amount_minor), 0),
+                    func.max(
+                        case(
+                            (
+                                KioskCashEntry.entry_type == CashEntryType.SETTLEMENT.value,
+                                KioskCashEntry.created_at,
+                            )
+                        )
+                    ),
+                ).where(KioskCashEntry.kiosk_id == kiosk_id)
+            )
+        ).one()
+        return CashBalance(int(row[0]), int(row[1]), row[2])
+
+    async def settle_cash(self, partner: Principal, kiosk_id: uuid.UUID) -> CashBalance:
+        """Books the cash owed as collected: one SETTLEMENT entry of minus the balance,
+        under the kiosk's lock (a redeem waits, and lands after it or before it)."""
+        kiosk = await self.get_owned(partner, kiosk_id, lock=True)
+        owed = await self.cash_balance(kiosk.id)
+        if owed.rounds == 0 and owed.amount_minor == 0:
+            return owed
+        now = clock.now()
+        self._db.add(
+            KioskCashEntry(
+                id=uuid.uuid4(),
+                kiosk_id=kiosk.id,
+                entry_type=CashEntryType.SETTLEMENT.value,
+                rounds=-owed.rounds,
+                amount_minor=-owed.amount_minor,
+                currency=kiosk.currency,
+                settled_by_user_id=partner.user_id,
+                created_at=now,
+            )
+        )
+        self._activity.record(
+            ActivityEvent.KIOSK_CASH_SETTLED,
+            actor_type=PARTNER,
+            actor_id=partner.user_id,
+            kiosk_id=kiosk.id,
+            rounds=owed.rounds,
+            amount=str(from_minor(owed.amount_minor)),
+            currency=kiosk.currency,
+        )
+        await self._db.flush()
+        return CashBalance(owed.rounds, owed.amount_minor, now)
+
     async def clear_error(self, partner: Principal, kiosk_id: uuid.UUID) -> Kiosk:
         """Back to `active` with no error code; a no-op (and no log) when nothing to clear."""
         kiosk = await self.get_owned(partner, kiosk_id, lock=True)
@@ -302,8 +396,19 @@ class KioskService:
         await self._db.execute(select(Kiosk.id).where(Kiosk.id == kiosk.id).with_for_update())
 
     async def record_cash_round(self, kiosk: Kiosk, code_id: uuid.UUID) -> None:
-        """A cash code was redeemed: one entry in the kiosk's cash ledger."""
-        self._db.add(KioskCashEntry(id=uuid.uuid4(), kiosk_id=kiosk.id, code_id=code_id))
+        """A cash code was redeemed: one entry in the kiosk's cash ledger, worth the round
+        price of the moment (0 while the kiosk has none)."""
+        self._db.add(
+            KioskCashEntry(
+                id=uuid.uuid4(),
+                kiosk_id=kiosk.id,
+                code_id=code_id,
+                entry_type=CashEntryType.FREE_ROUND.value,
+                rounds=1,
+                amount_minor=kiosk.price_minor or 0,
+                currency=kiosk.currency,
+            )
+        )
 
     @staticmethod
     async def count_errors_older_than(

@@ -174,10 +174,11 @@ class PaymentService:
         await publish(self._db, _event(event, payment))
         return True
 
-    async def request_refund(self, payment_id: uuid.UUID) -> bool:
+    @staticmethod
+    async def request_refund(session: AsyncSession, payment_id: uuid.UUID) -> bool:
         """Decides the refund in the caller's transaction (succeeded -> refund_pending);
         `process_refunds` then asks the provider. False when not succeeded."""
-        moved = await self._db.execute(
+        moved = await session.execute(
             update(Payment)
             .where(Payment.id == payment_id, Payment.status == PaymentStatus.SUCCEEDED.value)
             .values(status=PaymentStatus.REFUND_PENDING.value, updated_at=clock.now())

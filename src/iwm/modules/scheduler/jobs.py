@@ -11,7 +11,9 @@ import structlog
 from iwm.core.resources import Resources
 from iwm.modules.cleanup.service import CleanupService
 from iwm.modules.commissions.engine import qualify_ranks
+from iwm.modules.payments.provider import make_provider
 from iwm.modules.payouts.service import reconcile_payouts
+from iwm.modules.rounds.service import RoundService
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
 
 log = structlog.get_logger()
@@ -33,6 +35,15 @@ async def _qualify_ranks(resources: Resources) -> dict[str, Any]:
     return (await qualify_ranks(resources)).model_dump(mode="json", by_alias=True)
 
 
+async def _refund_unstarted_rounds(resources: Resources) -> None:
+    provider = make_provider(resources.settings, resources.payment_webhook_secret)
+    refunded = await RoundService.refund_unstarted(
+        resources.sessionmaker, resources.settings, provider
+    )
+    if refunded:
+        log.info("kiosk_sessions.refunded", sessions=refunded)
+
+
 CLEANUP = DailyJob(
     "cleanup",
     hour_utc=lambda settings: settings.cleanup_hour_utc,
@@ -48,4 +59,9 @@ RANK_QUALIFICATION = DailyJob(
     run=_qualify_ranks,
     failure_event="ranks.qualify_failed",
 )
-JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION, RANK_QUALIFICATION)
+ROUND_REFUNDS = RecurringJob(
+    "kiosk-round-refunds",
+    run=_refund_unstarted_rounds,
+    failure_event="kiosk_sessions.refund_failed",
+)
+JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION, RANK_QUALIFICATION, ROUND_REFUNDS)

@@ -1,0 +1,283 @@
+"""Kiosk rounds paid online: the kiosk opens a session, the customer pays through the
+payment provider, the payment's webhook makes the session paid, the kiosk starts the round.
+
+Never commits: the request's (or the job's) transaction does. Every change of a session
+wakes the kiosk's long poll once committed (`core.wakeups`), in whichever process it waits.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from iwm.core import clock
+from iwm.core.config import Settings, get_settings
+from iwm.core.db import SETTINGS_INFO_KEY, delete_in_batches
+from iwm.core.events import Subscriptions, handle
+from iwm.core.money import from_minor
+from iwm.core.wakeups import wake_after_commit
+from iwm.modules.activity.models import ActivityEvent
+from iwm.modules.activity.service import ActivityService
+from iwm.modules.kiosks.errors import KioskInactive
+from iwm.modules.kiosks.models import Kiosk, KioskStatus
+from iwm.modules.payments.events import PaymentRefunded, PaymentSucceeded
+from iwm.modules.payments.models import PaymentPurpose
+from iwm.modules.payments.provider import PaymentProvider
+from iwm.modules.payments.service import PaymentService
+from iwm.modules.rounds.errors import (
+    PriceNotSet,
+    SessionAlreadyStarted,
+    SessionExpired,
+    SessionNotFound,
+    SessionNotPaid,
+)
+from iwm.modules.rounds.models import KioskSession, SessionStatus
+
+KIOSK = "kiosk"
+PAYMENT = "payment"
+SYSTEM = "system"
+
+
+def wake_key(session_id: uuid.UUID) -> str:
+    return f"kiosk-session:{session_id}"
+
+
+def status_now(row: KioskSession) -> SessionStatus:
+    """A pending session past its expiry is expired, whether a job wrote it or not."""
+    if row.status == SessionStatus.PENDING and clock.now() >= row.expires_at:
+        return SessionStatus.EXPIRED
+    return SessionStatus(row.status)
+
+
+class RoundService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self._db = session
+        self._settings = settings
+        self._activity = ActivityService(session)
+
+    async def open(self, kiosk: Kiosk, provider: PaymentProvider) -> KioskSession:
+        """A pending session at the kiosk's price, with its payment opened. 409
+        PRICE_NOT_SET without a price, KIOSK_INACTIVE unless the kiosk is active."""
+        if kiosk.price_minor is None or kiosk.currency is None:
+            raise PriceNotSet()
+        if kiosk.status != KioskStatus.ACTIVE:
+            raise KioskInactive()
+        now = clock.now()
+        row = KioskSession(
+            id=uuid.uuid4(),
+            kiosk_id=kiosk.id,
+            amount_minor=kiosk.price_minor,
+            currency=kiosk.currency,
+            status=SessionStatus.PENDING.value,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.kiosk_session_ttl_seconds),
+        )
+        payment = await PaymentService(self._db, provider).create(
+            PaymentPurpose.KIOSK_ROUND,
+            row.id,
+            row.amount_minor,
+            row.currency,
+            idempotency_key=str(row.id),
+            description=f"One round at {kiosk.name}",
+        )
+        row.payment_id = payment.id
+        row.payment_url = payment.checkout_url
+        self._db.add(row)
+        await self._db.flush()
+        return row
+
+    async def get(self, kiosk_id: uuid.UUID, session_id: uuid.UUID) -> KioskSession:
+        """404 SESSION_NOT_FOUND for a missing session and another kiosk's alike."""
+        row = await self._db.scalar(
+            select(KioskSession).where(
+                KioskSession.id == session_id, KioskSession.kiosk_id == kiosk_id
+            )
+        )
+        if row is None:
+            raise SessionNotFound()
+        return row
+
+    async def start(self, kiosk: Kiosk, session_id: uuid.UUID) -> KioskSession:
+        """Once, while paid and within the start window: one conditional UPDATE, so of
+        concurrent starts (or a start racing the refund job) exactly one wins."""
+        now = clock.now()
+        started = await self._db.execute(
+            update(KioskSession)
+            .where(
+                KioskSession.id == session_id,
+                KioskSession.kiosk_id == kiosk.id,
+                KioskSession.status == SessionStatus.PAID.value,
+                KioskSession.refund_due_at > now,
+            )
+            .values(status=SessionStatus.STARTED.value, started_at=now, refund_due_at=None)
+            .returning(KioskSession.id)
+            .execution_options(synchronize_session=False)
+        )
+        if started.scalar_one_or_none() is None:
+            row = await self.get(kiosk.id, session_id)
+            status = status_now(row)
+            if status is SessionStatus.STARTED:
+                raise SessionAlreadyStarted()
+            if status is SessionStatus.PENDING:
+                raise SessionNotPaid()
+            raise SessionExpired()  # expired, refunded, or paid past the start window
+        row = await self.get(kiosk.id, session_id)
+        await self._db.refresh(row)
+        self._activity.record(
+            ActivityEvent.KIOSK_ROUND_STARTED,
+            actor_type=KIOSK,
+            actor_id=kiosk.id,
+            kiosk_id=kiosk.id,
+            sessionId=str(row.id),
+            amount=str(from_minor(row.amount_minor)),
+            currency=row.currency,
+        )
+        wake_after_commit(self._db, wake_key(row.id))
+        return row
+
+    # -- the payment's events (in the webhook's transaction) ---------------------------
+
+    async def payment_succeeded(self, event: PaymentSucceeded) -> None:
+        """Paid in time: the session is paid and must be started within the start window.
+        Paid after the session expired (the kiosk gave up): the money goes back."""
+        row = await self._db.get(KioskSession, event.reference_id, with_for_update=True)
+        now = clock.now()
+        if row is None:  # removed by the retention: nothing to sell any more
+            await PaymentService.request_refund(self._db, event.payment_id)
+            return
+        if row.status == SessionStatus.PENDING and now < row.expires_at:
+            row.status = SessionStatus.PAID.value
+            row.paid_at = now
+            row.refund_due_at = now + timedelta(seconds=self._settings.kiosk_start_window_seconds)
+            self._activity.record(
+                ActivityEvent.KIOSK_SESSION_PAID,
+                actor_type=PAYMENT,
+                actor_id=event.payment_id,
+                kiosk_id=row.kiosk_id,
+                sessionId=str(row.id),
+                amount=str(from_minor(event.amount_minor)),
+                currency=event.currency,
+            )
+        else:
+            await self._refund(row, reason="paid after expiry")
+        wake_after_commit(self._db, wake_key(row.id))
+
+    async def payment_refunded(self, event: PaymentRefunded) -> None:
+        """A refund made at the provider (its dashboard, a dispute): the round is off."""
+        row = await self._db.get(KioskSession, event.reference_id, with_for_update=True)
+        if row is None or row.status in (SessionStatus.REFUNDED, SessionStatus.STARTED):
+            return
+        row.status = SessionStatus.REFUNDED.value
+        row.refunded_at = clock.now()
+        row.refund_due_at = None
+        wake_after_commit(self._db, wake_key(row.id))
+
+    async def _refund(self, row: KioskSession, reason: str) -> None:
+        row.status = SessionStatus.REFUNDED.value
+        row.refunded_at = clock.now()
+        row.refund_due_at = None
+        if row.payment_id is not None:
+            await PaymentService.request_refund(self._db, row.payment_id)
+        self._activity.record(
+            ActivityEvent.KIOSK_SESSION_REFUNDED,
+            actor_type=SYSTEM,
+            actor_id=None,
+            kiosk_id=row.kiosk_id,
+            sessionId=str(row.id),
+            reason=reason,
+        )
+        wake_after_commit(self._db, wake_key(row.id))
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def refund_unstarted(
+        maker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        provider: PaymentProvider,
+        batch: int = 200,
+    ) -> int:
+        """Refunds the sessions paid but not started within the start window (the kiosk
+        went away, the customer left), then sends every decided refund to the provider.
+        Safe in every process at once: rows are claimed with SKIP LOCKED."""
+        refunded = 0
+        while True:
+            async with maker.begin() as db:
+                rows = list(
+                    (
+                        await db.execute(
+                            select(KioskSession)
+                            .where(
+                                KioskSession.status == SessionStatus.PAID.value,
+                                KioskSession.refund_due_at <= clock.now(),
+                            )
+                            .order_by(KioskSession.refund_due_at)
+                            .limit(batch)
+                            .with_for_update(skip_locked=True)
+                        )
+                    ).scalars()
+                )
+                service = RoundService(db, settings)
+                for row in rows:
+                    await service._refund(row, reason="not started within the start window")
+            refunded += len(rows)
+            if len(rows) < batch:
+                break
+        await PaymentService.process_refunds(maker, provider)
+        return refunded
+
+
+def _retired(paid_cutoff: datetime, unpaid_cutoff: datetime) -> ColumnElement[bool]:
+    """Sessions past retention: paid ones (kept as long as orders) and never paid ones."""
+    return or_(
+        and_(KioskSession.paid_at.is_not(None), KioskSession.created_at < paid_cutoff),
+        and_(KioskSession.paid_at.is_(None), KioskSession.created_at < unpaid_cutoff),
+    )
+
+
+async def count_retired(
+    maker: async_sessionmaker[AsyncSession], paid_cutoff: datetime, unpaid_cutoff: datetime
+) -> int:
+    async with maker() as db:
+        stmt = select(func.count()).select_from(KioskSession)
+        return int(await db.scalar(stmt.where(_retired(paid_cutoff, unpaid_cutoff))) or 0)
+
+
+async def purge_retired(
+    maker: async_sessionmaker[AsyncSession],
+    paid_cutoff: datetime,
+    unpaid_cutoff: datetime,
+    batch_size: int,
+) -> int:
+    """Deletes the sessions past retention in batches; their payments stay (money records)."""
+    return await delete_in_batches(
+        maker, KioskSession, _retired(paid_cutoff, unpaid_cutoff), batch_size
+    )
+
+
+async def _on_paid(session: AsyncSession, event: PaymentSucceeded) -> None:
+    if event.purpose == PaymentPurpose.KIOSK_ROUND:
+        await RoundService(session, _settings_of(session)).payment_succeeded(event)
+
+
+async def _on_refunded(session: AsyncSession, event: PaymentRefunded) -> None:
+    if event.purpose == PaymentPurpose.KIOSK_ROUND:
+        await RoundService(session, _settings_of(session)).payment_refunded(event)
+
+
+def _settings_of(session: AsyncSession) -> Settings:
+    # The handlers run inside another module's transaction: the app's settings ride along
+    # with the session's info (`Resources.build`), else the process's own.
+    settings = session.info.get(SETTINGS_INFO_KEY)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def _subscribe(bus: Subscriptions) -> None:
+    bus.on(PaymentSucceeded, _on_paid)
+    bus.on(PaymentRefunded, _on_refunded)
+
+
+def install() -> None:
+    """Registers the kiosk sessions' handlers of payment events (idempotent)."""
+    handle("rounds", _subscribe)
