@@ -47,6 +47,9 @@ async def test_open_pay_poll_start_revenue(
     assert priced["settings"]["currency"] == "EUR"
     own = (await client.get(f"/kiosk/{kiosk.id}", headers=kiosk.headers)).json()
     assert own["settings"]["pricePerRound"] == 2.5
+    listed = (await client.get("/partner/kiosks", headers=partner)).json()
+    assert listed[0]["settings"] == priced["settings"]
+    assert '"pricePerRound":2.5,' in (await client.get("/partner/kiosks", headers=partner)).text
 
     opened = await open_session(client, kiosk)
     assert opened["status"] == "pending"
