@@ -37,6 +37,7 @@ from iwm.modules.kiosks.device_router import router as kiosk_device_router
 from iwm.modules.kiosks.heartbeat import HeartbeatFastPath
 from iwm.modules.kiosks.liveness import heartbeat_buffer
 from iwm.modules.kiosks.router import router as partner_kiosks_router
+from iwm.modules.kyc.member_router import router as member_kyc_router
 from iwm.modules.kyc.router import router as admin_kyc_router
 from iwm.modules.media.router import router as media_router
 from iwm.modules.network.router import router as admin_partners_router
@@ -105,9 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
-        # A photo at the limit, with room for the form around it: a photo just past the
-        # limit still gets the upload's own, more precise error.
-        kiosk_limit=settings.max_upload_bytes + settings.max_body_bytes,
+        # A photo (or every KYC document) at the limit, with room for the form around it:
+        # a file just past the limit still gets the upload's own, more precise error.
+        uploads={
+            "/kiosk/": settings.max_upload_bytes + settings.max_body_bytes,
+            "/api/v1/me/kyc": settings.kyc_upload_limit_bytes,
+        },
     )
     app.add_middleware(HeartbeatFastPath, heartbeats=resources.heartbeats)
     app.add_middleware(AllowedHostsMiddleware, allowed=settings.hosts_allowed)
@@ -146,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_user_views_router,
         admin_users_router,
         admin_kyc_router,
+        member_kyc_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

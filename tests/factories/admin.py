@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core.principal import Role
 from iwm.core.resources import Resources
 from iwm.modules.audit.models import AuditLog
-from iwm.modules.kyc.models import DocumentType, KycLevel, KycPriority, KycVerification
+from iwm.modules.kyc.models import (
+    DocumentKind,
+    DocumentType,
+    KycLevel,
+    KycPriority,
+    KycVerification,
+)
 from iwm.modules.kyc.schemas import DocumentUpload, KycAddress, PersonalInfo
 from iwm.modules.kyc.service import KycService
 from iwm.modules.network.models import NetworkPartner
@@ -83,8 +89,8 @@ async def submit_kyc(
     submitted_at: datetime | None = None,
 ) -> KycVerification:
     uploads = [
-        DocumentUpload(type=DocumentType.PASSPORT, file_name="passport.jpg", data=jpeg()),
-        DocumentUpload(type=DocumentType.SELFIE, file_name="selfie.png", data=png()),
+        DocumentUpload(type=DocumentKind.PASSPORT, file_name="passport.jpg", data=jpeg()),
+        DocumentUpload(type=DocumentKind.SELFIE, file_name="selfie.png", data=png()),
     ][:documents]
     async with resources.sessionmaker.begin() as db:
         verification = await KycService(db, resources.settings, resources.storage).submit(

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     admin_rate_limit_per_minute: int = 200
     admin_rate_limit_window_seconds: int = 60
     kyc_validity_days: int = 365
+    # A member's KYC document (JPEG, PNG or PDF); images also within max_image_pixels/side.
+    kyc_document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     currency: str = "USD"
 
     # Money (commissions, payouts): the plan's per-level rates in percent of a sale's
@@ -218,6 +220,12 @@ class Settings(BaseSettings):
     def hosts_allowed(self) -> list[str]:
         """The Host names served: IWM_ALLOWED_HOSTS, else any (development only)."""
         return self.allowed_hosts if self.allowed_hosts is not None else ["*"]
+
+    @property
+    def kyc_upload_limit_bytes(self) -> int:
+        """A KYC submission's body: one document of each of the five types at the limit,
+        with room for the form around them."""
+        return 5 * self.kyc_document_max_bytes + self.max_body_bytes
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs too much on the hot paths)."""
 
 import uuid
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import structlog
@@ -51,18 +52,20 @@ _TOO_LARGE = "The request body is larger than allowed"
 class BodyLimitMiddleware:
     """A request body past its limit is a 413 PAYLOAD_TOO_LARGE in the error format, before
     it is read whole: at once when Content-Length says so, else as soon as the bytes
-    received pass the limit. The kiosk surface, which uploads photos, has its own limit."""
+    received pass the limit. The paths that upload files (the kiosk's photos, a member's
+    KYC documents) have their own, larger limits: `uploads` maps a path prefix to one."""
 
-    def __init__(self, app: ASGIApp, limit: int, kiosk_limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: Mapping[str, int]) -> None:
         self.app = app
         self.limit = limit
-        self.kiosk_limit = kiosk_limit
+        self.uploads = tuple(uploads.items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.kiosk_limit if scope["path"].startswith("/kiosk/") else self.limit
+        path = scope["path"]
+        limit = next((n for prefix, n in self.uploads if path.startswith(prefix)), self.limit)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:

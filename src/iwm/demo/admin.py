@@ -13,7 +13,7 @@ from rich.progress import Progress
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
-from iwm.modules.kyc.models import DocumentType, KycLevel, KycPriority
+from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
 from iwm.modules.kyc.schemas import ApproveRequest, DocumentUpload, KycAddress, PersonalInfo
 from iwm.modules.kyc.schemas import RejectRequest as KycReject
 from iwm.modules.kyc.service import KycService
@@ -224,12 +224,12 @@ async def _kyc(
                 ),
                 [
                     DocumentUpload(
-                        DocumentType.PASSPORT,
+                        DocumentKind.PASSPORT,
                         "passport.jpg",
                         _document(f"PASSPORT {member.last_name}", "#264653"),
                     ),
                     DocumentUpload(
-                        DocumentType.SELFIE,
+                        DocumentKind.SELFIE,
                         "selfie.jpg",
                         _document(f"SELFIE {member.first_name}", "#2a9d8f"),
                     ),

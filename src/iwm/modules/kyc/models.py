@@ -44,6 +44,25 @@ class DocumentType(enum.StrEnum):
     PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
 
 
+class DocumentKind(enum.StrEnum):
+    """What a submitted file shows: a member's submission has one file part per kind."""
+
+    PASSPORT = "PASSPORT"
+    ID_CARD_FRONT = "ID_CARD_FRONT"
+    ID_CARD_BACK = "ID_CARD_BACK"
+    SELFIE = "SELFIE"
+    PROOF_OF_ADDRESS = "PROOF_OF_ADDRESS"
+
+
+# The files an identity document (personalInfo.documentType) needs: a passport's photo
+# page, both sides of a card.
+IDENTITY_FILES: dict[str, tuple[DocumentKind, ...]] = {
+    DocumentType.PASSPORT: (DocumentKind.PASSPORT,),
+    DocumentType.ID_CARD: (DocumentKind.ID_CARD_FRONT, DocumentKind.ID_CARD_BACK),
+    DocumentType.DRIVER_LICENSE: (DocumentKind.ID_CARD_FRONT, DocumentKind.ID_CARD_BACK),
+}
+
+
 class DocumentStatus(enum.StrEnum):
     PENDING = "PENDING"
     VERIFIED = "VERIFIED"

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from iwm.core import clock
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.listing import SortOrder
@@ -14,14 +15,16 @@ from iwm.modules.kyc.models import KycPriority
 from iwm.modules.kyc.schemas import (
     Approved,
     ApproveRequest,
+    InfoRequested,
     KycDetail,
     KycQueue,
     QueueSortField,
     QueueStatus,
     Rejected,
     RejectRequest,
+    RequestInfoRequest,
 )
-from iwm.modules.kyc.service import KycService, QueueFilters
+from iwm.modules.kyc.service import KycService, QueueFilters, requested
 from iwm.modules.users.deps import AdminUser
 
 router = APIRouter(
@@ -82,3 +85,25 @@ async def reject(
 ) -> Envelope[Rejected]:
     """Reject a verification, naming the faulty documents."""
     return ok(await kyc.reject(admin, kyc_id, body))
+
+
+@router.post(
+    "/{kyc_id}/request-info",
+    responses=error_responses(ValidationFailed, KycNotFound, NotReviewable),
+)
+async def request_info(
+    kyc_id: uuid.UUID, body: RequestInfoRequest, admin: AdminUser, kyc: KycServiceDep
+) -> Envelope[InfoRequested]:
+    """Ask the member for more (NEEDS_INFO), naming the documents to upload again."""
+    v = await kyc.request_info(admin, kyc_id, body.note, body.documents)
+    return ok(
+        InfoRequested(
+            id=v.id,
+            user_id=v.user_id,
+            status=v.status,
+            note=body.note,
+            requested_documents=requested(await kyc.documents(v.id)),
+            requested_at=clock.now(),
+            requested_by=admin.display_name,
+        )
+    )

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
 
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
-from iwm.modules.kyc.models import DocumentType, KycLevel, KycPriority
+from iwm.core import clock
+from iwm.core.schemas import CamelModel, PlausibleDate, StrictBody, UtcDateTime
+from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
+
+ADULT_YEARS = 18
 
 
 class QueueStatus(enum.StrEnum):
@@ -23,10 +26,10 @@ class QueueSortField(enum.StrEnum):
     PRIORITY = "priority"
 
 
-# -- submission (made by the member's side; here through the service) -----------------
+# -- submission (the member's `personalInfo`, seed 004's KYC shape) ---------------------
 
 
-class KycAddress(CamelModel):
+class KycAddress(StrictBody):
     country: str = Field(min_length=2, max_length=2)
     region: str = Field(default="", max_length=100)
     city: str = Field(min_length=1, max_length=100)
@@ -36,25 +39,92 @@ class KycAddress(CamelModel):
     postal_code: str = Field(min_length=1, max_length=16)
 
 
-class PersonalInfo(CamelModel):
+class PersonalInfo(StrictBody):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     middle_name: str | None = Field(default=None, max_length=100)
-    date_of_birth: date
-    nationality: str = Field(min_length=2, max_length=2)
+    date_of_birth: PlausibleDate
+    nationality: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
     document_number: str = Field(min_length=1, max_length=64)
     document_type: DocumentType
-    document_issue_date: date
-    document_expiry_date: date
+    document_issue_date: PlausibleDate
+    document_expiry_date: PlausibleDate
     address: KycAddress
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _adult(cls, value: date) -> date:
+        today = clock.now().date()
+        if (today.year - value.year) - ((today.month, today.day) < (value.month, value.day)) < (
+            ADULT_YEARS
+        ):
+            raise ValueError(f"the member must be at least {ADULT_YEARS} years old")
+        return value
+
+    @field_validator("document_issue_date")
+    @classmethod
+    def _issued(cls, value: date, info: ValidationInfo) -> date:
+        if value > clock.now().date():
+            raise ValueError("must not be in the future")
+        born = info.data.get("date_of_birth")
+        if born is not None and value < born:
+            raise ValueError("must not be before the date of birth")
+        return value
+
+    @field_validator("document_expiry_date")
+    @classmethod
+    def _valid(cls, value: date) -> date:
+        if value <= clock.now().date():
+            raise ValueError("the document has expired")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentUpload:
-    type: DocumentType
+    type: DocumentKind
     file_name: str
     data: bytes
     ocr_data: dict[str, str] | None = None
+
+
+# -- the member's view -----------------------------------------------------------------
+
+
+class MemberDocument(CamelModel):
+    id: uuid.UUID
+    verification_id: uuid.UUID
+    type: str
+    file_name: str
+    file_url: str
+    status: str
+    rejection_reason: str | None
+    uploaded_at: UtcDateTime
+
+
+class MemberHistoryEntry(CamelModel):
+    verification_id: uuid.UUID
+    action: str
+    note: str | None
+    timestamp: UtcDateTime
+
+
+class MemberKyc(CamelModel):
+    """The member's KYC: the latest verification (status NOT_SUBMITTED and nulls when there
+    is none), its documents, and the history of every verification of the member."""
+
+    id: uuid.UUID | None
+    status: str
+    level: str | None
+    personal_info: "DetailPersonalInfo | None"
+    documents: list[MemberDocument]
+    # On NEEDS_INFO: the document types the review asked for again (empty: any).
+    requested_documents: list[str]
+    history: list[MemberHistoryEntry]
+    submitted_at: UtcDateTime | None
+    reviewed_at: UtcDateTime | None
+    expires_at: UtcDateTime | None
+    rejection_reason: str | None
+    can_resubmit: bool
 
 
 # -- queue ---------------------------------------------------------------------------
@@ -188,6 +258,21 @@ class RejectRequest(StrictBody):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+
+class RequestInfoRequest(StrictBody):
+    note: str = Field(min_length=1, max_length=2000)
+    documents: list["RejectedDocument"] = Field(default_factory=list, max_length=50)
+
+
+class InfoRequested(CamelModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: str
+    note: str
+    requested_documents: list[str]
+    requested_at: UtcDateTime
+    requested_by: str
 
 
 class Rejected(CamelModel):

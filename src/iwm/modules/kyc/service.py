@@ -8,6 +8,7 @@ once cannot both succeed; the second one gets NOT_REVIEWABLE.
 import asyncio
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +25,18 @@ from iwm.core.principal import Principal
 from iwm.core.storage import PhotoStorage
 from iwm.modules.audit.service import AuditService
 from iwm.modules.kyc import schemas as s
-from iwm.modules.kyc.errors import KycNotFound, NotReviewable
+from iwm.modules.kyc.documents import check_document, sniff
+from iwm.modules.kyc.errors import (
+    KycAlreadyApproved,
+    KycAlreadySubmitted,
+    KycNotFound,
+    NotReviewable,
+    ResubmissionNotAllowed,
+)
 from iwm.modules.kyc.models import (
+    IDENTITY_FILES,
     REVIEWABLE,
+    DocumentKind,
     DocumentStatus,
     KycDocument,
     KycHistory,
@@ -41,13 +51,17 @@ from iwm.modules.users.service import UserService
 ENTITY = "kyc"
 THUMBNAIL_SIZE = (320, 320)
 PROCESSING_WINDOW = timedelta(days=30)
-_SIGNATURES = [
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"%PDF-", "application/pdf", "pdf"),
-]
 # Sorting by priority "desc" lists HIGH first.
 _PRIORITY_WEIGHT = {KycPriority.HIGH: 3, KycPriority.NORMAL: 2, KycPriority.LOW: 1}
+LEVEL_RANK = {KycLevel.BASIC: 1, KycLevel.STANDARD: 2, KycLevel.ENHANCED: 3}
+
+
+def requested(documents: Sequence[KycDocument]) -> list[str]:
+    """The kinds whose latest file the review refused: the ones to upload again."""
+    latest: dict[str, KycDocument] = {}
+    for doc in documents:  # in upload order: a later file of a kind replaces the earlier
+        latest[doc.type] = doc
+    return sorted(k for k, d in latest.items() if d.status == DocumentStatus.REJECTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +70,6 @@ class QueueFilters:
     priority: KycPriority | None = None
     sort_by: s.QueueSortField = s.QueueSortField.SUBMITTED_AT
     sort_order: SortOrder | None = None
-
-
-def _sniff(data: bytes) -> tuple[str, str]:
-    for magic, content_type, ext in _SIGNATURES:
-        if data.startswith(magic):
-            return content_type, ext
-    raise ValidationFailed(
-        "Documents must be JPEG, PNG or PDF", {"documents": ["unsupported file type"]}
-    )
 
 
 def _thumbnail(data: bytes) -> bytes:
@@ -119,11 +124,18 @@ class KycService:
         level: KycLevel = KycLevel.STANDARD,
         priority: KycPriority = KycPriority.NORMAL,
     ) -> KycVerification:
-        """A member's submission. Files are stored first: a failed transaction can leave
-        unreferenced files behind, never a row pointing at a missing file."""
+        """A member's submission: a new verification in SUBMITTED with one document per
+        file given. Raises VALIDATION_ERROR (a file refused, a required one missing),
+        KYC_ALREADY_SUBMITTED (one awaits review), KYC_ALREADY_APPROVED (an unexpired
+        approval at this level or above), KYC_RESUBMISSION_NOT_ALLOWED. Locks the user row,
+        so that two submissions at once cannot both pass these checks. Files are stored
+        first: a failed transaction can leave unreferenced files behind, never a row
+        pointing at a missing file."""
         user = await self._users.get(user_id)
-        if not documents:
-            raise ValidationFailed("At least one document is required", {"documents": ["empty"]})
+        checked = [check_document(d.data, d.type, self._settings) for d in documents]
+        self._require_files(info, level, documents)
+        await self._db.execute(select(User.id).where(User.id == user_id).with_for_update())
+        await self._check_may_submit(user_id, level)
         now = clock.now()
         verification = KycVerification(
             id=uuid.uuid4(),
@@ -151,22 +163,84 @@ class KycService:
         )
         self._db.add(verification)
         await self._db.flush()
-        for position, upload in enumerate(documents):
-            self._db.add(await self._store(verification.id, position, upload, now))
+        for position, (upload, kind) in enumerate(zip(documents, checked, strict=True)):
+            self._db.add(await self.store(verification.id, position, upload, kind.ext, now))
         self._db.add(KycHistory(verification_id=verification.id, action="SUBMITTED"))
         user.kyc_status, user.kyc_level = KycStatus.SUBMITTED, level
         await self._db.flush()
         return verification
 
-    async def _store(
-        self, verification_id: uuid.UUID, position: int, upload: s.DocumentUpload, now: datetime
+    @staticmethod
+    def _require_files(
+        info: s.PersonalInfo, level: KycLevel, documents: list[s.DocumentUpload]
+    ) -> None:
+        """The identity document's files and a selfie always; proof of address for the
+        ENHANCED level. Each file kind at most once."""
+        given = [d.type for d in documents]
+        errors: dict[str, list[str]] = {}
+        for kind in {k for k in given if given.count(k) > 1}:
+            errors[kind] = ["given more than once"]
+        needed = [*IDENTITY_FILES[info.document_type], DocumentKind.SELFIE]
+        if level is KycLevel.ENHANCED:
+            needed.append(DocumentKind.PROOF_OF_ADDRESS)
+        for kind in needed:
+            if kind not in given:
+                errors[kind] = [f"required for a {info.document_type} at level {level}"]
+        if errors:
+            raise ValidationFailed("Documents are missing or repeated", errors)
+
+    async def _check_may_submit(self, user_id: uuid.UUID, level: KycLevel) -> None:
+        latest = await self.latest(user_id)
+        if latest is None:
+            return
+        if latest.status in REVIEWABLE:
+            raise KycAlreadySubmitted(details={"status": [latest.status]})
+        if latest.status == KycStatus.APPROVED:
+            current = (latest.expires_at is None) or latest.expires_at > clock.now()
+            if current and LEVEL_RANK[KycLevel(latest.level)] >= LEVEL_RANK[level]:
+                raise KycAlreadyApproved(details={"level": [latest.level]})
+        if latest.status == KycStatus.REJECTED and not latest.can_resubmit:
+            raise ResubmissionNotAllowed()
+
+    async def latest(self, user_id: uuid.UUID) -> KycVerification | None:
+        """The member's latest verification (the one their KYC state is)."""
+        return await self._db.scalar(
+            select(KycVerification)
+            .where(KycVerification.user_id == user_id)
+            .order_by(KycVerification.submitted_at.desc(), KycVerification.id)
+            .limit(1)
+        )
+
+    async def is_approved(self, user_id: uuid.UUID) -> bool:
+        """Whether the member holds an APPROVED verification that has not expired."""
+        now = clock.now()
+        found = await self._db.scalar(
+            select(KycVerification.id)
+            .where(
+                KycVerification.user_id == user_id,
+                KycVerification.status == KycStatus.APPROVED,
+                (KycVerification.expires_at.is_(None)) | (KycVerification.expires_at > now),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def store(
+        self,
+        verification_id: uuid.UUID,
+        position: int,
+        upload: s.DocumentUpload,
+        ext: str,
+        now: datetime,
     ) -> KycDocument:
-        content_type, ext = _sniff(upload.data)
+        """Puts the file (and a JPEG preview of an image) into the storage backend; the
+        document row for it, not yet added."""
+        checked = sniff(upload.data, upload.type)
         doc_id = uuid.uuid4()
         key = f"kyc/{verification_id}/{doc_id}.{ext}"
-        await self._storage.put(key, upload.data, content_type)
+        await self._storage.put(key, upload.data, checked.content_type)
         thumb_key = None
-        if content_type != "application/pdf":
+        if checked.is_image:
             thumb_key = f"kyc/{verification_id}/{doc_id}-thumb.jpg"
             thumb = await asyncio.to_thread(_thumbnail, upload.data)
             await self._storage.put(thumb_key, thumb, "image/jpeg")
@@ -176,7 +250,7 @@ class KycService:
             type=upload.type,
             position=position,
             file_name=upload.file_name[:255],
-            content_type=content_type,
+            content_type=checked.content_type,
             size_bytes=len(upload.data),
             storage_key=key,
             thumbnail_key=thumb_key,
@@ -214,7 +288,7 @@ class KycService:
                 .group_by(KycDocument.verification_id)
             )
             doc_counts = {vid: int(n) for vid, n in counted}
-        names = await self._names({v.assigned_to for v, _ in rows})
+        names = await self.names({v.assigned_to for v, _ in rows})
         now = clock.now()
         items = [
             s.QueueItem(
@@ -265,14 +339,14 @@ class KycService:
             average_processing_time=round(float(average) / 3600, 1) if average else 0.0,
         )
 
-    async def _names(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    async def names(self, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
         wanted = [i for i in ids if i is not None]
         if not wanted:
             return {}
         rows = await self._db.execute(select(User).where(User.id.in_(wanted)))
         return {u.id: u.full_name for u in rows.scalars()}
 
-    async def _get(self, kyc_id: uuid.UUID, *, lock: bool = False) -> KycVerification:
+    async def get(self, kyc_id: uuid.UUID, *, lock: bool = False) -> KycVerification:
         stmt = select(KycVerification).where(KycVerification.id == kyc_id)
         if lock:
             stmt = stmt.with_for_update()
@@ -281,7 +355,7 @@ class KycService:
             raise KycNotFound()
         return verification
 
-    async def _documents(self, kyc_id: uuid.UUID) -> list[KycDocument]:
+    async def documents(self, kyc_id: uuid.UUID) -> list[KycDocument]:
         rows = await self._db.execute(
             select(KycDocument)
             .where(KycDocument.verification_id == kyc_id)
@@ -290,9 +364,9 @@ class KycService:
         return list(rows.scalars())
 
     async def detail(self, kyc_id: uuid.UUID) -> s.KycDetail:
-        v = await self._get(kyc_id)
+        v = await self.get(kyc_id)
         user = await self._users.get(v.user_id)
-        docs = await self._documents(v.id)
+        docs = await self.documents(v.id)
         history = list(
             (
                 await self._db.execute(
@@ -302,7 +376,7 @@ class KycService:
                 )
             ).scalars()
         )
-        names = await self._names({v.reviewed_by} | {h.performed_by for h in history})
+        names = await self.names({v.reviewed_by} | {h.performed_by for h in history})
         documents = []
         for d in docs:
             file_url = await self._storage.url(d.storage_key)
@@ -369,15 +443,15 @@ class KycService:
     # -- decisions -----------------------------------------------------------------------
 
     async def _reviewable(self, kyc_id: uuid.UUID) -> KycVerification:
-        v = await self._get(kyc_id, lock=True)
+        v = await self.get(kyc_id, lock=True)
         if v.status not in REVIEWABLE:
             raise NotReviewable()
         return v
 
     async def _admin_name(self, admin: Principal) -> str:
-        return (await self._names({admin.user_id})).get(admin.user_id, admin.email)
+        return (await self.names({admin.user_id})).get(admin.user_id, admin.email)
 
-    async def _sync_user(self, v: KycVerification) -> None:
+    async def sync_user(self, v: KycVerification) -> None:
         """The user's KYC state is their latest verification's."""
         latest = (
             await self._db.execute(
@@ -399,7 +473,7 @@ class KycService:
         self._db.add(
             KycHistory(verification_id=v.id, action="REVIEW_STARTED", performed_by=admin.user_id)
         )
-        await self._sync_user(v)
+        await self.sync_user(v)
         await self._db.flush()
         self._audit.record(
             admin,
@@ -411,9 +485,17 @@ class KycService:
         )
         return v
 
-    async def request_info(self, admin: Principal, kyc_id: uuid.UUID, note: str) -> KycVerification:
-        """Asks the member for more information (NEEDS_INFO)."""
+    async def request_info(
+        self,
+        admin: Principal,
+        kyc_id: uuid.UUID,
+        note: str,
+        documents: Sequence[s.RejectedDocument] = (),
+    ) -> KycVerification:
+        """Asks the member for more information (NEEDS_INFO); the named documents are
+        marked REJECTED with their reason, and only those are uploaded again."""
         v = await self._reviewable(kyc_id)
+        await self._mark_rejected(v, documents)
         previous = v.status
         v.status = KycStatus.NEEDS_INFO
         self._db.add(
@@ -421,7 +503,7 @@ class KycService:
                 verification_id=v.id, action="INFO_REQUESTED", performed_by=admin.user_id, note=note
             )
         )
-        await self._sync_user(v)
+        await self.sync_user(v)
         await self._db.flush()
         self._audit.record(
             admin,
@@ -429,9 +511,30 @@ class KycService:
             ENTITY,
             v.id,
             previous={"status": previous},
-            new={"status": v.status, "note": note},
+            new={
+                "status": v.status,
+                "note": note,
+                "documents": [str(d.document_id) for d in documents],
+            },
         )
         return v
+
+    async def _mark_rejected(self, v: KycVerification, items: Sequence[s.RejectedDocument]) -> None:
+        """VALIDATION_ERROR for a document of another verification."""
+        docs = {d.id: d for d in await self.documents(v.id)}
+        unknown = [str(r.document_id) for r in items if r.document_id not in docs]
+        if unknown:
+            raise ValidationFailed(
+                "Unknown document in rejectedDocuments",
+                {
+                    "rejectedDocuments": [
+                        f"not a document of this verification: {u}" for u in unknown
+                    ]
+                },
+            )
+        for item in items:
+            docs[item.document_id].status = DocumentStatus.REJECTED
+            docs[item.document_id].rejection_reason = item.reason
 
     async def approve(
         self, admin: Principal, kyc_id: uuid.UUID, body: s.ApproveRequest
@@ -449,7 +552,7 @@ class KycService:
         v.status, v.level = KycStatus.APPROVED, body.level
         v.reviewed_at, v.reviewed_by, v.expires_at = now, admin.user_id, expires_at
         v.rejection_reason = None
-        for doc in await self._documents(v.id):
+        for doc in await self.documents(v.id):
             if doc.status == DocumentStatus.PENDING:
                 doc.status = DocumentStatus.VERIFIED
         self._db.add(
@@ -457,7 +560,7 @@ class KycService:
                 verification_id=v.id, action="APPROVED", performed_by=admin.user_id, note=body.note
             )
         )
-        await self._sync_user(v)
+        await self.sync_user(v)
         await self._db.flush()
         self._audit.record(
             admin,
@@ -488,22 +591,9 @@ class KycService:
         """Raises KYC_NOT_FOUND, NOT_REVIEWABLE, VALIDATION_ERROR (a document of another
         verification). Named documents are marked REJECTED with their reason."""
         v = await self._reviewable(kyc_id)
-        docs = {d.id: d for d in await self._documents(v.id)}
-        unknown = [str(r.document_id) for r in body.rejected_documents if r.document_id not in docs]
-        if unknown:
-            raise ValidationFailed(
-                "Unknown document in rejectedDocuments",
-                {
-                    "rejectedDocuments": [
-                        f"not a document of this verification: {u}" for u in unknown
-                    ]
-                },
-            )
+        await self._mark_rejected(v, body.rejected_documents)
         now = clock.now()
         previous = {"status": v.status}
-        for item in body.rejected_documents:
-            docs[item.document_id].status = DocumentStatus.REJECTED
-            docs[item.document_id].rejection_reason = item.reason
         v.status = KycStatus.REJECTED
         v.reviewed_at, v.reviewed_by = now, admin.user_id
         v.rejection_reason, v.can_resubmit = body.reason, body.allow_resubmission
@@ -515,7 +605,7 @@ class KycService:
                 note=body.reason,
             )
         )
-        await self._sync_user(v)
+        await self.sync_user(v)
         await self._db.flush()
         self._audit.record(
             admin,
