@@ -31,6 +31,7 @@ from iwm.modules.auth.router import router as auth_router
 from iwm.modules.categories.router import router as admin_categories_router
 from iwm.modules.codes.router import device_router as kiosk_codes_router
 from iwm.modules.codes.router import partner_router as partner_codes_router
+from iwm.modules.commissions.member_router import router as member_commissions_router
 from iwm.modules.commissions.router import router as admin_commissions_router
 from iwm.modules.health.router import router as health_router
 from iwm.modules.kiosks.device_router import router as kiosk_device_router
@@ -40,6 +41,7 @@ from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.kyc.member_router import router as member_kyc_router
 from iwm.modules.kyc.router import router as admin_kyc_router
 from iwm.modules.media.router import router as media_router
+from iwm.modules.network.member_router import router as member_network_router
 from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.device_router import router as kiosk_orders_router
 from iwm.modules.orders.router import router as partner_orders_router
@@ -151,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_users_router,
         admin_kyc_router,
         member_kyc_router,
+        member_network_router,
+        member_commissions_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

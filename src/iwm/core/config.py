@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Signs local photo URLs; generated and kept in `.iwm-secret` when unset.
     secret_key: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+    # A partner's referral link is this followed by his code (the sign-up page of the
+    # member front end); unset: `<public base URL>/register?ref=`.
+    referral_link_prefix: str | None = None
 
     # Argon2id cost of new password hashes: RFC 9106's second recommended option (argon2-cffi's
     # default); memory in KiB. Existing hashes keep verifying when these change.
@@ -220,6 +223,10 @@ class Settings(BaseSettings):
     def hosts_allowed(self) -> list[str]:
         """The Host names served: IWM_ALLOWED_HOSTS, else any (development only)."""
         return self.allowed_hosts if self.allowed_hosts is not None else ["*"]
+
+    def referral_link(self, code: str) -> str:
+        prefix = self.referral_link_prefix or f"{self.public_base_url.rstrip('/')}/register?ref="
+        return f"{prefix}{code}"
 
     @property
     def kyc_upload_limit_bytes(self) -> int:

@@ -60,6 +60,30 @@ class AdminCommissionsPage(CamelModel):
     summary: CommissionSummary
 
 
+class MemberCommission(CamelModel):
+    """A commission as its partner sees it: the admin's fields but the partner (himself)
+    and the approving admin."""
+
+    id: uuid.UUID
+    source_type: str
+    source_id: uuid.UUID
+    source_partner: SourcePartnerRef | None
+    level_depth: int | None
+    gross_amount: Money
+    net_amount: Money
+    career_points: int
+    currency: str
+    status: str
+    period_id: str | None
+    processed_at: UtcDateTime | None
+    created_at: UtcDateTime
+
+
+class MemberCommissionsPage(CamelModel):
+    commissions: list[MemberCommission]
+    summary: CommissionSummary
+
+
 class AdjustRequest(StrictBody):
     """The seed's body; beyond it, `CONFIRM_CHANGE` and `REJECT_CHANGE` with `changeId`
     decide an amount change waiting for a second admin."""

@@ -198,3 +198,50 @@ class PartnerStatusChanged(CamelModel):
     reason: str
     changed_at: UtcDateTime
     changed_by: str
+
+
+# -- the member's own partner profile (SPEC §8) ---------------------------------------
+
+
+class MemberSponsor(CamelModel):
+    id: uuid.UUID
+    name: str
+    referral_code: str
+
+
+class MemberPartner(CamelModel):
+    id: uuid.UUID
+    referral_code: str
+    referral_link: str
+    sponsor: MemberSponsor | None
+    rank: RankRef | None
+    status: str
+    direct_referrals: int
+    network_size: int
+    joined_at: UtcDateTime
+
+
+class MemberNetworkNode(CamelModel):
+    """Another partner as a member sees him: a name, never an email or a phone."""
+
+    id: uuid.UUID
+    name: str
+    level: int
+    status: str
+    rank: str | None
+    direct_referrals: int
+    personal_volume: Money
+    joined_at: UtcDateTime
+
+
+class MemberNetwork(CamelModel):
+    network: list[MemberNetworkNode]
+    stats: NetworkStats
+
+
+class MemberBalance(CamelModel):
+    available: Money
+    pending: Money
+    total_earned: Money
+    total_withdrawn: Money
+    currency: str

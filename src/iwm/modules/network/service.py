@@ -8,11 +8,13 @@ publishes `PartnerJoined`: the network projection (`projections.py`) bumps the a
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -101,6 +103,10 @@ DOWNLINE = Listing(
     default_sort="tree",
     ids_first=False,
 )
+
+
+# (level, members, sales volume in minor units) per level below a partner.
+Levels = list[tuple[int, int, int]]
 
 
 def month_start(moment: datetime) -> datetime:
@@ -485,11 +491,11 @@ class NetworkService:
         )
         return {p.id: (p, u.full_name) for p, u in rows}
 
-    async def network(
+    async def _downline(
         self, partner_id: uuid.UUID, depth: int, page: int, page_size: int
-    ) -> tuple[s.PartnerNetwork, int]:
-        """Descendants down to `depth` levels, level by level in join order; `level` is
-        the distance below the partner. Served by the closure index alone."""
+    ) -> tuple[Any, Levels, int, Sequence[Row[Any]]]:
+        """The partner's name row, its (level, members, volume) per level, the total and a
+        page of descendants down to `depth` levels. Served by the closure index alone."""
         params = {"partner_id": partner_id, "depth": depth}
         # Plain rows, no entities: straight on the connection, past the ORM's loading.
         conn = await self._db.connection()
@@ -497,7 +503,6 @@ class NetworkService:
         levels = (await conn.execute(_NETWORK_LEVELS, params)).all()
         if not levels:
             raise PartnerNotFound()
-        owner = levels[0]
         by_level = [
             (int(row.depth), int(row.members), int(row.volume_minor))
             for row in levels
@@ -507,6 +512,24 @@ class NetworkService:
         found = await DOWNLINE.page(
             conn, params, page=page, page_size=page_size, sort_order=SortOrder.ASC, total=total
         )
+        return levels[0], by_level, total, found.rows
+
+    @staticmethod
+    def _stats(total: int, by_level: Levels) -> s.NetworkStats:
+        return s.NetworkStats(
+            total_size=total,
+            by_level=[
+                s.LevelStats(level=level, count=count, volume=from_minor(volume))
+                for level, count, volume in by_level
+            ],
+        )
+
+    async def network(
+        self, partner_id: uuid.UUID, depth: int, page: int, page_size: int
+    ) -> tuple[s.PartnerNetwork, int]:
+        """Descendants down to `depth` levels, level by level in join order; `level` is
+        the distance below the partner."""
+        owner, by_level, total, rows = await self._downline(partner_id, depth, page, page_size)
         nodes = [
             s.NetworkNode(
                 id=row.id,
@@ -520,20 +543,101 @@ class NetworkService:
                 total_volume=from_minor(row.sales_volume_minor),
                 joined_at=row.created_at,
             )
-            for row in found.rows
+            for row in rows
         ]
         return (
             s.PartnerNetwork(
                 partner_id=partner_id,
                 partner_name=display_name(owner.first_name, owner.last_name, owner.email),
                 network=nodes,
-                stats=s.NetworkStats(
-                    total_size=total,
-                    by_level=[
-                        s.LevelStats(level=level, count=count, volume=from_minor(volume))
-                        for level, count, volume in by_level
-                    ],
-                ),
+                stats=self._stats(total, by_level),
             ),
             total,
         )
+
+    async def member_network(
+        self, user_id: uuid.UUID, depth: int, page: int, page_size: int
+    ) -> tuple[s.MemberNetwork, int]:
+        """The member's own downline with names only: a partner without a name shows his
+        referral code, never his email address. PARTNER_NOT_FOUND before joining."""
+        partner_id = await self.partner_id_of(user_id)
+        if partner_id is None:
+            raise PartnerNotFound()
+        _, by_level, total, rows = await self._downline(partner_id, depth, page, page_size)
+        nodes = [
+            s.MemberNetworkNode(
+                id=row.id,
+                name=" ".join(p for p in (row.first_name, row.last_name) if p) or row.referral_code,
+                level=row.depth,
+                status=row.status,
+                rank=row.rank,
+                direct_referrals=row.direct_referrals,
+                personal_volume=from_minor(row.sales_volume_minor),
+                joined_at=row.created_at,
+            )
+            for row in rows
+        ]
+        return s.MemberNetwork(network=nodes, stats=self._stats(total, by_level)), total
+
+    # -- the member's side -----------------------------------------------------------------
+
+    async def join(self, user_id: uuid.UUID, sponsor_id: uuid.UUID | None) -> NetworkPartner:
+        """The member joins the partner programme under `sponsor_id` (the partner whose
+        referral code he signed up with; none: at the top). ALREADY_PARTNER; the user row
+        is locked, so two joins at once make one partner."""
+        await self._db.execute(select(User.id).where(User.id == user_id).with_for_update())
+        return await self.enroll(user_id, sponsor_id)
+
+    async def member_partner(self, user_id: uuid.UUID) -> s.MemberPartner:
+        """PARTNER_NOT_FOUND before joining."""
+        partner = await self._db.scalar(
+            select(NetworkPartner).where(NetworkPartner.user_id == user_id)
+        )
+        if partner is None:
+            raise PartnerNotFound()
+        rank = (
+            (await self.ranks({partner.rank_id})).get(partner.rank_id) if partner.rank_id else None
+        )
+        sponsor = (
+            (await self.sponsors({partner.sponsor_id})).get(partner.sponsor_id)
+            if partner.sponsor_id
+            else None
+        )
+        return s.MemberPartner(
+            id=partner.id,
+            referral_code=partner.referral_code,
+            referral_link=self._settings.referral_link(partner.referral_code),
+            sponsor=(
+                s.MemberSponsor(
+                    id=sponsor[0].id, name=sponsor[1], referral_code=sponsor[0].referral_code
+                )
+                if sponsor
+                else None
+            ),
+            rank=s.RankRef(name=rank.name, code=rank.code) if rank else None,
+            status=partner.status,
+            direct_referrals=partner.direct_referrals,
+            network_size=partner.network_size,
+            joined_at=partner.created_at,
+        )
+
+    async def member_balance(self, user_id: uuid.UUID) -> s.MemberBalance:
+        """The balance columns the admin's partner detail shows. PARTNER_NOT_FOUND."""
+        row = (await (await self._db.connection()).execute(_BALANCE, {"user_id": user_id})).first()
+        if row is None:
+            raise PartnerNotFound()
+        return s.MemberBalance(
+            available=from_minor(row.available_minor),
+            pending=from_minor(row.pending_minor),
+            total_earned=from_minor(row.total_earned_minor),
+            total_withdrawn=from_minor(row.total_withdrawn_minor),
+            currency=self._settings.currency,
+        )
+
+
+_BALANCE = select(
+    NetworkPartner.available_minor,
+    NetworkPartner.pending_minor,
+    NetworkPartner.total_earned_minor,
+    NetworkPartner.total_withdrawn_minor,
+).where(NetworkPartner.user_id == bindparam("user_id"))
