@@ -46,6 +46,7 @@ from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.device_router import router as kiosk_orders_router
 from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.payments.router import router as payments_router
+from iwm.modules.payouts.member_router import router as member_payouts_router
 from iwm.modules.payouts.router import router as admin_payouts_router
 from iwm.modules.provisioning.router import router as provisioning_router
 from iwm.modules.rounds.device_router import router as kiosk_sessions_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         member_kyc_router,
         member_network_router,
         member_commissions_router,
+        member_payouts_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

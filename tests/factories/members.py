@@ -1,15 +1,27 @@
 """Builders for the member API: a signed-in member and his KYC form."""
 
 import json
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from iwm.core.principal import Role
 from iwm.core.resources import Resources
+from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
+from iwm.modules.commissions.models import Commission
+from iwm.modules.kyc.models import KycLevel
+from iwm.modules.kyc.schemas import ApproveRequest
+from iwm.modules.kyc.service import KycService
+from iwm.modules.network.models import NetworkPartner
 from iwm.modules.users.models import User, UserStatus
-from tests.factories.admin import make_member
+from iwm.modules.users.service import principal_of
+from tests.factories.admin import make_member, submit_kyc
 from tests.factories.images import jpeg, png
-from tests.factories.kiosk_network import login
+from tests.factories.kiosk_network import login, make_user
+from tests.factories.money import make_chain, make_product, paid_order
 
 ME = "/api/v1/me"
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -77,3 +89,56 @@ async def submit(
 ) -> httpx.Response:
     data, upload = kyc_form(files, level, info)
     return await client.post(f"{ME}/kyc", data=data, files=upload, headers=headers)
+
+
+@dataclass
+class Earner:
+    """A partner (with a signed-in session) whose approved commissions make `available`."""
+
+    user: User
+    partner: NetworkPartner
+    headers: dict[str, str]
+
+
+async def approve_kyc(resources: Resources, user: User) -> None:
+    verification = await submit_kyc(resources, user)
+    staff = await make_user(resources, Role.ADMIN)
+    async with resources.sessionmaker.begin() as db:
+        await KycService(db, resources.settings, resources.storage).approve(
+            principal_of(staff), verification.id, ApproveRequest(level=KycLevel.STANDARD)
+        )
+
+
+async def earner(
+    client: httpx.AsyncClient, resources: Resources, available: str, *, kyc: bool = True
+) -> Earner:
+    """The sponsor of a buyer whose paid order earned him `available` (50% of a 10%
+    commission volume at level 1), approved; with an approved KYC unless `kyc=False`."""
+    chain = await make_chain(resources, levels=1)
+    price = Decimal(available) * 20
+    product = await make_product(resources, price=str(price), commission="10")
+    order = await paid_order(resources, chain.buyer, product)
+    staff = await make_user(resources, Role.ADMIN)
+    async with resources.sessionmaker.begin() as db:
+        [commission] = await db.scalars(
+            select(Commission).where(
+                Commission.source_id == order.id, Commission.partner_id == chain.partners[0].id
+            )
+        )
+        await CommissionService(db, resources.settings).adjust(
+            principal_of(staff), commission.id, AdjustAction.APPROVE, "checked", None
+        )
+    user = chain.users[0]
+    if kyc:
+        await approve_kyc(resources, user)
+    return Earner(user, chain.partners[0], await login(client, user))
+
+
+def bank(amount: str | float = 100, iban: str = "DE89 3704 0044 0532 0130 00") -> dict[str, Any]:
+    return {
+        "amount": amount,
+        "method": {
+            "type": "BANK_TRANSFER",
+            "details": {"iban": iban, "accountHolder": "Olga Top"},
+        },
+    }

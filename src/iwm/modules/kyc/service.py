@@ -64,6 +64,20 @@ def requested(documents: Sequence[KycDocument]) -> list[str]:
     return sorted(k for k, d in latest.items() if d.status == DocumentStatus.REJECTED)
 
 
+async def kyc_approved(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the member holds an APPROVED verification that has not expired."""
+    found = await session.scalar(
+        select(KycVerification.id)
+        .where(
+            KycVerification.user_id == user_id,
+            KycVerification.status == KycStatus.APPROVED,
+            KycVerification.expires_at.is_(None) | (KycVerification.expires_at > clock.now()),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 @dataclass(frozen=True, slots=True)
 class QueueFilters:
     status: s.QueueStatus | None = None
@@ -210,20 +224,6 @@ class KycService:
             .order_by(KycVerification.submitted_at.desc(), KycVerification.id)
             .limit(1)
         )
-
-    async def is_approved(self, user_id: uuid.UUID) -> bool:
-        """Whether the member holds an APPROVED verification that has not expired."""
-        now = clock.now()
-        found = await self._db.scalar(
-            select(KycVerification.id)
-            .where(
-                KycVerification.user_id == user_id,
-                KycVerification.status == KycStatus.APPROVED,
-                (KycVerification.expires_at.is_(None)) | (KycVerification.expires_at > now),
-            )
-            .limit(1)
-        )
-        return found is not None
 
     async def store(
         self,

@@ -38,3 +38,15 @@ class PayoutNotCovered(InsufficientBalance):
 
 class ProviderDeclined(DomainError):
     status_code, code, message = 400, "PAYMENT_FAILED", "Payment processing failed"
+
+
+class BelowMinimum(DomainError):
+    status_code, code, message = 400, "BELOW_MINIMUM", "The amount is below the minimum payout"
+
+
+class KycRequired(DomainError):
+    status_code, code, message = (
+        403,
+        "KYC_REQUIRED",
+        "An approved identity verification (KYC) is required for payouts",
+    )

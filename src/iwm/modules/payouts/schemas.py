@@ -1,8 +1,10 @@
+import re
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 
+from iwm.core.amounts import PositiveAmountIn
 from iwm.core.money import Money
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
@@ -87,3 +89,99 @@ class ProcessResponse(CamelModel):
     processed_at: UtcDateTime
     processed_by: str
     estimated_completion: UtcDateTime | None
+
+
+# -- the member's requests (SPEC §8) ---------------------------------------------------
+
+
+def _iban(value: str) -> str:
+    """ISO 13616: country, check digits, account; the mod-97 check must give 1."""
+    iban = "".join(value.split()).upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
+        raise ValueError("not an IBAN")
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    if int(digits) % 97 != 1:
+        raise ValueError("the IBAN's check digits do not match")
+    return iban
+
+
+def _card(value: str) -> str:
+    """12 to 19 digits (spaces and dashes allowed) passing the Luhn check."""
+    number = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"[0-9]{12,19}", number):
+        raise ValueError("not a card number")
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += sum(divmod(d, 10))
+    if total % 10:
+        raise ValueError("the card number's check digit does not match")
+    return number
+
+
+def _holder(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Holder = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_holder)]
+
+
+class BankDetails(StrictBody):
+    iban: Annotated[str, Field(max_length=64), AfterValidator(_iban)]
+    account_holder: Holder
+
+
+class CardDetails(StrictBody):
+    card_number: Annotated[str, Field(max_length=32), AfterValidator(_card)]
+    card_holder: Holder
+
+
+class BankMethod(StrictBody):
+    type: Literal["BANK_TRANSFER"]
+    details: BankDetails
+
+
+class CardMethod(StrictBody):
+    type: Literal["CARD"]
+    details: CardDetails
+
+
+class PayoutCreate(StrictBody):
+    """Only the masked form of the account is kept; the full number is never stored."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "amount": 150.00,
+                "method": {
+                    "type": "BANK_TRANSFER",
+                    "details": {"iban": "DE89370400440532013000", "accountHolder": "Anna Ivanova"},
+                },
+            }
+        }
+    )
+
+    amount: PositiveAmountIn
+    method: Annotated[BankMethod | CardMethod, Field(discriminator="type")]
+
+    @property
+    def account(self) -> str:
+        details = self.method.details
+        return details.iban if isinstance(details, BankDetails) else details.card_number
+
+
+class MemberPayout(CamelModel):
+    id: uuid.UUID
+    amount: Money
+    currency: str
+    method: MethodRead
+    status: str
+    rejection_reason: str | None
+    funds_returned: bool | None
+    created_at: UtcDateTime
+    approved_at: UtcDateTime | None
+    processed_at: UtcDateTime | None
+    completed_at: UtcDateTime | None
+    updated_at: UtcDateTime

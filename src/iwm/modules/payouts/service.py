@@ -24,6 +24,7 @@ from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine
 from iwm.modules.commissions.errors import SeparationOfDuties
+from iwm.modules.kyc.service import kyc_approved
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.errors import PartnerNotFound
@@ -31,7 +32,9 @@ from iwm.modules.network.models import NetworkPartner
 from iwm.modules.network.service import NetworkService
 from iwm.modules.payouts import events as ev
 from iwm.modules.payouts.errors import (
+    BelowMinimum,
     InsufficientBalance,
+    KycRequired,
     NotApproved,
     NotPending,
     NotRejectable,
@@ -172,11 +175,16 @@ class PayoutService:
         amount_minor: int,
         method_type: PayoutMethod = PayoutMethod.BANK_TRANSFER,
         account: str = "0000000000",
+        *,
+        actor: uuid.UUID | None = None,
+        ip: str | None = None,
     ) -> Payout:
-        """A partner's request: reserves the amount from `available` at once.
-        PartnerNotFound, ValidationFailed (below the minimum), InsufficientBalance."""
-        if amount_minor < to_minor(self._settings.payout_min_amount):
-            raise ValidationFailed(details={"amount": ["below the minimum payout"]})
+        """A partner's request: reserves the amount from `available` at once, under the
+        partner's lock, with its ledger entry and audit record (by `actor`, the member).
+        PartnerNotFound, BelowMinimum, InsufficientBalance."""
+        minimum = self._settings.payout_min_amount
+        if amount_minor < to_minor(minimum):
+            raise BelowMinimum(details={"amount": [f"at least {minimum}"]})
         partner = await self._network.lock_partner(partner_id)
         if partner is None:
             raise PartnerNotFound()
@@ -198,17 +206,88 @@ class PayoutService:
         self._db.add(row)
         await self._db.flush()
         await payout_moved(self._ledger, row, "PAYOUT_REQUESTED", payout_shares("", 0, None))
+        self._audit.record_by(
+            actor,
+            "PAYOUT_REQUESTED",
+            "payout",
+            row.id,
+            None,
+            {
+                **_audit_values(row),
+                "method": method_type.value,
+                "maskedDetails": row.masked_details,
+            },
+            ip=ip,
+        )
         return row
 
-    async def cancel(self, payout_id: uuid.UUID) -> Payout:
+    async def cancel(
+        self, payout_id: uuid.UUID, *, actor: uuid.UUID | None = None, ip: str | None = None
+    ) -> Payout:
         """The partner withdraws a PENDING request: the reserve returns (NotPending)."""
         row = await self._lock(payout_id)
         if row.status != P.PENDING:
-            raise NotPending()
+            raise NotPending(details={"status": [str(row.status)]})
+        before_values = _audit_values(row)
         before = payout_shares(row.status, row.amount_minor, row.funds_returned)
         row.status = P.CANCELLED
+        row.updated_at = clock.now()
         await payout_moved(self._ledger, row, "PAYOUT_CANCELLED", before)
+        self._audit.record_by(
+            actor, "PAYOUT_CANCELLED", "payout", row.id, before_values, _audit_values(row), ip=ip
+        )
         return row
+
+    # -- the member's side ---------------------------------------------------------------
+
+    async def member_partner(self, user_id: uuid.UUID, *, lock: bool = False) -> uuid.UUID:
+        """The member's partner id (PartnerNotFound before joining); with `lock`, its row is
+        locked first, so that the member's payout requests queue one behind the other."""
+        partner_id = await self._network.partner_id_of(user_id)
+        if partner_id is None:
+            raise PartnerNotFound()
+        if lock:
+            await self._network.lock_partner(partner_id)
+        return partner_id
+
+    async def member_request(
+        self,
+        member: Principal,
+        amount_minor: int,
+        method_type: PayoutMethod,
+        account: str,
+    ) -> Payout:
+        """PartnerNotFound, KycRequired (no unexpired APPROVED verification), BelowMinimum,
+        InsufficientBalance."""
+        partner_id = await self.member_partner(member.user_id)
+        if not await kyc_approved(self._db, member.user_id):
+            raise KycRequired()
+        return await self.request(
+            partner_id, amount_minor, method_type, account, actor=member.user_id, ip=member.ip
+        )
+
+    async def member_payout(self, user_id: uuid.UUID, payout_id: uuid.UUID) -> Payout:
+        """The member's own payout; another member's is PAYOUT_NOT_FOUND."""
+        partner_id = await self._network.partner_id_of(user_id)
+        row = await self._db.scalar(select(Payout).where(Payout.id == payout_id))
+        if row is None or partner_id is None or row.partner_id != partner_id:
+            raise PayoutNotFound()
+        return row
+
+    async def member_cancel(self, member: Principal, payout_id: uuid.UUID) -> Payout:
+        """PayoutNotFound (not his), NotPending."""
+        await self.member_payout(member.user_id, payout_id)
+        return await self.cancel(payout_id, actor=member.user_id, ip=member.ip)
+
+    async def member_list(
+        self, user_id: uuid.UUID, status: PayoutStatus | None, page: int, page_size: int
+    ) -> tuple[list[Payout], int]:
+        """The member's payouts, newest first. PartnerNotFound before joining."""
+        partner_id = await self.member_partner(user_id)
+        found = await MEMBER_LISTING.page(
+            self._db, {"partner_id": partner_id, "status": status}, page=page, page_size=page_size
+        )
+        return [r.Payout for r in found.rows], found.total
 
     async def _lock(self, payout_id: uuid.UUID) -> Payout:
         return (await self._lock_with_partner(payout_id))[0]
@@ -336,6 +415,16 @@ class PayoutService:
         return rows, found.total, summary
 
 
+MEMBER_LISTING = Listing(
+    rows=select(Payout),
+    key=Payout.id,
+    base=Payout,
+    filters=[equals("partner_id", Payout.partner_id), equals("status", Payout.status)],
+    sorts={"createdAt": Payout.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+)
 _processor = aliased(User, name="processor")
 LISTING = Listing(
     rows=select(Payout, NetworkPartner, User, _processor)
