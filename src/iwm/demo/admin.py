@@ -14,7 +14,13 @@ from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
-from iwm.modules.kyc.schemas import ApproveRequest, DocumentUpload, KycAddress, PersonalInfo
+from iwm.modules.kyc.schemas import (
+    ApproveRequest,
+    DocumentUpload,
+    KycAddress,
+    PersonalInfo,
+    RejectedDocument,
+)
 from iwm.modules.kyc.schemas import RejectRequest as KycReject
 from iwm.modules.kyc.service import KycService
 from iwm.modules.network.models import NetworkPartner
@@ -92,6 +98,29 @@ def _document(label: str, colour: str) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=75)
     return out.getvalue()
+
+
+def _documents(member: User, level: KycLevel) -> list[DocumentUpload]:
+    """A passport scan and a selfie; a proof of address too at the ENHANCED level."""
+    files = [
+        DocumentUpload(
+            DocumentKind.PASSPORT,
+            "passport.jpg",
+            _document(f"PASSPORT {member.last_name}", "#264653"),
+        ),
+        DocumentUpload(
+            DocumentKind.SELFIE, "selfie.jpg", _document(f"SELFIE {member.first_name}", "#2a9d8f")
+        ),
+    ]
+    if level is KycLevel.ENHANCED:
+        files.append(
+            DocumentUpload(
+                DocumentKind.PROOF_OF_ADDRESS,
+                "utility-bill.jpg",
+                _document(f"UTILITY BILL {member.last_name}", "#e76f51"),
+            )
+        )
+    return files
 
 
 async def load_admin_demo(resources: Resources, console: Console) -> None:
@@ -201,6 +230,7 @@ async def _kyc(
     task = progress.add_task("KYC", total=KYC_SUBMISSIONS)
     for i, member in enumerate(members[:KYC_SUBMISSIONS]):
         country, city = CITIES[i % len(CITIES)]
+        level = KycLevel.ENHANCED if i % 5 == 0 else KycLevel.STANDARD
         async with resources.sessionmaker.begin() as db:
             kyc = KycService(db, resources.settings, resources.storage)
             verification = await kyc.submit(
@@ -222,19 +252,8 @@ async def _kyc(
                         postal_code=f"{10000 + i}",
                     ),
                 ),
-                [
-                    DocumentUpload(
-                        DocumentKind.PASSPORT,
-                        "passport.jpg",
-                        _document(f"PASSPORT {member.last_name}", "#264653"),
-                    ),
-                    DocumentUpload(
-                        DocumentKind.SELFIE,
-                        "selfie.jpg",
-                        _document(f"SELFIE {member.first_name}", "#2a9d8f"),
-                    ),
-                ],
-                level=KycLevel.ENHANCED if i % 5 == 0 else KycLevel.STANDARD,
+                _documents(member, level),
+                level=level,
                 priority=[KycPriority.NORMAL, KycPriority.HIGH, KycPriority.LOW][i % 3],
             )
             verification.submitted_at = now - timedelta(hours=2 + i * 7)
@@ -243,7 +262,13 @@ async def _kyc(
             if stage == "review":
                 await kyc.start_review(reviewer, verification.id)
             elif stage == "needs_info":
-                await kyc.request_info(reviewer, verification.id, "The selfie is blurred")
+                selfie = [d for d in await kyc.documents(verification.id) if d.type == "SELFIE"]
+                await kyc.request_info(
+                    reviewer,
+                    verification.id,
+                    "The selfie is blurred",
+                    [RejectedDocument(document_id=d.id, reason="blurred") for d in selfie],
+                )
             elif stage == "approve":
                 await kyc.approve(
                     reviewer,
@@ -269,7 +294,7 @@ async def _tree(
         sponsor = partners[max(0, i - rng.randint(1, 4))] if partners else None
         async with resources.sessionmaker.begin() as db:
             network = NetworkService(db, resources.settings)
-            partner = await network.enroll(member.id, sponsor.id if sponsor else None)
+            partner = await network.join(member.id, sponsor.id if sponsor else None)
             if i < RANKED:
                 await network.set_rank(partner.id, RANKS[min(3, (RANKED - i) // 2)][0])
             partners.append(partner)

@@ -20,6 +20,7 @@ from iwm.modules.categories.schemas import CategoryCreate
 from iwm.modules.categories.service import CategoryService
 from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
 from iwm.modules.commissions.models import Commission, CommissionStatus
+from iwm.modules.kyc.models import KycStatus
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.payouts.models import Payout, PayoutMethod
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
@@ -32,6 +33,7 @@ from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
 from iwm.modules.strategies.models import StrategyStatus
 from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
 from iwm.modules.strategies.service import ParticipationService, StrategyService
+from iwm.modules.users.models import User
 from iwm.modules.users.service import UserService, principal_of
 
 MARKER_SKU = "VIT-COMPLEX-01"
@@ -324,32 +326,41 @@ async def _payouts(
 ) -> None:
     settings = resources.settings
     async with resources.sessionmaker.begin() as db:
+        # Members ask to be paid through their own service: only with an approved KYC.
         richest = list(
-            await db.scalars(
-                select(NetworkPartner)
-                .where(
-                    NetworkPartner.id.in_(partners),
-                    NetworkPartner.available_minor >= MIN_PAYOUT_BALANCE_MINOR,
+            (
+                await db.execute(
+                    select(NetworkPartner, User)
+                    .join(User, User.id == NetworkPartner.user_id)
+                    .where(
+                        NetworkPartner.id.in_(partners),
+                        NetworkPartner.available_minor >= MIN_PAYOUT_BALANCE_MINOR,
+                        User.kyc_status == KycStatus.APPROVED,
+                    )
+                    .order_by(NetworkPartner.available_minor.desc(), NetworkPartner.id)
                 )
-                .order_by(NetworkPartner.available_minor.desc(), NetworkPartner.id)
-            )
+            ).tuples()
         )
     methods = list(PayoutMethod)
     for n, plan in enumerate(PAYOUT_PLAN):
         if not richest:
             break
         async with resources.sessionmaker.begin() as db:
-            partner = await db.get(NetworkPartner, richest[n % len(richest)].id)
+            picked, member = richest[n % len(richest)]
+            partner = await db.get(NetworkPartner, picked.id, populate_existing=True)
             assert partner is not None  # noqa: S101
             # The completed payout covers the oldest approved commissions, so they get PAID.
             share = 4 if plan == "COMPLETED" else 8
             amount = max(100, partner.available_minor * (3 if plan == "COMPLETED" else 1) // share)
             payouts = PayoutService(db, settings)
-            row: Payout = await payouts.request(
-                partner.id, amount, methods[n % len(methods)], account=f"4081781009991000{n:04d}"
+            row: Payout = await payouts.member_request(
+                principal_of(member),
+                amount,
+                methods[n % len(methods)],
+                account=f"4081781009991000{n:04d}",
             )
             if plan == "CANCELLED":
-                await payouts.cancel(row.id)
+                await payouts.member_cancel(principal_of(member), row.id)
             elif plan == "REJECTED":
                 await payouts.reject(admin, row.id, "Account holder name mismatch", True)
             elif plan != "PENDING":
