@@ -428,6 +428,43 @@ def qualify_ranks_command(
     )
 
 
+@app.command("distribute-returns")
+def distribute_returns_command(
+    period: Annotated[
+        str | None,
+        _period_option("The month to credit (default: the month before this one)"),
+    ] = None,
+) -> None:
+    """Credit each participation active during a month its prorated return, once per
+    month whatever the retries."""
+    from iwm.core.errors import DomainError  # noqa: PLC0415
+    from iwm.core.resources import Resources  # noqa: PLC0415
+    from iwm.modules.strategies.service import distribute_returns  # noqa: PLC0415
+    from iwm.projections import install  # noqa: PLC0415
+
+    install()
+
+    async def go() -> Any:
+        async with Resources.opened(get_settings()) as resources:
+            return await distribute_returns(resources, period)
+
+    try:
+        report = _run(go())
+    except DomainError as exc:
+        _refuse([_domain_problem(exc)])
+    amount = _amount(report.amount_minor)
+    console.print(
+        f"returns for {report.period}: {report.credited} credited ({amount}), "
+        f"{report.already_done} already credited before"
+    )
+
+
+def _amount(minor: int) -> str:
+    from iwm.core.money import from_minor, json_text  # noqa: PLC0415
+
+    return json_text(from_minor(minor))
+
+
 def _domain_problem(exc: Any) -> str:
     """A refused command's DomainError as one line: its message and each detail."""
     said = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.details.items())

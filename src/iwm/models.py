@@ -41,7 +41,7 @@ from iwm.modules.shop_orders.models import (
     ShopOrderTotal,
 )
 from iwm.modules.shops.models import Shop
-from iwm.modules.strategies.models import Participation, Strategy
+from iwm.modules.strategies.models import InvestmentReturn, Participation, Strategy
 from iwm.modules.users.models import User, UserAddress, UserNote, UserRole
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "CommissionTotal",
     "CustomerSales",
     "FreeRoundCode",
+    "InvestmentReturn",
     "JobRun",
     "Kiosk",
     "KioskCashEntry",

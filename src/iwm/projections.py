@@ -9,12 +9,14 @@ from iwm.modules.ledger.projections import BALANCES
 from iwm.modules.network.projections import NETWORK_LEVELS
 from iwm.modules.rounds.service import install as install_round_handlers
 from iwm.modules.shop_orders.projections import SHOP_ORDER_TOTALS
+from iwm.modules.strategies.projections import PARTICIPATION_RETURNS
 
 PROJECTIONS: tuple[Projection, ...] = (
     BALANCES,
     NETWORK_LEVELS,
     COMMISSION_TOTALS,
     SHOP_ORDER_TOTALS,
+    PARTICIPATION_RETURNS,
     ROLLUPS,
 )
 

@@ -115,6 +115,17 @@ def test_qualify_ranks_command_refuses_an_open_month_and_qualifies_once(
     assert "already qualified: nothing changed" in again.stdout
 
 
+def test_distribute_returns_command_refuses_an_open_month_and_reports(
+    cli_profile: Profile,
+) -> None:
+    refused = run_cli(cli_profile, "distribute-returns", "--period", "2999-01")
+    assert refused.returncode == 2
+    assert "period: the month has not ended yet" in refused.stderr
+    done = run_cli(cli_profile, "distribute-returns", "--period", "2020-01")
+    assert done.returncode == 0, done.stderr
+    assert "returns for 2020-01: 0 credited (0), 0 already credited before" in done.stdout
+
+
 @pytest.fixture
 def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
     """`iwm serve` in its own process, with the daily job due at once."""

@@ -1,7 +1,8 @@
 """Whatever sequence of operations the services run (accounts, enrolments, addresses,
-orders placed, paid, moved and cancelled, investments, commission actions, payout steps,
-on days spread around today), every projection equals a rebuild from the source rows:
-`events.check`, the function behind `iwm rebuild-projections --check`, finds no drift."""
+orders placed, paid, moved and cancelled, investments and their end, partner statuses,
+commission actions, payout steps, months' returns and ranks, on days spread around
+today), every projection equals a rebuild from the source rows: `events.check`, the
+function behind `iwm rebuild-projections --check`, finds no drift."""
 
 import uuid
 from datetime import timedelta
@@ -17,13 +18,16 @@ from iwm.core.errors import DomainError
 from iwm.core.principal import Role
 from iwm.core.resources import Resources
 from iwm.modules.commissions.admin_service import AdjustAction, CommissionService
+from iwm.modules.commissions.engine import qualify_ranks
 from iwm.modules.commissions.models import Commission
+from iwm.modules.network.models import PartnerStatus
 from iwm.modules.network.service import NetworkService
 from iwm.modules.payouts.provider import make_provider
 from iwm.modules.payouts.service import PayoutProcessor, PayoutService
 from iwm.modules.shop_orders.models import ShopOrderStatus
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
-from iwm.modules.strategies.service import ParticipationService
+from iwm.modules.strategies.models import Participation, ParticipationStatus
+from iwm.modules.strategies.service import ParticipationService, distribute_returns
 from iwm.modules.users.service import UserService
 from tests.conftest import wipe
 from tests.factories.kiosk_network import make_user, principal_of
@@ -54,6 +58,10 @@ OPS = st.lists(
             st.sampled_from(["approve", "reject", "reject_keep", "withdraw", "process"]), INDEX
         ),
         st.tuples(st.just("travel"), st.integers(-72, 72)),
+        # A month later: last month's returns and ranks (with their bonuses).
+        st.tuples(st.just("month")),
+        st.tuples(st.just("finish"), INDEX, st.booleans()),
+        st.tuples(st.just("status"), INDEX, st.sampled_from(["ACTIVE", "SUSPENDED", "TERMINATED"])),
     ),
     min_size=1,
     max_size=20,
@@ -99,6 +107,11 @@ async def test_no_projection_drifts_whatever_the_services_do(
             if kind == "travel":
                 clock.travel(timedelta(hours=op[1]))
                 continue
+            if kind == "month":
+                clock.travel(timedelta(days=31))
+                await distribute_returns(resources)
+                await qualify_ranks(resources)
+                continue
             if kind == "join":
                 user = await make_person(resources, "Joiner")
                 users.append(user)
@@ -127,6 +140,7 @@ async def test_no_projection_drifts_whatever_the_services_do(
         "network_levels",
         "commission_totals",
         "shop_order_totals",
+        "participation_returns",
         "analytics_rollups",
     }
 
@@ -162,6 +176,15 @@ async def _run(
         await shop.cancel(_pick(orders, op[1]), staff)
     elif kind == "move" and orders:
         await shop.admin_update(staff, _pick(orders, op[1]), op[2], {})
+    elif kind == "finish":
+        ids = list(await s.scalars(select(Participation.id).order_by(Participation.created_at)))
+        if ids:
+            status = ParticipationStatus.COMPLETED if op[2] else ParticipationStatus.WITHDRAWN
+            await ParticipationService(s, cfg).finish(_pick(ids, op[1]), status)
+    elif kind == "status":
+        await NetworkService(s, cfg).set_status(
+            staff, _pick(partners, op[1]).id, PartnerStatus(op[2]), "test"
+        )
     elif kind == "invest":
         await ParticipationService(s, cfg).invest(_pick(users, op[1]).id, strategy, op[2] * 100)
     elif isinstance(kind, AdjustAction):

@@ -1,5 +1,5 @@
-"""The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification (checked
-daily), and at every wake-up the reconciliation of
+"""The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification and
+investment returns (checked daily), and at every wake-up the reconciliation of
 payouts left in PROCESSING (safe in every process at once: the provider pays an
 idempotency key once, and the outcome is recorded under the payout's lock only while it
 is still PROCESSING)."""
@@ -15,6 +15,7 @@ from iwm.modules.payments.provider import make_provider
 from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.rounds.service import RoundService
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
+from iwm.modules.strategies.service import distribute_returns
 
 log = structlog.get_logger()
 
@@ -44,6 +45,18 @@ async def _refund_unstarted_rounds(resources: Resources) -> None:
         log.info("kiosk_sessions.refunded", sessions=refunded)
 
 
+async def _distribute_returns(resources: Resources) -> dict[str, Any]:
+    # Daily, for the month before: the first run credits it, the others find every
+    # participation's month credited (its unique key) and credit nothing.
+    report = await distribute_returns(resources)
+    return {
+        "period": report.period,
+        "credited": report.credited,
+        "amountMinor": report.amount_minor,
+        "alreadyDone": report.already_done,
+    }
+
+
 CLEANUP = DailyJob(
     "cleanup",
     hour_utc=lambda settings: settings.cleanup_hour_utc,
@@ -64,4 +77,16 @@ ROUND_REFUNDS = RecurringJob(
     run=_refund_unstarted_rounds,
     failure_event="kiosk_sessions.refund_failed",
 )
-JOBS: tuple[Job, ...] = (CLEANUP, PAYOUT_RECONCILIATION, RANK_QUALIFICATION, ROUND_REFUNDS)
+RETURNS_DISTRIBUTION = DailyJob(
+    "returns-distribution",
+    hour_utc=lambda settings: settings.cleanup_hour_utc,
+    run=_distribute_returns,
+    failure_event="returns.distribute_failed",
+)
+JOBS: tuple[Job, ...] = (
+    CLEANUP,
+    PAYOUT_RECONCILIATION,
+    RANK_QUALIFICATION,
+    RETURNS_DISTRIBUTION,
+    ROUND_REFUNDS,
+)

@@ -82,3 +82,36 @@ class Participation(IdMixin, CreatedAtMixin, Base):
     returns_distributed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     pending_returns_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     closed_at: Mapped[datetime | None]
+
+
+class ReturnStatus(enum.StrEnum):
+    CREDITED = "CREDITED"  # owed to the investor, paid with the principal at the end
+    PAID = "PAID"
+
+
+class InvestmentReturn(IdMixin, CreatedAtMixin, Base):
+    """The investors' returns ledger: one entry per participation and month, the month's
+    prorated return (`amount_minor` = base x rate x days / days of the year). The unique
+    key makes a month's distribution happen once, whatever the retries."""
+
+    __tablename__ = "investment_returns"
+    __table_args__ = (
+        Index(
+            "uq_investment_returns_participation_period", "participation_id", "period", unique=True
+        ),
+        Index("ix_investment_returns_user_created", "user_id", "created_at"),
+        Index("ix_investment_returns_strategy_status", "strategy_id", "status"),
+    )
+
+    participation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("strategy_participations.id", ondelete="RESTRICT")
+    )
+    strategy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("strategies.id", ondelete="RESTRICT"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    period: Mapped[str] = mapped_column(String(7))
+    days: Mapped[int] = mapped_column(Integer)
+    rate_bp: Mapped[int] = mapped_column(Integer)  # annual, the strategy's expected rate
+    base_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=ReturnStatus.CREDITED)
+    paid_at: Mapped[datetime | None]

@@ -1,8 +1,9 @@
 """Investment strategies (admin) and members' participations in them."""
 
+import calendar
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -15,12 +16,15 @@ from iwm.core.events import publish
 from iwm.core.listing import Listing, equals
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
+from iwm.core.resources import Resources
 from iwm.core.slug import first_free, slugify
+from iwm.core.upsert import insert
 from iwm.modules.audit.service import AuditService
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.service import CategoryService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
+from iwm.modules.ranks.service import parse_period, previous_period
 from iwm.modules.strategies.errors import (
     CapacityExceeded,
     HasActiveParticipations,
@@ -28,10 +32,17 @@ from iwm.modules.strategies.errors import (
     StrategyNotActive,
     StrategyNotFound,
 )
-from iwm.modules.strategies.events import ParticipationFinished, ParticipationStarted
+from iwm.modules.strategies.events import (
+    ParticipationFinished,
+    ParticipationStarted,
+    ReturnCredited,
+    ReturnsPaid,
+)
 from iwm.modules.strategies.models import (
+    InvestmentReturn,
     Participation,
     ParticipationStatus,
+    ReturnStatus,
     Strategy,
     StrategyStatus,
 )
@@ -345,9 +356,10 @@ class ParticipationService:
         return row
 
     async def finish(
-        self, participation_id: uuid.UUID, status: ParticipationStatus, returns_minor: int = 0
+        self, participation_id: uuid.UUID, status: ParticipationStatus
     ) -> Participation:
-        """Ends an active participation (COMPLETED or WITHDRAWN) and frees its capacity."""
+        """Ends an active participation (COMPLETED or WITHDRAWN), frees its capacity and pays
+        out its credited returns with the principal (they become PAID)."""
         row = await self._db.scalar(
             select(Participation).where(Participation.id == participation_id).with_for_update()
         )
@@ -355,15 +367,29 @@ class ParticipationService:
             raise ParticipationNotFound()
         if row.status != ParticipationStatus.ACTIVE or status is ParticipationStatus.ACTIVE:
             raise ValidationFailed(details={"status": ["participation is not active"]})
+        now = clock.now()
         row.status = status
-        row.closed_at = clock.now()
-        row.returns_distributed_minor += returns_minor
+        row.closed_at = now
         await self._db.execute(
             update(Strategy)
             .where(Strategy.id == row.strategy_id)
             .values(used_capacity_minor=Strategy.used_capacity_minor - row.amount_minor)
             .execution_options(synchronize_session=False)
         )
+        owed = InvestmentReturn.participation_id == row.id
+        credited = InvestmentReturn.status == ReturnStatus.CREDITED
+        paid = await self._db.scalar(
+            select(func.coalesce(func.sum(InvestmentReturn.amount_minor), 0)).where(owed, credited)
+        )
+        await self._db.execute(
+            update(InvestmentReturn)
+            .where(owed, credited)
+            .values(status=ReturnStatus.PAID, paid_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await self._db.flush()
+        if paid:
+            await publish(self._db, ReturnsPaid(participation_id=row.id, amount_minor=int(paid)))
         await publish(
             self._db,
             ParticipationFinished(
@@ -372,7 +398,125 @@ class ParticipationService:
                 user_id=row.user_id,
                 amount_minor=row.amount_minor,
                 status=str(status),
-                returns_minor=returns_minor,
+                returns_minor=row.returns_distributed_minor,
             ),
         )
         return row
+
+
+def month_bounds(period: str) -> tuple[date, date]:
+    """The first day of `YYYY-MM` and the first day of the month after it."""
+    year, month = int(period[:4]), int(period[5:7])
+    first = date(year, month, 1)
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+def prorated_return(amount_minor: int, rate_bp: int, days: int, year: int) -> int:
+    """amount x annual rate x days / days of the year (actual/actual), ROUND_HALF_UP."""
+    year_days = 366 if calendar.isleap(year) else 365
+    return to_minor(from_minor(amount_minor) * rate_bp / BP * days / year_days)
+
+
+BP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnsReport:
+    period: str
+    credited: int
+    amount_minor: int
+    already_done: int  # participations whose month was credited before
+
+
+class ReturnService:
+    """Monthly investment returns. Never commits: the caller's transaction does."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def distribute(self, period: str) -> ReturnsReport:
+        """Credits every participation that was active during `period` (a month that has
+        ended; 400 on `period` otherwise) its prorated return: one `investment_returns`
+        entry each, inserted with ON CONFLICT DO NOTHING on (participation, month), so
+        concurrent or repeated runs credit a month once. The strategy's expected annual
+        rate over the days the participation was active that month (its first day counts,
+        the day it ended does not). One audit row per run that credited anything."""
+        period = parse_period(period)
+        first, after = month_bounds(period)
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        end = datetime.combine(after, time(), tzinfo=UTC)
+        rows = (
+            await self._db.execute(
+                select(Participation, Strategy.return_expected_bp)
+                .join(Strategy, Strategy.id == Participation.strategy_id)
+                .where(
+                    Participation.started_at < end,
+                    Participation.ends_at > start,
+                    (Participation.closed_at.is_(None)) | (Participation.closed_at > start),
+                )
+                .order_by(Participation.id)
+            )
+        ).all()
+        credited = total = skipped = 0
+        for part, rate_bp in rows:
+            stop = min(part.ends_at, part.closed_at or part.ends_at).date()
+            days = (min(stop, after) - max(part.started_at.date(), first)).days
+            amount = prorated_return(part.amount_minor, rate_bp, days, first.year)
+            if days <= 0 or amount <= 0:
+                continue
+            return_id = uuid.uuid4()
+            # A participation that has ended was paid its principal and credited returns:
+            # its last month's return follows them at once.
+            ended = part.status != ParticipationStatus.ACTIVE
+            inserted = await self._db.scalar(
+                insert(self._db, InvestmentReturn)
+                .values(
+                    id=return_id,
+                    participation_id=part.id,
+                    strategy_id=part.strategy_id,
+                    user_id=part.user_id,
+                    period=period,
+                    days=days,
+                    rate_bp=rate_bp,
+                    base_minor=part.amount_minor,
+                    amount_minor=amount,
+                    status=ReturnStatus.PAID if ended else ReturnStatus.CREDITED,
+                    paid_at=clock.now() if ended else None,
+                    created_at=clock.now(),
+                )
+                .on_conflict_do_nothing(index_elements=["participation_id", "period"])
+                .returning(InvestmentReturn.id)
+            )
+            if inserted is None:
+                skipped += 1
+                continue
+            await publish(
+                self._db,
+                ReturnCredited(
+                    return_id=return_id,
+                    participation_id=part.id,
+                    strategy_id=part.strategy_id,
+                    user_id=part.user_id,
+                    period=period,
+                    amount_minor=amount,
+                    paid=ended,
+                ),
+            )
+            credited += 1
+            total += amount
+        if credited:
+            AuditService(self._db).record_by(
+                None,
+                "RETURNS_DISTRIBUTED",
+                "returns_period",
+                period,
+                new={"credited": credited, "amount": str(from_minor(total))},
+            )
+        return ReturnsReport(period, credited, total, skipped)
+
+
+async def distribute_returns(resources: Resources, period: str | None = None) -> ReturnsReport:
+    """One month's returns in one transaction; by default the month before this one (what
+    the monthly job runs)."""
+    async with resources.sessionmaker.begin() as db:
+        return await ReturnService(db).distribute(period or previous_period(clock.now()))
