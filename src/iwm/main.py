@@ -48,6 +48,7 @@ from iwm.modules.orders.router import router as partner_orders_router
 from iwm.modules.payments.router import router as payments_router
 from iwm.modules.payouts.member_router import router as member_payouts_router
 from iwm.modules.payouts.router import router as admin_payouts_router
+from iwm.modules.products.member_router import router as member_products_router
 from iwm.modules.provisioning.router import router as provisioning_router
 from iwm.modules.rounds.device_router import router as kiosk_sessions_router
 from iwm.modules.rounds.router import router as partner_revenue_router
@@ -55,6 +56,7 @@ from iwm.modules.scheduler.jobs import JOBS
 from iwm.modules.scheduler.service import Scheduler
 from iwm.modules.shop_orders.products_router import router as admin_products_router
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
+from iwm.modules.strategies.member_router import router as member_strategies_router
 from iwm.modules.strategies.router import router as admin_strategies_router
 from iwm.modules.users.router import router as admin_users_router
 from iwm.projections import install as install_projections
@@ -157,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         member_network_router,
         member_commissions_router,
         member_payouts_router,
+        member_products_router,
+        member_strategies_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

@@ -41,6 +41,26 @@ class CategoryService:
             raise CategoryNotFound()
         return row
 
+    async def subtree(self, category_id: uuid.UUID, type_: CategoryType) -> list[uuid.UUID]:
+        """The category and every category below it, at any depth (empty for an unknown
+        category or one of another type). Categories are few: one read of the type's tree."""
+        rows = (
+            await self._db.execute(
+                select(Category.id, Category.parent_id).where(Category.type == type_)
+            )
+        ).all()
+        children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+        for cid, parent in rows:
+            children.setdefault(parent, []).append(cid)
+        if category_id not in {cid for cid, _ in rows}:
+            return []
+        found, todo = [], [category_id]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo.extend(children.get(current, []))
+        return found
+
     async def list_page(
         self, type_: CategoryType | None, page: int, page_size: int
     ) -> tuple[list[Category], int]:

@@ -105,3 +105,31 @@ class ProductDeleted(CamelModel):
     status: Literal["ARCHIVED"] = "ARCHIVED"
     deleted_at: UtcDateTime
     deleted_by: str
+
+
+class CatalogueCategory(CamelModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class CatalogueProduct(CamelModel):
+    """A product as members see it: price from the catalogue, no SKU economics."""
+
+    id: uuid.UUID
+    name: str
+    slug: str
+    description: str
+    short_description: str | None
+    price: Money
+    compare_at_price: Money | None
+    currency: str
+    category: CatalogueCategory | None
+    in_stock: bool
+    stock_quantity: int | None  # only for products that track inventory
+    attributes: dict[str, str]
+    tags: list[str]
+
+
+class CataloguePage(CamelModel):
+    products: list[CatalogueProduct]

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
-from iwm.core.listing import Listing, contains, equals
+from iwm.core.listing import Listing, SortOrder, contains, equals, one_of
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
 from iwm.core.slug import first_free, slugify
@@ -32,6 +32,33 @@ PRODUCTS = Listing(
         contains("search", Product.name, Product.sku, case_insensitive=True),
     ],
     sorts={"createdAt": Product.created_at},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+)
+
+
+# The members' catalogue: ACTIVE products only, a category with its children.
+CATALOGUE = Listing(
+    rows=select(Product, Category).outerjoin(Category, Category.id == Product.category_id),
+    key=Product.id,
+    base=Product,
+    filters=[
+        equals("status", Product.status),
+        one_of("category_ids", Product.category_id),
+        contains(
+            "search",
+            Product.name,
+            Product.short_description,
+            Product.description,
+            case_insensitive=True,
+        ),
+    ],
+    sorts={
+        "createdAt": Product.created_at,
+        "price": Product.price_minor,
+        "name": Product.name,
+    },
     default_sort="createdAt",
     ids_first=False,
     entities=True,
@@ -66,6 +93,52 @@ class ProductService:
             page_size=page_size,
         )
         return [(r.Product, r.category_name) for r in found.rows], found.total
+
+    async def catalogue(
+        self,
+        page: int,
+        page_size: int,
+        *,
+        category_id: uuid.UUID | None,
+        search: str | None,
+        sort_by: str,
+        sort_order: SortOrder,
+    ) -> tuple[list[tuple[Product, Category | None]], int]:
+        """ACTIVE products, in `category_id` or any category below it, searched in name and
+        descriptions (case-insensitive)."""
+        ids = (
+            await CategoryService(self._db).subtree(category_id, CategoryType.PRODUCT)
+            if category_id is not None
+            else None
+        )
+        if ids == []:
+            return [], 0
+        found = await CATALOGUE.page(
+            self._db,
+            {"status": ProductStatus.ACTIVE, "category_ids": ids, "search": search or None},
+            page=page,
+            page_size=page_size,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
+        return [(r.Product, r.Category) for r in found.rows], found.total
+
+    async def in_catalogue(self, id_or_slug: str) -> tuple[Product, Category | None]:
+        """An ACTIVE product by id or slug; anything else is PRODUCT_NOT_FOUND (404)."""
+        try:
+            condition = Product.id == uuid.UUID(id_or_slug)
+        except ValueError:
+            condition = Product.slug == id_or_slug.lower()
+        row = (
+            await self._db.execute(
+                select(Product, Category)
+                .outerjoin(Category, Category.id == Product.category_id)
+                .where(condition, Product.status == ProductStatus.ACTIVE)
+            )
+        ).first()
+        if row is None:
+            raise ProductNotFound()
+        return row[0], row[1]
 
     async def _check_category(self, category_id: uuid.UUID | None) -> None:
         if category_id is not None:

@@ -1,5 +1,5 @@
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
@@ -145,3 +145,51 @@ class StrategyUpdated(CamelModel):
     status: str
     updated_at: UtcDateTime
     updated_by: str
+
+
+class CatalogueStrategyCategory(CamelModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class CatalogueReturnRate(CamelModel):
+    min: Money
+    max: Money
+    expected: Money
+    type: str
+    payout_frequency: str
+
+
+class CatalogueDuration(CamelModel):
+    min_days: int
+    max_days: int
+    lock_period_days: int
+
+
+class CatalogueInvestment(CamelModel):
+    min_amount: Money
+    max_amount: Money | None
+    currency: str
+    available_capacity: Money | None  # null: no capacity limit
+
+
+class CatalogueStrategy(CamelModel):
+    """A strategy as members see it: terms and room left, not the platform's figures."""
+
+    id: uuid.UUID
+    name: str
+    slug: str
+    short_description: str
+    description: str
+    category: CatalogueStrategyCategory | None
+    risk_level: str
+    risk_disclosure: str
+    return_rate: CatalogueReturnRate
+    duration: CatalogueDuration
+    investment: CatalogueInvestment
+    terms: dict[str, Any]
+
+
+class CatalogueStrategiesPage(CamelModel):
+    strategies: list[CatalogueStrategy]

@@ -13,14 +13,14 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
 from iwm.core.events import publish
-from iwm.core.listing import Listing, equals
+from iwm.core.listing import Listing, SortOrder, contains, equals, one_of
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.core.slug import first_free, slugify
 from iwm.core.upsert import insert
 from iwm.modules.audit.service import AuditService
-from iwm.modules.categories.models import CategoryType
+from iwm.modules.categories.models import Category, CategoryType
 from iwm.modules.categories.service import CategoryService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
@@ -116,6 +116,29 @@ STRATEGIES = Listing(
 )
 
 
+# The members' catalogue: ACTIVE strategies, a category with its children.
+CATALOGUE = Listing(
+    rows=select(Strategy, Category).outerjoin(Category, Category.id == Strategy.category_id),
+    key=Strategy.id,
+    base=Strategy,
+    filters=[
+        equals("status", Strategy.status),
+        one_of("category_ids", Strategy.category_id),
+        contains(
+            "search",
+            Strategy.name,
+            Strategy.short_description,
+            Strategy.description,
+            case_insensitive=True,
+        ),
+    ],
+    sorts={"createdAt": Strategy.created_at, "name": Strategy.name},
+    default_sort="createdAt",
+    ids_first=False,
+    entities=True,
+)
+
+
 class StrategyService:
     """Never commits: the request's transaction does."""
 
@@ -129,6 +152,48 @@ class StrategyService:
         if row is None:
             raise StrategyNotFound()
         return row
+
+    async def catalogue(
+        self,
+        page: int,
+        page_size: int,
+        *,
+        category_id: uuid.UUID | None,
+        search: str | None,
+        sort_by: str,
+        sort_order: SortOrder,
+    ) -> tuple[list[tuple[Strategy, Category | None]], int]:
+        """ACTIVE strategies, in `category_id` or any category below it, searched in name
+        and descriptions (case-insensitive)."""
+        ids = (
+            await CategoryService(self._db).subtree(category_id, CategoryType.STRATEGY)
+            if category_id is not None
+            else None
+        )
+        if ids == []:
+            return [], 0
+        found = await CATALOGUE.page(
+            self._db,
+            {"status": StrategyStatus.ACTIVE, "category_ids": ids, "search": search or None},
+            page=page,
+            page_size=page_size,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
+        return [(r.Strategy, r.Category) for r in found.rows], found.total
+
+    async def in_catalogue(self, strategy_id: uuid.UUID) -> tuple[Strategy, Category | None]:
+        """An ACTIVE strategy; anything else is STRATEGY_NOT_FOUND (404)."""
+        row = (
+            await self._db.execute(
+                select(Strategy, Category)
+                .outerjoin(Category, Category.id == Strategy.category_id)
+                .where(Strategy.id == strategy_id, Strategy.status == StrategyStatus.ACTIVE)
+            )
+        ).first()
+        if row is None:
+            raise StrategyNotFound()
+        return row[0], row[1]
 
     async def list_page(
         self,
