@@ -50,8 +50,9 @@ ZERO = Decimal("0.00")
 # The network page's statements, built once: an alias and three selects built per request
 # cost several times the CPU of their SQL (served by the closure index alone).
 # The partner's name with its per-level counts (one row per level, or one row of NULLs).
-_NETWORK_LEVELS = (
+_LEVELS_OF = (
     select(
+        NetworkPartner.id.label("partner_id"),
         User.first_name,
         User.last_name,
         User.email,
@@ -69,9 +70,11 @@ _NETWORK_LEVELS = (
             NetworkLevel.members > 0,
         ),
     )
-    .where(NetworkPartner.id == bindparam("partner_id"))
     .order_by(NetworkLevel.depth)
 )
+_NETWORK_LEVELS = _LEVELS_OF.where(NetworkPartner.id == bindparam("partner_id"))
+# The same for the partner profile of a user (a member's own network).
+_MEMBER_LEVELS = _LEVELS_OF.where(NetworkPartner.user_id == bindparam("user_id"))
 _edge = aliased(NetworkTreeEdge, name="edge")
 # A partner's downline, level by level in join order: the closure index gives the page in
 # order, each of its rows then joined to what it shows.
@@ -335,9 +338,8 @@ class NetworkService:
 
     async def partner_id_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
         """The id of the user's partner profile, if it has one."""
-        return await self._db.scalar(
-            select(NetworkPartner.id).where(NetworkPartner.user_id == user_id)
-        )
+        conn = await self._db.connection()  # a plain statement: every member read runs it
+        return (await conn.execute(_PARTNER_OF, {"user_id": user_id})).scalar()
 
     async def upline(self, partner_id: uuid.UUID, levels: int) -> list[UplineLevel]:
         """The plan's `levels` paid levels above `partner_id`, compressed: the nearest
@@ -492,15 +494,16 @@ class NetworkService:
         return {p.id: (p, u.full_name) for p, u in rows}
 
     async def _downline(
-        self, partner_id: uuid.UUID, depth: int, page: int, page_size: int
+        self, owner: dict[str, Any], depth: int, page: int, page_size: int
     ) -> tuple[Any, Levels, int, Sequence[Row[Any]]]:
         """The partner's name row, its (level, members, volume) per level, the total and a
-        page of descendants down to `depth` levels. Served by the closure index alone."""
-        params = {"partner_id": partner_id, "depth": depth}
+        page of descendants down to `depth` levels. `owner` names the partner by
+        `partner_id` or by `user_id`. Served by the closure index alone."""
         # Plain rows, no entities: straight on the connection, past the ORM's loading.
         conn = await self._db.connection()
         # One row per level, kept at enrolment and with each sale: no downline scan.
-        levels = (await conn.execute(_NETWORK_LEVELS, params)).all()
+        statement = _NETWORK_LEVELS if "partner_id" in owner else _MEMBER_LEVELS
+        levels = (await conn.execute(statement, {**owner, "depth": depth})).all()
         if not levels:
             raise PartnerNotFound()
         by_level = [
@@ -510,7 +513,12 @@ class NetworkService:
         ]
         total = sum(count for _, count, _ in by_level)
         found = await DOWNLINE.page(
-            conn, params, page=page, page_size=page_size, sort_order=SortOrder.ASC, total=total
+            conn,
+            {"partner_id": levels[0].partner_id, "depth": depth},
+            page=page,
+            page_size=page_size,
+            sort_order=SortOrder.ASC,
+            total=total,
         )
         return levels[0], by_level, total, found.rows
 
@@ -529,7 +537,9 @@ class NetworkService:
     ) -> tuple[s.PartnerNetwork, int]:
         """Descendants down to `depth` levels, level by level in join order; `level` is
         the distance below the partner."""
-        owner, by_level, total, rows = await self._downline(partner_id, depth, page, page_size)
+        owner, by_level, total, rows = await self._downline(
+            {"partner_id": partner_id}, depth, page, page_size
+        )
         nodes = [
             s.NetworkNode(
                 id=row.id,
@@ -560,10 +570,9 @@ class NetworkService:
     ) -> tuple[s.MemberNetwork, int]:
         """The member's own downline with names only: a partner without a name shows his
         referral code, never his email address. PARTNER_NOT_FOUND before joining."""
-        partner_id = await self.partner_id_of(user_id)
-        if partner_id is None:
-            raise PartnerNotFound()
-        _, by_level, total, rows = await self._downline(partner_id, depth, page, page_size)
+        _, by_level, total, rows = await self._downline(
+            {"user_id": user_id}, depth, page, page_size
+        )
         nodes = [
             s.MemberNetworkNode(
                 id=row.id,
@@ -635,6 +644,7 @@ class NetworkService:
         )
 
 
+_PARTNER_OF = select(NetworkPartner.id).where(NetworkPartner.user_id == bindparam("user_id"))
 _BALANCE = select(
     NetworkPartner.available_minor,
     NetworkPartner.pending_minor,
