@@ -1,11 +1,13 @@
-"""`iwm demo-data`: the kiosk network, then the admin's members, then the money side, each
-made through the domain services and each safe to run twice."""
+"""`iwm demo-data`: the kiosk network, then the admin's members, then the money side, then
+two past months of growth (ranks, bonuses, returns), each made through the domain services
+and each safe to run twice."""
 
 from rich.console import Console
 
 from iwm.core.config import Settings
 from iwm.core.resources import Resources
 from iwm.demo.admin import load_admin_demo
+from iwm.demo.growth import load_growth_demo
 from iwm.demo.kiosks import load_kiosk_demo
 from iwm.demo.money import load_money_demo
 from iwm.projections import install as install_projections
@@ -17,3 +19,4 @@ async def load_demo_data(settings: Settings, console: Console) -> None:
         await load_kiosk_demo(resources, console)
         await load_admin_demo(resources, console)
         await load_money_demo(resources, console)
+        await load_growth_demo(resources, console)

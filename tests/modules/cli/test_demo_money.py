@@ -7,16 +7,24 @@ from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iwm.core import events
 from iwm.core.resources import Resources
 from iwm.demo.admin import load_admin_demo
+from iwm.demo.growth import load_growth_demo
 from iwm.demo.money import load_money_demo
-from iwm.modules.commissions.models import Commission, CommissionStatus
+from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.service import LedgerService
-from iwm.modules.network.models import NetworkPartner
+from iwm.modules.network.models import NetworkPartner, PartnerStatus
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.products.models import Product, ProductStatus
+from iwm.modules.ranks.models import RankChange, RankPeriod
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderStatus
-from iwm.modules.strategies.models import Participation, Strategy, StrategyStatus
+from iwm.modules.strategies.models import (
+    InvestmentReturn,
+    Participation,
+    Strategy,
+    StrategyStatus,
+)
 from tests.factories.money import fresh
 
 
@@ -61,4 +69,40 @@ async def test_demo_money_holds_every_status_and_runs_once(
         await db.scalar(select(func.count()).select_from(Commission)),
         await db.scalar(select(func.count()).select_from(Payout)),
         await db.scalar(select(func.count()).select_from(Participation)),
+    )
+
+
+async def test_demo_growth_makes_ranks_bonuses_statuses_and_returns_once(
+    resources: Resources, db: AsyncSession
+) -> None:
+    console = Console(file=io.StringIO())
+    await load_admin_demo(resources, console)
+    await load_money_demo(resources, console)
+    await load_growth_demo(resources, console)
+    await fresh(db)
+    assert await _statuses(db, NetworkPartner.status) == {s.value for s in PartnerStatus}
+    assert {SourceType.BONUS.value, SourceType.RANK_BONUS.value} <= await _statuses(
+        db, Commission.source_type
+    )
+    assert "LEVEL_COMPRESSED" in await _statuses(db, Commission.rule)
+    periods = set(await db.scalars(select(RankPeriod.period)))
+    assert len(periods) == 2
+    assert await _statuses(db, RankChange.period) == periods
+    assert await db.scalar(select(func.count()).select_from(InvestmentReturn))
+    assert await db.scalar(select(func.sum(Participation.returns_distributed_minor)))
+    drifts = await events.check(resources.sessionmaker)
+    assert [d for d in drifts if d.differences] == []
+    counts = (
+        await db.scalar(select(func.count()).select_from(Commission)),
+        await db.scalar(select(func.count()).select_from(InvestmentReturn)),
+        await db.scalar(select(func.count()).select_from(RankChange)),
+    )
+
+    await load_growth_demo(resources, console)
+    await fresh(db)
+    assert "growth demo data already loaded" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert counts == (
+        await db.scalar(select(func.count()).select_from(Commission)),
+        await db.scalar(select(func.count()).select_from(InvestmentReturn)),
+        await db.scalar(select(func.count()).select_from(RankChange)),
     )
