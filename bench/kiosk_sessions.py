@@ -1,0 +1,471 @@
+"""Kiosk payment sessions: 2,000 kiosks each holding a long poll while heartbeats go on.
+
+    .venv/bin/python bench/kiosk_sessions.py [--workers 2] [--duration 30] [--kiosks 2000]
+
+1. Builds the `iwm_bench_sessions` database afresh: migrations, one partner, 2,000 kiosks
+   priced at 3.00 EUR (SQLAlchemy Core, model defaults apply).
+2. Serves the app (`iwm serve --workers N`, PostgreSQL + Redis) in its own process group.
+3. Ceilings, measured first on the same server: heartbeats alone at 1,000/s (wrk, constant
+   pace) for their p99; webhook -> poll answer with 20 kiosks polling and nothing else
+   running, for its p95.
+4. Full load: every kiosk opens a session and holds a long poll (`wait=25`, re-polled when
+   it ends); wrk sends 1,000 heartbeats/s; sessions are paid at 20/s by signed webhooks sent
+   as the provider sends them; a kiosk whose poll answers `paid` starts the round, opens a
+   new session and polls again. Sampled every 0.5 s: PostgreSQL connections of the app by
+   state (`pg_stat_activity`), and each worker's resident memory (/proc).
+5. Prints the figures beside the ceilings and the goals: no connection held by waiting
+   polls (connections in use stay far below the number of waiting polls), heartbeat p99 <
+   50 ms, webhook -> poll p95 < 200 ms.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres), Redis on 127.0.0.1:6379 (db 14) and
+`wrk`. Linux (reads /proc). Everything runs on 127.0.0.1.
+"""
+# ruff: noqa: S101 (a script: asserts state what it expects)
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kiosk_fleet import REDIS_URL, Server, WrkResult, app_server, finish_wrk, start_wrk
+
+from iwm.core.migrations import upgrade_head
+from iwm.core.security import token_hash
+from iwm.modules.payments.provider import event_body, sign
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "iwm_bench_sessions"
+SECRET = "iwm-bench-webhook-secret-5d2e8f"
+NAMESPACE = uuid.UUID("0d6c3f8e-1b2a-4f5e-9c7d-3a1b2c4d5e6f")
+HEARTBEATS_PER_S = 1000.0
+PAYMENTS_PER_S = 20.0
+P99_GOAL_MS = 50.0
+P95_GOAL_MS = 200.0
+
+
+def database_url() -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB_NAME}"
+
+
+def device_key(i: int) -> str:
+    return hashlib.sha256(f"iwm-bench-session-kiosk-{i}".encode()).hexdigest()
+
+
+async def build_database(kiosks: int) -> list[tuple[str, str]]:
+    from iwm.modules.kiosks.models import Kiosk
+    from iwm.modules.shops.models import Shop
+    from iwm.modules.users.models import User, UserRole
+
+    admin = await asyncpg.connect(f"{PG_DSN}/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+    await admin.close()
+    await asyncio.to_thread(upgrade_head, database_url())
+    now = datetime.now(UTC)
+    user_id, shop_id = uuid.uuid5(NAMESPACE, "partner"), uuid.uuid5(NAMESPACE, "shop")
+    fleet = [(str(uuid.uuid5(NAMESPACE, f"kiosk-{i}")), device_key(i)) for i in range(kiosks)]
+    engine = create_async_engine(database_url())
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User),
+            [
+                {
+                    "id": user_id,
+                    "email": "partner@sessions.bench.test",
+                    "password_hash": "x",
+                    "first_name": "Bench",
+                    "last_name": "Partner",
+                    "created_at": now,
+                }
+            ],
+        )
+        await conn.execute(insert(UserRole), [{"user_id": user_id, "role": "PARTNER"}])
+        await conn.execute(
+            insert(Shop),
+            [
+                {
+                    "id": shop_id,
+                    "partner_user_id": user_id,
+                    "name": "Bench",
+                    "location": "",
+                    "timezone": "UTC",
+                    "created_at": now,
+                }
+            ],
+        )
+        await conn.execute(
+            insert(Kiosk),
+            [
+                {
+                    "id": uuid.UUID(k),
+                    "shop_id": shop_id,
+                    "name": f"Kiosk {i}",
+                    "status": "active",
+                    "default_language": "en",
+                    "device_key_hash": token_hash(key),
+                    "price_minor": 300,
+                    "currency": "EUR",
+                    "created_at": now,
+                }
+                for i, (k, key) in enumerate(fleet)
+            ],
+        )
+    await engine.dispose()
+    return fleet
+
+
+def env_for() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        IWM_ENV="production",
+        IWM_ALLOWED_HOSTS="127.0.0.1,localhost",
+        IWM_DATABASE_URL=database_url(),
+        IWM_REDIS_URL=REDIS_URL,
+        IWM_REDIS_PREFIX="iwm_bench_sessions",
+        IWM_STORAGE_URL=f"file://{tempfile.gettempdir()}/iwm-bench-session-photos",
+        IWM_SCHEDULER_ENABLED="false",
+        IWM_SECRET_KEY="iwm-bench-signing-key-0c5e7a9d3b1f",
+        IWM_PAYMENT_WEBHOOK_SECRET=SECRET,
+        IWM_LOG_LEVEL="WARNING",
+        # Per worker, and as many again in bursts: 2 workers stay within PostgreSQL's
+        # default 100 connections, which this machine's other databases share.
+        IWM_DB_POOL_SIZE="10",
+        IWM_KIOSK_SESSION_TTL_SECONDS="3600",
+    )
+    return env
+
+
+# -- /proc ------------------------------------------------------------------------------
+
+
+def workers_of(pid: int) -> list[int]:
+    """The server's worker processes (not multiprocessing's resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+                if (
+                    int(stat.rsplit(")", 1)[1].split()[1]) == pid
+                    and b"resource_tracker" not in cmdline
+                ):
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- a kiosk's long poll over one keep-alive connection -------------------------------
+
+
+class Http1:
+    """A minimal HTTP/1.1 keep-alive client: one per kiosk, cheap enough for thousands."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str, headers: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return int(head.split()[1]), await self.reader.readexactly(length)
+
+
+@dataclass
+class Kiosk:
+    id: str
+    key: str
+    session: str = ""
+    reference: str = ""
+    paid_at: float | None = None
+    conn: Http1 | None = None
+
+
+@dataclass
+class Figures:
+    latencies: list[float] = field(default_factory=list)
+    polls_answered: int = 0
+    errors: list[str] = field(default_factory=list)
+    connections: list[tuple[int, int, int]] = field(default_factory=list)  # in use, open, polls
+    rss: dict[int, float] = field(default_factory=dict)
+
+
+class Load:
+    def __init__(self, base: str, port: int, kiosks: list[Kiosk]) -> None:
+        self.base, self.port, self.kiosks = base, port, kiosks
+        self.http = httpx.AsyncClient(
+            base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)
+        )
+        self.figures = Figures()
+        self.waiting = 0
+        self.running = True
+        self.pg: asyncpg.Pool | None = None
+
+    async def open(self, kiosk: Kiosk) -> None:
+        resp = await self.http.post(
+            f"/kiosk/{kiosk.id}/sessions", headers={"Authorization": f"Bearer {kiosk.key}"}
+        )
+        if resp.status_code != 201:
+            raise RuntimeError(resp.text)
+        kiosk.session = resp.json()["id"]
+        payment_id = uuid.UUID(resp.json()["paymentUrl"].rsplit("/", 1)[1])
+        assert self.pg is not None
+        kiosk.reference = await self.pg.fetchval(
+            "SELECT provider_reference FROM payments WHERE id = $1", payment_id
+        )
+        kiosk.paid_at = None
+
+    async def poll_forever(self, kiosk: Kiosk) -> None:
+        kiosk.conn = Http1(self.port)
+        while self.running:
+            path = f"/kiosk/{kiosk.id}/sessions/{kiosk.session}?wait=25"
+            self.waiting += 1
+            try:
+                status, body = await kiosk.conn.get(path, f"Authorization: Bearer {kiosk.key}\r\n")
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                self.figures.errors.append(f"poll: {exc!r}")
+                kiosk.conn = Http1(self.port)
+                continue
+            finally:
+                self.waiting -= 1
+            if status != 200:
+                self.figures.errors.append(f"poll {status}: {body[:200]!r}")
+                continue
+            self.figures.polls_answered += 1
+            if json.loads(body)["status"] == "paid":
+                if kiosk.paid_at is not None:
+                    self.figures.latencies.append((time.monotonic() - kiosk.paid_at) * 1000)
+                started = await self.http.post(
+                    f"/kiosk/{kiosk.id}/sessions/{kiosk.session}/start",
+                    headers={"Authorization": f"Bearer {kiosk.key}"},
+                )
+                if started.status_code != 200:
+                    self.figures.errors.append(f"start {started.status_code}")
+                while self.running:
+                    try:
+                        await self.open(kiosk)
+                        break
+                    except (RuntimeError, httpx.HTTPError) as exc:
+                        self.figures.errors.append(f"open: {str(exc)[:120]}")
+                        await asyncio.sleep(1.0)
+
+    async def pay(self, kiosk: Kiosk) -> None:
+        body = event_body("payment.succeeded", kiosk.reference)
+        kiosk.paid_at = time.monotonic()
+        resp = await self.http.post(
+            "/api/v1/payments/webhook",
+            content=body,
+            headers={
+                "Webhook-Signature": sign(SECRET.encode(), body),
+                "Content-Type": "application/json",
+            },
+        )
+        if resp.status_code != 200:
+            self.figures.errors.append(f"webhook {resp.status_code}: {resp.text[:200]}")
+
+    async def pay_at(self, rate: float, seconds: float, among: list[Kiosk]) -> None:
+        interval, next_at = 1 / rate, time.monotonic()
+        end = next_at + seconds
+        tasks = []
+        while next_at < end:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            ready = [k for k in random.sample(among, min(len(among), 50)) if k.paid_at is None]
+            if ready:
+                tasks.append(asyncio.create_task(self.pay(ready[0])))
+        await asyncio.gather(*tasks)
+        await asyncio.sleep(1.0)  # the last answers
+
+    async def sample(self, workers: list[int]) -> None:
+        assert self.pg is not None
+        while self.running:
+            rows = await self.pg.fetch(
+                "SELECT state, count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND application_name <> 'bench' GROUP BY state",
+                DB_NAME,
+            )
+            by_state = {r["state"]: r["count"] for r in rows}
+            in_use = by_state.get("active", 0) + by_state.get("idle in transaction", 0)
+            self.figures.connections.append((in_use, sum(by_state.values()), self.waiting))
+            for pid in workers:
+                with contextlib.suppress(OSError):
+                    self.figures.rss[pid] = max(self.figures.rss.get(pid, 0.0), rss_mb(pid))
+            await asyncio.sleep(0.5)
+
+
+def percentile(samples: list[float], p: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_file: Path) -> int:
+    assert server.proc is not None
+    workers = workers_of(server.proc.pid)
+    idle_rss = {pid: rss_mb(pid) for pid in workers}
+    kiosks = [Kiosk(k, key) for k, key in fleet]
+
+    print(f"== ceiling: heartbeats alone, {HEARTBEATS_PER_S:.0f}/s for 10 s")
+    start_wrk(server.base, "heartbeat", hb_file, 0, 2, 8, hb_file).communicate()  # warm-up
+    hb_alone = finish_wrk(
+        start_wrk(server.base, "heartbeat", hb_file, HEARTBEATS_PER_S, 10, 64, hb_file),
+        "heartbeat",
+        HEARTBEATS_PER_S,
+    )
+    print(f"   p99 {hb_alone.p99:.1f} ms, {hb_alone.requests / hb_alone.seconds:.0f} req/s")
+
+    load = Load(server.base, server.port, kiosks)
+    load.pg = await asyncpg.create_pool(
+        f"{PG_DSN}/{DB_NAME}", min_size=2, max_size=6, server_settings={"application_name": "bench"}
+    )
+    few = kiosks[:20]
+    print("== ceiling: webhook -> poll with 20 kiosks polling, nothing else running")
+    for k in few:
+        await load.open(k)
+    pollers = [asyncio.create_task(load.poll_forever(k)) for k in few]
+    await asyncio.sleep(1.0)
+    await load.pay_at(5.0, 6.0, few)
+    quiet_p95 = percentile(load.figures.latencies, 95)
+    print(f"   p95 {quiet_p95:.1f} ms over {len(load.figures.latencies)} payments")
+    load.figures.latencies.clear()
+
+    print(
+        f"== full load: {len(kiosks)} long polls, {HEARTBEATS_PER_S:.0f} heartbeats/s, "
+        f"{PAYMENTS_PER_S:.0f} payments/s for {seconds} s"
+    )
+    sem = asyncio.Semaphore(32)
+
+    async def open_one(k: Kiosk) -> None:
+        async with sem:
+            for _ in range(5):
+                try:
+                    await load.open(k)
+                    return
+                except (RuntimeError, httpx.HTTPError) as exc:
+                    load.figures.errors.append(f"open: {str(exc)[:120]}")
+                    await asyncio.sleep(1.0)
+
+    rest = kiosks[20:]
+    await asyncio.gather(*(open_one(k) for k in rest))
+    pollers += [asyncio.create_task(load.poll_forever(k)) for k in rest]
+    await asyncio.sleep(3.0)
+    print(f"   polls waiting: {load.waiting}")
+    sampler = asyncio.create_task(load.sample(workers))
+    wrk = start_wrk(server.base, "heartbeat", hb_file, HEARTBEATS_PER_S, seconds, 64, hb_file)
+    await load.pay_at(PAYMENTS_PER_S, seconds - 1, kiosks)
+    hb = await asyncio.to_thread(finish_wrk, wrk, "heartbeat", HEARTBEATS_PER_S)
+    load.running = False
+    await asyncio.sleep(0.6)
+    sampler.cancel()
+    for p in pollers:
+        p.cancel()
+    await asyncio.gather(*pollers, sampler, return_exceptions=True)
+    await load.http.aclose()
+    await load.pg.close()
+
+    return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss)
+
+
+def report(
+    f: Figures,
+    hb: WrkResult,
+    hb_alone: WrkResult,
+    quiet_p95: float,
+    workers: list[int],
+    idle_rss: dict[int, float],
+) -> int:
+    full_p95 = percentile(f.latencies, 95)
+    in_use = max(c[0] for c in f.connections)
+    opened = max(c[1] for c in f.connections)
+    polls = min(c[2] for c in f.connections)
+    print("\n== figures                               full load      ceiling (same run)")
+    print(f"heartbeat p99 (1,000/s)             {hb.p99:9.1f} ms   {hb_alone.p99:9.1f} ms alone")
+    print(
+        f"heartbeat rate achieved             {hb.requests / hb.seconds:9.0f} /s   "
+        f"{hb_alone.requests / hb_alone.seconds:9.0f} /s"
+    )
+    print(f"webhook -> poll answer p95          {full_p95:9.1f} ms   {quiet_p95:9.1f} ms quiet")
+    print(
+        f"webhook -> poll answer p50 / max    {percentile(f.latencies, 50):9.1f} ms   "
+        f"{max(f.latencies, default=float('nan')):9.1f} ms max"
+    )
+    print(f"payments answered                   {len(f.latencies):9d}")
+    print(f"long polls waiting (min sampled)    {polls:9d}")
+    print(f"DB connections in use (max)         {in_use:9d}      (open in the pools: {opened})")
+    for pid in workers:
+        print(
+            f"worker {pid} resident memory       {f.rss.get(pid, 0):9.1f} MB   "
+            f"{idle_rss.get(pid, 0):9.1f} MB idle"
+        )
+    print(f"errors                              {len(f.errors):9d}  {f.errors[:3]}")
+    goals = [
+        ("no DB connection held by waiting polls (in use << polls waiting)", in_use < polls / 20),
+        (f"heartbeat p99 < {P99_GOAL_MS:.0f} ms under the polls", hb.p99 < P99_GOAL_MS),
+        (f"webhook -> poll p95 < {P95_GOAL_MS:.0f} ms", full_p95 < P95_GOAL_MS),
+        ("no errors", not f.errors and hb.errors == 0),
+    ]
+    for text, ok in goals:
+        print(f"  [{'ok' if ok else 'MISSED'}] {text}")
+    print(f"load average after the run: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--duration", type=int, default=30)
+    ap.add_argument("--kiosks", type=int, default=2000)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    fleet = asyncio.run(build_database(args.kiosks))
+    tmp = Path(tempfile.mkdtemp(prefix="iwm-bench-sessions-"))
+    hb_file = tmp / "kiosks.txt"
+    hb_file.write_text("".join(f"{k} {key}\n" for k, key in fleet))
+    print(f"workers: {args.workers} (cores: {os.cpu_count()}), kiosks: {len(fleet)}")
+    # The figures are only as good as the machine is quiet: the load is printed with them.
+    print(f"load average before the run: {os.getloadavg()[0]:.1f}")
+    try:
+        with app_server(args.workers, env_for()) as server:
+            return asyncio.run(run(server, fleet, args.duration, hb_file))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
