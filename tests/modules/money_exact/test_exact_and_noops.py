@@ -177,7 +177,11 @@ async def test_language_set_to_the_current_one_logs_nothing(
         f"/partner/kiosks/{kid}/language", json={"language": "EN"}, headers=headers
     )
     assert resp.status_code == 200
-    assert resp.json()["settings"] == {"defaultLanguage": "en"}
+    assert resp.json()["settings"] == {
+        "defaultLanguage": "en",
+        "pricePerRound": None,
+        "currency": None,
+    }
     assert await count(db, ActivityLog, event="KIOSK_LANGUAGE_SET") == 0
     kiosk = (await db.execute(select(Kiosk).where(Kiosk.id == kid))).scalar_one()
     assert kiosk.default_language == "en"

@@ -45,7 +45,7 @@ async def test_admin_provisions_shop_and_kiosk_with_a_one_time_key(
     )
     assert kiosk.status_code == 201, kiosk.text
     data = kiosk.json()["data"]
-    assert data["settings"] == {"defaultLanguage": "he"}
+    assert data["settings"] == {"defaultLanguage": "he", "pricePerRound": None, "currency": None}
     assert data["status"] == "active"
     key = data["deviceKey"]
     beat = await client.post(
