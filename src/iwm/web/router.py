@@ -22,6 +22,7 @@ from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.models import PrintStatus
 from iwm.modules.orders.schemas import OrderFilters
 from iwm.modules.orders.service import OrderService
+from iwm.modules.rounds.service import RoundService
 from iwm.modules.users.service import resolve_principal
 from iwm.web.deps import (
     LANG_COOKIE,
@@ -314,6 +315,7 @@ async def _card(
     return {
         "k": KioskRead.build(kiosk, window),
         "errors": await kiosks.recent_errors(kiosk.id, errors),
+        "money": await RoundService(kiosks.session, kiosks.settings).today(kiosk),
     }
 
 

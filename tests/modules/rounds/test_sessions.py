@@ -387,3 +387,33 @@ async def test_cleanup_keeps_paid_sessions_as_long_as_orders(
     clock.travel(timedelta(days=settings.kiosk_session_expired_retention_days))
     assert (await CleanupService(resources).run()).kiosk_sessions == 1
     assert (await CleanupService(resources).run()).kiosk_sessions == 0
+
+
+async def test_the_dashboard_kiosk_card_shows_today_and_the_cash_to_collect(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    from iwm.core.deps import SESSION_COOKIE
+
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    partner = await login(client, world.partner)
+    await set_price(client, partner, kiosk, 2.5, "EUR")
+    opened = await open_session(client, kiosk)
+    await pay(client, str(opened["paymentUrl"]))
+    await client.post(f"/kiosk/{kiosk.id}/sessions/{opened['id']}/start", headers=kiosk.headers)
+    code = (await client.post(f"/partner/kiosks/{kiosk.id}/code", headers=partner)).json()
+    await client.post(
+        f"/kiosk/{kiosk.id}/code/redeem", json={"code": code["code"]}, headers=kiosk.headers
+    )
+    client.cookies.set(SESSION_COOKIE, partner["Authorization"].removeprefix("Bearer "))
+    try:
+        page = await client.get("/dashboard/kiosks")
+    finally:
+        client.cookies.clear()
+    assert page.status_code == 200
+    start = page.text.find("kiosk-money")
+    assert start > 0, page.text[:3000]
+    assert 'data-testid="today-revenue" dir="ltr">1 · 2.50 EUR<' in page.text, page.text[
+        start : start + 600
+    ]
+    assert 'data-testid="cash-balance" dir="ltr">1 · 2.50 EUR<' in page.text

@@ -98,6 +98,14 @@ class KioskService:
         self._activity = ActivityService(session)
         self._audit = AuditService(session)
 
+    @property
+    def session(self) -> AsyncSession:
+        return self._db
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     # -- admin provisioning -------------------------------------------------------------
 
     def _check_language(self, language: str, field: str = "language") -> str:

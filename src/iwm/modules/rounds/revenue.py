@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core.errors import ValidationFailed
 from iwm.core.money import from_minor
 from iwm.modules.codes.models import FreeRoundCode
-from iwm.modules.kiosks.models import CashEntryType, Kiosk, KioskCashEntry
+from iwm.modules.kiosks.models import CashEntryType, KioskCashEntry
+from iwm.modules.kiosks.schemas import KioskLike
 from iwm.modules.rounds.models import KioskSession, SessionStatus
 from iwm.modules.rounds.schemas import FreeRounds, Revenue, RevenueDay, Rounds
 from iwm.modules.shops.models import Shop
@@ -28,11 +29,11 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def period(
-    zone: ZoneInfo, date_from: date | None, date_to: date | None, today: date
+    date_from: date | None, date_to: date | None, today: date, days: int = DEFAULT_DAYS
 ) -> tuple[date, date]:
-    """Defaults: the last 30 days to today. 400 when reversed or longer than a year."""
+    """Defaults: the last `days` days to today. 400 when reversed or longer than a year."""
     last = date_to or today
-    first = date_from or (last - timedelta(days=DEFAULT_DAYS - 1))
+    first = date_from or (last - timedelta(days=days - 1))
     if first > last:
         raise ValidationFailed(details={"dateFrom": ["must not be after dateTo"]})
     if (last - first).days + 1 > MAX_DAYS:
@@ -49,11 +50,16 @@ class _Day:
 
 
 async def revenue(
-    db: AsyncSession, kiosk: Kiosk, date_from: date | None, date_to: date | None, now: datetime
+    db: AsyncSession,
+    kiosk: KioskLike,
+    date_from: date | None,
+    date_to: date | None,
+    now: datetime,
+    default_days: int = DEFAULT_DAYS,
 ) -> Revenue:
     shop_zone = await db.scalar(select(Shop.timezone).where(Shop.id == kiosk.shop_id))
     zone = _zone(shop_zone)
-    first, last = period(zone, date_from, date_to, now.astimezone(zone).date())
+    first, last = period(date_from, date_to, now.astimezone(zone).date(), default_days)
     start = datetime.combine(first, time.min, zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
     days: dict[date, _Day] = defaultdict(_Day)

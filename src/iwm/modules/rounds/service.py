@@ -6,7 +6,9 @@ wakes the kiosk's long poll once committed (`core.wakeups`), in whichever proces
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +23,8 @@ from iwm.modules.activity.models import ActivityEvent
 from iwm.modules.activity.service import ActivityService
 from iwm.modules.kiosks.errors import KioskInactive
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
+from iwm.modules.kiosks.schemas import KioskLike
+from iwm.modules.kiosks.service import KioskService
 from iwm.modules.payments.events import PaymentRefunded, PaymentSucceeded
 from iwm.modules.payments.models import PaymentPurpose
 from iwm.modules.payments.provider import PaymentProvider
@@ -33,9 +37,21 @@ from iwm.modules.rounds.errors import (
     SessionNotPaid,
 )
 from iwm.modules.rounds.models import KioskSession, SessionStatus
+from iwm.modules.rounds.revenue import revenue
 
 KIOSK = "kiosk"
 PAYMENT = "payment"
+
+
+@dataclass(frozen=True, slots=True)
+class KioskToday:
+    online_rounds: int
+    online_amount: Decimal
+    cash_rounds: int
+    cash_amount: Decimal
+    currency: str | None
+
+
 SYSTEM = "system"
 
 
@@ -135,6 +151,19 @@ class RoundService:
         )
         wake_after_commit(self._db, wake_key(row.id))
         return row
+
+    async def today(self, kiosk: KioskLike) -> KioskToday:
+        """Today's online rounds and amount (the shop's day) and the cash balance: what the
+        dashboard's kiosk card shows."""
+        day = await revenue(self._db, kiosk, None, None, clock.now(), default_days=1)
+        cash = await KioskService(self._db, self._settings).cash_balance(kiosk.id)
+        return KioskToday(
+            online_rounds=day.online.rounds,
+            online_amount=day.online.amount,
+            cash_rounds=cash.rounds,
+            cash_amount=from_minor(cash.amount_minor),
+            currency=kiosk.currency,
+        )
 
     # -- the payment's events (in the webhook's transaction) ---------------------------
 
