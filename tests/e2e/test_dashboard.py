@@ -270,7 +270,7 @@ async def test_kiosks_code_error_status_and_language(
     detail = (await api.get(f"/partner/kiosks/{broken.id}", headers=partner)).json()
     assert detail["status"] == "inactive"
     assert detail["lastErrorCode"] is None
-    assert detail["settings"] == {"defaultLanguage": "fr"}
+    assert detail["settings"] == {"defaultLanguage": "fr", "pricePerRound": None, "currency": None}
 
     # An unsupported language (a tampered form) is a readable message on the page.
     await card.locator("select[name=language] option[value=fr]").evaluate("o => { o.value = 'xx' }")
