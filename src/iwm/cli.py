@@ -151,6 +151,21 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
+def _prepare_metrics_dir() -> None:
+    """A fresh folder for the workers' metrics: the operator's PROMETHEUS_MULTIPROC_DIR,
+    emptied, or a new temporary one."""
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="iwm-metrics-")
+
+
 def _production() -> bool:
     return get_settings().is_production
 
@@ -188,6 +203,9 @@ def serve(
 
     if problem := _cannot_listen(host, port):
         _refuse([problem], code=1)
+    # Before any worker starts, and before prometheus-client is imported here: /metrics
+    # sums every worker's figures (see core/metrics.py).
+    _prepare_metrics_dir()
     # uvicorn logs at warning level only: say where to go, once, in the log's own format
     # (one JSON object per line in production).
     settings = get_settings()
@@ -206,6 +224,9 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # After SIGTERM (and the drain, see core/shutdown.py), requests under way may finish
+        # within their deadline before they are cancelled.
+        timeout_graceful_shutdown=int(settings.request_timeout_seconds) + 1,
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from iwm.core.config import Settings, check_production, get_settings
+from iwm.core.deadline import DeadlineMiddleware
 from iwm.core.docs import install_docs
 from iwm.core.errors import install_error_handlers
 from iwm.core.logging import configure_logging
@@ -23,6 +24,7 @@ from iwm.core.middleware import (
 )
 from iwm.core.openapi import install_openapi, operation_id
 from iwm.core.resources import Resources
+from iwm.core.shutdown import drain_before_stopping
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
 from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
 from iwm.modules.admin_views.router import users_router as admin_user_views_router
@@ -41,6 +43,7 @@ from iwm.modules.kiosks.router import router as partner_kiosks_router
 from iwm.modules.kyc.member_router import router as member_kyc_router
 from iwm.modules.kyc.router import router as admin_kyc_router
 from iwm.modules.media.router import router as media_router
+from iwm.modules.metrics.router import router as metrics_router
 from iwm.modules.network.member_router import router as member_network_router
 from iwm.modules.network.router import router as admin_partners_router
 from iwm.modules.orders.device_router import router as kiosk_orders_router
@@ -84,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            with drain_before_stopping(settings.shutdown_drain_seconds):
+                yield
         finally:
             if scheduler is not None:
                 await scheduler.stop()
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The client's address and scheme as the trusted proxy saw them, for everything
         # inside: login limits, audit rows, Secure cookies, redirects.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    app.add_middleware(DeadlineMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)
 
     install_docs(app, settings)
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (
         health_router,
+        metrics_router,
         media_router,
         auth_router,
         # Members' reads are among the most frequent requests: matched before the admin's.

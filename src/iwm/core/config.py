@@ -175,6 +175,13 @@ class Settings(BaseSettings):
     s3_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     s3_read_timeout_seconds: float = Field(default=2.0, gt=0)
     s3_max_attempts: int = Field(default=1, ge=1, le=10)
+    # A request still running this long after it arrived is stopped (504 REQUEST_TIMEOUT);
+    # its transaction does not commit. Above the longest long poll (25 s).
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM, kept-alive connections have this long to send one last request, answered
+    # with `Connection: close`, before they are closed; requests under way then have up to
+    # `request_timeout_seconds` to finish.
+    shutdown_drain_seconds: float = Field(default=1.0, ge=0, le=30)
     # Unset: JSON lines in production, readable console lines in development.
     log_json: bool | None = None
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.config import Settings
+from iwm.core.deadline import ensure_still_wanted
 from iwm.core.resources import Resources
 
 SESSION_COOKIE = "iwm_session"
@@ -27,11 +28,13 @@ async def get_settings_dep(resources: ResourcesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
+async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent; rolled back
+    instead when the request's deadline passed or its client has gone."""
     async with resources.sessionmaker() as session:
         try:
             yield session
+            await ensure_still_wanted(request)
             await session.commit()
         except BaseException:
             await session.rollback()

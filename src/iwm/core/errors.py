@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from iwm.core.metrics import PART_ERRORS
+
 log = structlog.get_logger()
 
 
@@ -222,10 +224,22 @@ async def _outage(request: Request, exc: Exception) -> JSONResponse:
         error=type(exc).__name__,
         reason=str(exc)[:200],
     )
+    PART_ERRORS.labels(_part_of(exc)).inc()
     err = ServiceUnavailable()
     return JSONResponse(
         error_body(err.code, err.detail_message), status_code=err.status_code, headers=err.headers
     )
+
+
+def _part_of(exc: Exception) -> str:
+    module = type(exc).__module__
+    if module.startswith("redis"):
+        return "redis"
+    if module.startswith(("botocore", "aiobotocore")):
+        return "storage"
+    if module.startswith(("sqlalchemy", "asyncpg")):
+        return "database"
+    return "other"
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -20,6 +20,7 @@ from iwm.core.config import Settings
 from iwm.core.db import SETTINGS_INFO_KEY, make_engine, make_liveness_engine, make_sessionmaker
 from iwm.core.files import make_private, write_private
 from iwm.core.mail import Mailer, make_mailer
+from iwm.core.metrics import watch_pool
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.security import PasswordHasher
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
@@ -115,6 +116,9 @@ class Resources:
         engine = make_engine(settings)
         read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         liveness_engine = make_liveness_engine(settings, engine)
+        watch_pool(engine, "main")
+        if liveness_engine is not engine:
+            watch_pool(liveness_engine, "liveness")
         maker = make_sessionmaker(engine)
         buffer: HeartbeatBuffer = (
             heartbeats(

@@ -17,9 +17,11 @@ async def current_kiosk(
     kiosk_id: uuid.UUID, request: Request, session: SessionDep, resources: ResourcesDep
 ) -> Kiosk:
     """The kiosk whose device key is the Bearer token, and only for its own {id}."""
-    return await KioskService(session, resources.settings).authenticate(
+    kiosk = await KioskService(session, resources.settings).authenticate(
         kiosk_id, bearer_token(request)
     )
+    request.state.kiosk_id = kiosk.id  # named by the request's log line
+    return kiosk
 
 
 KioskDevice = Annotated[Kiosk, Depends(current_kiosk)]

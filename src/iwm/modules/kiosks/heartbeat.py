@@ -21,6 +21,9 @@ def heartbeat_ack(seen: tuple[str, str], now: datetime | None = None) -> Heartbe
     )
 
 
+ROUTE = "/kiosk/{kiosk_id}/heartbeat"
+
+
 class HeartbeatFastPath:
     """Pure ASGI: answers an accepted `POST /kiosk/{id}/heartbeat` without routing,
     dependency resolution or request parsing, which cost more than the heartbeat itself.
@@ -43,6 +46,9 @@ class HeartbeatFastPath:
                 if kiosk_id is not None and key is not None:
                     seen = await self.heartbeats.beat(kiosk_id, key)
                     if seen is not None:
+                        # The route the request log and metrics name (no routing ran).
+                        state = scope.setdefault("state", {})
+                        state["route"], state["kiosk_id"] = ROUTE, kiosk_id
                         body = self._body(seen)
                         await send(
                             {

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from iwm.core import clock
 from iwm.core.errors import is_outage
+from iwm.core.metrics import HEARTBEAT_BUFFER, HEARTBEAT_FLUSH
 from iwm.core.security import same_hash, token_hash
 from iwm.modules.kiosks.models import Kiosk
 
@@ -170,10 +171,12 @@ class Heartbeats:
         """Writes the buffered heartbeats now; returns how many kiosks were stamped."""
         async with self._flush_lock:
             pending, self._pending = self._pending, {}
+            HEARTBEAT_BUFFER.set(len(pending))
             if not pending:
                 return 0
             try:
-                changes = await self._write(pending)
+                with HEARTBEAT_FLUSH.time():
+                    changes = await self._write(pending)
             except Exception:
                 # Keep what was heard for the next attempt, unless newer stamps came in.
                 for kiosk_id, stamp in pending.items():

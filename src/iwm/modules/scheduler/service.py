@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.metrics import JOB_RUNS
 from iwm.core.resources import Resources
 from iwm.modules.scheduler.models import JobRun
 
@@ -89,11 +90,15 @@ class Scheduler:
             for job in self._jobs:
                 try:
                     if isinstance(job, DailyJob):
-                        await claim_and_run(self._resources, job)
+                        ran = await claim_and_run(self._resources, job)
                     else:
                         await job.run(self._resources)
+                        ran = True
+                    if ran:
+                        JOB_RUNS.labels(job.name, "ok").inc()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    JOB_RUNS.labels(job.name, "failed").inc()
                     log.exception(job.failure_event)
             await asyncio.sleep(self._interval)
