@@ -19,12 +19,6 @@ ERROR_SCHEMA = "ErrorResponse"
 BEARER = "bearerAuth"
 DEVICE_KEY = "kioskDeviceKey"
 _REF = "#/components/schemas/"
-_SURFACES = (
-    ("/api/v1/admin", "admin"),
-    ("/partner", "partner"),
-    ("/kiosk", "kiosk"),
-    ("/auth", "auth"),
-)
 _SESSION_PATHS = ("/partner", "/api/v1/admin", "/auth/me", "/auth/logout")
 _STANDARD_ERRORS = {
     "400": "VALIDATION_ERROR: a parameter or a body field is invalid (each one named)",
@@ -37,14 +31,63 @@ _STANDARD_ERRORS = {
 }
 
 
+# The surface an operation id starts with, by path prefix (longest first); the kiosk's own
+# `{kiosk_id}` belongs to its surface, not to a resource.
+_ID_SURFACES = (
+    ("/api/v1/admin", "admin"),
+    ("/api/v1/me", "me"),
+    ("/api/v1/payments", "payments"),
+    ("/api/v1", "member"),
+    ("/kiosk/{kiosk_id}", "kiosk"),
+    ("/partner", "partner"),
+    ("/auth", "auth"),
+)
+
+
 def operation_id(route: APIRoute) -> str:
-    """`<surface>_<function>`, plus the method when one function serves several
-    (`healthz_get`, `healthz_head`); stable across FastAPI versions, unlike the default."""
-    surface = next((name for prefix, name in _SURFACES if route.path.startswith(prefix)), "")
-    if surface and not route.name.startswith(surface):
-        return f"{surface}_{route.name}"
-    # One function serving several methods gets the method appended in _clean.
-    return route.name
+    """`<surface>_<resource>_<action>`, from the path and the method alone, so that a new
+    route gets a stable, readable id without naming one: `admin_users_list`,
+    `admin_payouts_approve`, `kiosk_orders_create`, `partner_orders_get`, `auth_login`.
+
+    The resource is the path's fixed segments; the action is `list` or `get` for GET (a
+    list: the function is `list_*` or answers a list), `create` for POST to a collection
+    (a plural segment), `update`, `delete`, or the path's last segment when it is a verb
+    (`/payouts/{id}/approve`, `/auth/login`). A route serving several methods gets the
+    method appended by `_clean` (`healthz_get`, `healthz_head`)."""
+    path, surface = route.path, ""
+    for prefix, name in _ID_SURFACES:
+        if path == prefix or path.startswith(prefix + "/"):
+            path, surface = path[len(prefix) :], name
+            break
+    segments = [s for s in path.split("/") if s]
+    literals = [re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_") for s in segments if s[0] != "{"]
+    methods = sorted(route.methods or ())
+    if len(methods) != 1:
+        return "_".join([surface, *literals] if surface else literals) or route.name
+    method = methods[0]
+    ends_with_id = bool(segments) and segments[-1].startswith("{")
+    verb_after_id = len(segments) > 1 and not ends_with_id and segments[-2].startswith("{")
+    action: str
+    if method == "GET":
+        answer = getattr(route.endpoint, "__annotations__", {}).get("return")
+        many = route.name.startswith("list_") or "list[" in repr(answer)
+        action = "list" if many and not ends_with_id else "get"
+    elif method == "POST" and literals and not ends_with_id:
+        if verb_after_id or not literals[-1].endswith("s"):
+            action, literals = literals[-1], literals[:-1]
+        else:
+            action = "create"
+    else:
+        action = {"PATCH": "update", "PUT": "replace", "DELETE": "delete"}.get(
+            method, method.lower()
+        )
+    return "_".join(part for part in (surface, *literals, action) if part)
+
+
+def _answers_array(op: dict[str, Any]) -> bool:
+    content = op.get("responses", {}).get("200", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return bool(schema.get("type") == "array")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -92,6 +135,9 @@ def _clean(doc: dict[str, Any]) -> dict[str, Any]:
             op = item[method]
             if len(methods) > 1 and len(ids) < len(methods):
                 op["operationId"] = f"{op['operationId']}_{method}"
+            elif method == "get" and _answers_array(op) and op["operationId"].endswith("_get"):
+                # A fixed path answering a JSON array is a list (`partner_orders_new_list`).
+                op["operationId"] = op["operationId"].removesuffix("_get") + "_list"
             _security(path, op)
             _errors(path, op)
             _optional_body(op)
