@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run serve migrate demo test test-fast test-faults lint fmt revision bench browser-deps clean
+.PHONY: install run serve migrate demo test test-fast test-faults test-client lint fmt revision bench browser-deps clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: install browser-deps
 # and keeps it in build/faults/table.txt.
 test-faults: install
 	IWM_FAULTS=1 $(BIN)/pytest -p no:cacheprovider -p no:xdist tests/faults
+
+# A typed client generated from /openapi.json by openapi-python-client (installed from the
+# package registry into a throwaway environment) walks the main operations of a live server.
+test-client: install
+	IWM_CLIENT_TEST=1 $(BIN)/pytest -p no:cacheprovider -p no:xdist tests/client
 
 test-fast: install
 	$(BIN)/pytest -x -q -m "not browser" $(XDIST)

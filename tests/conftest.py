@@ -44,6 +44,10 @@ BUCKET = "iwm-test-photos"
 # The fault suite stops its own PostgreSQL, Redis and S3 for minutes on end: it runs on its
 # own, through `make test-faults` (IWM_FAULTS=1), not as part of `make test`.
 collect_ignore = [] if os.environ.get("IWM_FAULTS") else ["faults"]
+# The generated-client test installs openapi-python-client from the package registry into a
+# throwaway environment (a minute): `make test-client` (IWM_CLIENT_TEST=1) runs it.
+if not os.environ.get("IWM_CLIENT_TEST"):
+    collect_ignore.append("client")
 
 # The services publish domain events from the first test on (the app registers them too).
 install_projections()

@@ -7,6 +7,7 @@ FastAPI builds the document from the routes; the fixes are applied once, to the 
 document, so no route has to repeat them.
 """
 
+import json
 import re
 import warnings
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+
+from iwm.core.money import unmark
 
 ERROR_SCHEMA = "ErrorResponse"
 BEARER = "bearerAuth"
@@ -103,7 +106,10 @@ def install_openapi(app: FastAPI) -> None:
                     description=app.description,
                     routes=app.routes,
                 )
-            app.openapi_schema = _clean(document)
+            # Money defaults and examples are exact numbers in the document as in answers
+            # (core/money.py), whoever reads it: a client generator given the in-process
+            # document refused the marked strings as numbers and dropped those schemas.
+            app.openapi_schema = json.loads(unmark(json.dumps(_clean(document)).encode()))
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
