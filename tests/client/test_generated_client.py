@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import typing
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,9 @@ def _body(module: ModuleType, values: dict[str, Any]) -> Any:
     model = inspect.signature(module.sync_detailed).parameters["body"].annotation
     if isinstance(model, str):
         model = getattr(importlib.import_module(f"{PACKAGE}.models"), model.split(" |")[0])
-    return model.from_dict(values)
+    # An optional body is `Model | Unset`: the model is the member that parses dicts.
+    candidates = [m for m in typing.get_args(model) if hasattr(m, "from_dict")] or [model]
+    return candidates[0].from_dict(values)
 
 
 @pytest.fixture(scope="module")
