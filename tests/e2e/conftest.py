@@ -207,7 +207,10 @@ async def api(server: DashboardServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def make_partner_shop(
-    server: DashboardServer, http: httpx.AsyncClient, kiosks: tuple[str, ...] = ("Kiosk #1",)
+    server: DashboardServer,
+    http: httpx.AsyncClient,
+    kiosks: tuple[str, ...] = ("Kiosk #1",),
+    timezone: str = "UTC",
 ) -> PartnerShop:
     assert server.resources is not None
     partner = await make_user(
@@ -220,7 +223,7 @@ async def make_partner_shop(
             "partnerUserId": str(partner.id),
             "name": "Dizengoff Photo",
             "location": "Tel Aviv",
-            "timezone": "UTC",
+            "timezone": timezone,
         },
         headers=admin,
     )
@@ -252,15 +255,17 @@ async def post_order(
     customer_name: str,
     customer_email: str = "",
     colour: str = "#2a9d8f",
+    phone: str = "+972501234567",
+    photo: bytes | None = None,
 ) -> dict[str, Any]:
     """What a kiosk does: a multipart order with the customer's photo."""
-    data = {"customerName": customer_name, "customerPhone": "+972501234567"}
+    data = {"customerName": customer_name, "customerPhone": phone}
     if customer_email:
         data["customerEmail"] = customer_email
     resp = await http.post(
         f"/kiosk/{kiosk.id}/orders",
         data=data,
-        files={"image": ("photo.jpg", demo_photo(customer_name, colour), "image/jpeg")},
+        files={"image": ("photo.jpg", photo or demo_photo(customer_name, colour), "image/jpeg")},
         headers=kiosk.headers,
     )
     assert resp.status_code == 201, resp.text

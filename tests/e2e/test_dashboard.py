@@ -150,7 +150,9 @@ async def test_history_pages(server: DashboardServer, page: Page, api: httpx.Asy
     await expect(page.get_by_test_id("page-info")).to_have_text("Page 1 of 1 · total: 1")
 
 
-async def test_history_filters(server: DashboardServer, page: Page, api: httpx.AsyncClient) -> None:
+async def test_history_filters(  # noqa: PLR0915 - one walk through every filter
+    server: DashboardServer, page: Page, api: httpx.AsyncClient
+) -> None:
     shop = await make_partner_shop(server, api, ("Kiosk #1", "Kiosk #2"))
     partner = await bearer(api, shop.email)
     noa = await post_order(api, shop.kiosks[0], "Noa Levi", "noa@example.com")
@@ -167,12 +169,15 @@ async def test_history_filters(server: DashboardServer, page: Page, api: httpx.A
 
     await page.goto(f"{server.base_url}/dashboard/orders")
     await expect(rows).to_have_count(10)
+    more = form.get_by_test_id("more-filters").locator("summary")
+    await more.click()
     await form.locator("select[name=status]").select_option("printed")
     await page.get_by_test_id("apply-filters").click()
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Noa Levi")
 
     await page.get_by_role("button", name="Reset").click()
+    await more.click()
     await form.locator("input[name=customerName]").fill("mARie")
     await page.get_by_test_id("apply-filters").click()
     await expect(rows).to_have_count(1)
@@ -180,12 +185,14 @@ async def test_history_filters(server: DashboardServer, page: Page, api: httpx.A
     await expect(rows.first).to_contain_text("Kiosk #2")
 
     await page.goto(f"{server.base_url}/dashboard/orders")
+    await more.click()
     await form.locator("input[name=customerEmail]").fill("noa@example.com")
     await page.get_by_test_id("apply-filters").click()
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Noa Levi")
 
     await page.goto(f"{server.base_url}/dashboard/orders")
+    await more.click()
     await form.locator("select[name=kioskId]").select_option(label="Kiosk #2")
     await form.locator("select[name=status]").select_option("not_printed")
     await page.get_by_test_id("apply-filters").click()
@@ -194,6 +201,7 @@ async def test_history_filters(server: DashboardServer, page: Page, api: httpx.A
 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     await page.goto(f"{server.base_url}/dashboard/orders")
+    await more.click()
     await form.locator("input[name=dateFrom]").fill(tomorrow)
     await page.get_by_test_id("apply-filters").click()
     await expect(page.get_by_test_id("no-orders")).to_be_visible()
@@ -209,7 +217,7 @@ async def test_history_filters(server: DashboardServer, page: Page, api: httpx.A
     await expect(rows).to_have_count(10)
 
 
-async def test_kiosks_code_error_status_and_language(
+async def test_kiosks_code_error_status_and_language(  # noqa: PLR0915 - one kiosk's story
     server: DashboardServer, page: Page, api: httpx.AsyncClient
 ) -> None:
     shop = await make_partner_shop(server, api, ("Kiosk #1", "Kiosk #2"))
@@ -232,14 +240,18 @@ async def test_kiosks_code_error_status_and_language(
     await expect(other.get_by_test_id("kiosk-status")).to_have_text("Active")
     await expect(card.get_by_test_id("error-list")).to_contain_text("B2 Paper jam detected")
 
-    # A code for the broken kiosk is an error compensation, shown large.
+    # A code for the broken kiosk is an error compensation, shown large (after a
+    # confirmation that says which type it will be).
     await card.get_by_test_id("issue-code").click()
+    await expect(card.get_by_test_id("issue-code-box")).to_contain_text("Error compensation")
+    await card.get_by_test_id("confirm-issue-code").click()
     code = card.get_by_test_id("code-value")
     await expect(code).to_have_text(re.compile(r"^\d{4}$"))
     await expect(card.get_by_test_id("code-type")).to_have_text("Error compensation")
     await expect(card.get_by_test_id("code-box")).to_contain_text("Valid until")
     assert await code.evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 40
     await other.get_by_test_id("issue-code").click()
+    await other.get_by_test_id("confirm-issue-code").click()
     await expect(other.get_by_test_id("code-type")).to_have_text("Cash")
     await page.screenshot(path=server.screenshot_path("kiosks"), full_page=True)
     # The code works at the kiosk.
@@ -307,7 +319,7 @@ async def test_hebrew_interface_is_right_to_left(
 
     await page.get_by_role("link", name="קיוסקים").click()
     await expect(html).to_have_attribute("dir", "rtl")
-    await expect(page.get_by_test_id("issue-code")).to_contain_text("הנפקת קוד")
+    await expect(page.get_by_test_id("issue-code")).to_contain_text("קוד לסבב חינם")
 
     await page.get_by_test_id("lang-en").click()
     await expect(html).to_have_attribute("dir", "ltr")

@@ -108,6 +108,7 @@ async def test_the_dashboard_works_under_its_content_security_policy(
 
     await page.get_by_role("link", name="Kiosks").click()
     await page.get_by_test_id("issue-code").first.click()
+    await page.get_by_test_id("confirm-issue-code").first.click()
     await expect(page.get_by_test_id("code-value").first).to_have_text(re.compile(r"^\d{4}$"))
     await page.get_by_role("link", name="History").click()
     await expect(page.get_by_test_id("history-row")).to_have_count(2)

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
 
     session_ttl_seconds: int = 8 * 3600
+    # The dashboard's session slides: each use moves its end to this far ahead (a tablet at
+    # the counter stays signed in all day), never past the absolute limit from sign-in.
+    dashboard_session_idle_seconds: int = Field(default=12 * 3600, ge=300)
+    dashboard_session_max_seconds: int = Field(default=7 * 24 * 3600, ge=300)
+    # How open "new orders" screens learn of changes: "sse" (server-sent events, the server
+    # tells them) or "poll" (they ask every 3 s).
+    dashboard_live: Literal["sse", "poll"] = "sse"
     # Failed logins per account and client IP pair (then 2x per 10 minutes, 4x per hour,
     # 8x per day), and per client IP over all accounts. Successes are never counted.
     login_attempts_per_minute: int = Field(default=10, ge=1)

@@ -3,6 +3,7 @@
 import enum
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class Role(enum.StrEnum):
@@ -23,6 +24,9 @@ class Principal:
     # The account's status (users.models.UserStatus) as the session was resolved: a member
     # who has not verified the address yet is PENDING_VERIFICATION.
     status: str = "ACTIVE"
+    # The session's end and start, for the dashboard's sliding session.
+    session_expires_at: datetime | None = None
+    session_created_at: datetime | None = None
 
     @property
     def display_name(self) -> str:

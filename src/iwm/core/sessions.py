@@ -7,11 +7,11 @@ all of a user's sessions can be counted and revoked at once.
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import ForeignKey, String, delete, func, select
+from sqlalchemy import ForeignKey, String, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,12 +34,17 @@ class SessionRow(Base):
 class StoredSession:
     user_id: uuid.UUID
     expires_at: datetime
+    created_at: datetime | None = None
 
 
 class SessionStore(Protocol):
     async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime: ...
     async def get(self, token_hash: str) -> StoredSession | None: ...
     async def delete(self, token_hash: str) -> None: ...
+    async def extend(self, token_hash: str, until: datetime) -> bool:
+        """Moves a live session's end to `until`; False when it is gone."""
+        ...
+
     async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
         """Deletes every session of the user; returns how many were live. Pass the
         request's `db` when inside one: the SQL store then works in that transaction."""
@@ -62,7 +67,9 @@ class RedisSessionStore:
     async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
         expires_at = clock.now() + ttl
         seconds = int(ttl.total_seconds())
-        payload = json.dumps({"u": str(user_id), "e": expires_at.timestamp()})
+        payload = json.dumps(
+            {"u": str(user_id), "e": expires_at.timestamp(), "c": clock.now().timestamp()}
+        )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(token_hash), payload, ex=seconds)
             pipe.zadd(self._user_key(user_id), {token_hash: expires_at.timestamp()})
@@ -78,7 +85,28 @@ class RedisSessionStore:
         expires_at = datetime.fromtimestamp(data["e"], tz=clock.now().tzinfo)
         if expires_at <= clock.now():
             return None
-        return StoredSession(user_id=uuid.UUID(data["u"]), expires_at=expires_at)
+        created = data.get("c")
+        return StoredSession(
+            user_id=uuid.UUID(data["u"]),
+            expires_at=expires_at,
+            created_at=None if created is None else datetime.fromtimestamp(created, tz=UTC),
+        )
+
+    async def extend(self, token_hash: str, until: datetime) -> bool:
+        raw = await self._redis.get(self._key(token_hash))
+        if raw is None:
+            return False
+        data = json.loads(raw)
+        data["e"] = until.timestamp()
+        seconds = max(1, int((until - clock.now()).total_seconds()))
+        user_key = self._user_key(uuid.UUID(data["u"]))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            # XX: a session deleted meanwhile (a logout) is not brought back.
+            pipe.set(self._key(token_hash), json.dumps(data), ex=seconds, xx=True)
+            pipe.zadd(user_key, {token_hash: until.timestamp()}, xx=True)
+            pipe.expire(user_key, seconds, gt=True)
+            done = await pipe.execute()
+        return bool(done[0])
 
     async def delete(self, token_hash: str) -> None:
         raw = await self._redis.getdel(self._key(token_hash))
@@ -126,7 +154,18 @@ class SqlSessionStore:
             row = await db.get(SessionRow, token_hash)
         if row is None or row.expires_at <= clock.now():
             return None
-        return StoredSession(user_id=row.user_id, expires_at=row.expires_at)
+        return StoredSession(
+            user_id=row.user_id, expires_at=row.expires_at, created_at=row.created_at
+        )
+
+    async def extend(self, token_hash: str, until: datetime) -> bool:
+        async with self._maker.begin() as db:
+            result = await db.execute(
+                update(SessionRow)
+                .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > clock.now())
+                .values(expires_at=until)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, token_hash: str) -> None:
         async with self._maker.begin() as db:

@@ -1,13 +1,16 @@
 """What every dashboard page needs: the signed-in partner, CSRF, the database session,
 rendering, and one place that turns failures into readable pages or htmx fragments."""
 
+import functools
+import importlib.resources
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from fastapi import Depends, Request, Response
@@ -15,8 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iwm.core import clock
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
 from iwm.core.errors import DomainError, NotFound
 from iwm.core.principal import Principal, Role
@@ -28,6 +33,7 @@ from iwm.web.i18n import (
     LANGUAGE_NAMES,
     RTL_LANGUAGES,
     age,
+    js_messages,
     pick_language,
     translate,
 )
@@ -149,7 +155,41 @@ async def web_partner(request: Request, resources: ResourcesDep) -> Principal:
     request.state.principal = principal
     if not principal.has_any(Role.PARTNER):
         raise NotAPartner()
+    await _slide(request, resources, principal, token)
     return principal
+
+
+# A session is moved on at most this often (not a write on every request).
+RENEW_EVERY = timedelta(minutes=5)
+
+
+async def _slide(request: Request, resources: Any, principal: Principal, token: str) -> None:
+    """Renews the dashboard session by use: its end moves to now + the idle time, never
+    past the absolute limit counted from sign-in; the cookie follows (see WebRoute)."""
+    settings = resources.settings
+    expires, created = principal.session_expires_at, principal.session_created_at
+    if expires is None:
+        return
+    now = clock.now()
+    idle = timedelta(seconds=settings.dashboard_session_idle_seconds)
+    if expires - now > idle - RENEW_EVERY:
+        return
+    limit = (created or now) + timedelta(seconds=settings.dashboard_session_max_seconds)
+    until = min(now + idle, limit)
+    if until > expires and await resources.sessions.extend(principal.token_hash, until):
+        request.state.session_renewed = (token, until)
+
+
+def set_session_cookie(request: Request, response: Response, token: str, until: datetime) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max(1, int((until - clock.now()).total_seconds())),
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path="/",
+    )
 
 
 WebPartner = Annotated[Principal, Depends(web_partner)]
@@ -185,6 +225,48 @@ def utc_text(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@functools.cache
+def _regions() -> dict[str, str]:
+    """Time zone -> country code, from the tz database's zone.tab (tzdata)."""
+    found: dict[str, str] = {}
+    try:
+        text = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text()
+    except (OSError, ModuleNotFoundError):
+        return found
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:  # noqa: PLR2004 - country, coordinates, zone
+                found[parts[2]] = parts[0]
+    return found
+
+
+def locale_for(lang: str, zone: str | None) -> str:
+    """The interface language with the shop's country ("en-IL"): dates and times follow
+    the language's and the place's conventions (26/11/2026, 13:51 in an Israeli shop)."""
+    region = _regions().get(zone or "")
+    return f"{lang}-{region}" if region else lang
+
+
+def time_tag(lang: str, when: datetime | None, zone: str | None = None) -> Markup:
+    """A <time> in the shop's zone; the text is rewritten by the browser (Intl)."""
+    if when is None:
+        return Markup("—")
+    tz = zone or "UTC"
+    try:
+        local = when.astimezone(ZoneInfo(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        tz, local = "UTC", when.astimezone(UTC)
+    return Markup(
+        '<time datetime="{iso}" data-local data-tz="{tz}" data-locale="{loc}">{text}</time>'
+    ).format(
+        iso=iso_utc(when),
+        tz=tz,
+        loc=locale_for(lang, tz),
+        text=local.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -200,6 +282,10 @@ def render(
         "kiosk_language_names": KIOSK_LANGUAGE_NAMES,
         "iso": iso_utc,
         "utc": utc_text,
+        "when": partial(time_tag, lang),
+        "now": clock.now(),
+        "js_text": js_messages(lang),
+        "live_mode": request.app.state.resources.settings.dashboard_live,
         "principal": principal,
         "current_path": request.url.path,
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -261,7 +347,11 @@ class WebRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
+                renewed = getattr(request.state, "session_renewed", None)
+                if renewed is not None:
+                    set_session_cookie(request, response, *renewed)
+                return response
             except DomainError as exc:
                 request.state.failed = True
                 return render_error(request, exc)

@@ -206,6 +206,119 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+# The shop's screen (print queue, alerts, search, trouble strip, codes). Keys starting
+# with "js_" are also given to dashboard.js.
+MESSAGES["en"].update(
+    {
+        "to_print": "to print",
+        "print_and_mark": "Print and mark",
+        "print_all": "Print all unprinted",
+        "print_selected": "Print selected",
+        "mark_selected": "Mark selected printed",
+        "clear_selection": "Clear selection",
+        "select_order": "Select order",
+        "enable_sound": "Enable sound",
+        "sound_on": "Sound on",
+        "enable_notifications": "Notify me",
+        "notifications_on": "Notifications on",
+        "notifications_blocked": "Notifications are blocked in this browser",
+        "older_unprinted": "{n} older unprinted",
+        "older_unprinted_title": "Older unprinted orders",
+        "older_unprinted_hint": (
+            "Not printed, and older than {hours} h: no longer on the new orders screen."
+        ),
+        "search_placeholder": "Name, email, phone or order number",
+        "search": "Search",
+        "more_filters": "More filters",
+        "paper": "Paper",
+        "copies": "Copies",
+        "order_no": "Order",
+        "kiosk_trouble_error": "{kiosk}: error",
+        "kiosk_trouble_offline": "{kiosk}: offline",
+        "kiosk_trouble_since": "since {when}",
+        "issue_code_short": "Free-round code…",
+        "issue_code_confirm": "Issue a free-round code for {kiosk}?",
+        "issue_code_yes": "Issue code",
+        "cancel": "Cancel",
+        "code_will_be": "It will be a {type} code.",
+        "code_help_cash": (
+            "Cash: for a customer who paid you in cash. The kiosk counts the round in its"
+            " cash book."
+        ),
+        "code_help_error": (
+            "Error compensation: a free round for a customer let down by a kiosk fault."
+        ),
+        "issued_codes": "Issued codes",
+        "no_codes": "No codes issued in the last days.",
+        "code_unused": "unused, valid until {when}",
+        "code_used": "used {when}",
+        "code_expired": "expired",
+        "status_error_by_kiosk": "Error is set by the kiosk itself; clear it once fixed.",
+        "js_offline": "Offline: reconnecting…",
+        "js_undo": "Undo",
+        "js_marked": "Marked printed: {n}",
+        "js_unmarked": "Marked not printed again.",
+        "js_new_order": "New order #{number}",
+        "js_print_failed": "The photo could not be loaded for printing.",
+        "js_selected": "{n} selected",
+    }
+)
+MESSAGES["he"].update(
+    {
+        "to_print": "להדפסה",
+        "print_and_mark": "הדפס וסמן",
+        "print_all": "הדפס את כל הלא מודפסות",
+        "print_selected": "הדפס נבחרות",
+        "mark_selected": "סמן נבחרות כמודפסות",
+        "clear_selection": "נקה בחירה",
+        "select_order": "בחר הזמנה",
+        "enable_sound": "הפעל צליל",
+        "sound_on": "צליל פעיל",
+        "enable_notifications": "הודע לי",
+        "notifications_on": "התראות פעילות",
+        "notifications_blocked": "התראות חסומות בדפדפן זה",
+        "older_unprinted": "{n} ישנות שלא הודפסו",
+        "older_unprinted_title": "הזמנות ישנות שלא הודפסו",
+        "older_unprinted_hint": "לא הודפסו וישנות מ-{hours} שעות: כבר לא במסך ההזמנות החדשות.",
+        "search_placeholder": "שם, אימייל, טלפון או מספר הזמנה",
+        "search": "חיפוש",
+        "more_filters": "מסננים נוספים",
+        "paper": "נייר",
+        "copies": "עותקים",
+        "order_no": "הזמנה",
+        "kiosk_trouble_error": "{kiosk}: תקלה",
+        "kiosk_trouble_offline": "{kiosk}: לא מחובר",
+        "kiosk_trouble_since": "מאז {when}",
+        "issue_code_short": "קוד לסבב חינם…",
+        "issue_code_confirm": "להנפיק קוד לסבב חינם עבור {kiosk}?",
+        "issue_code_yes": "הנפק קוד",
+        "cancel": "ביטול",
+        "code_will_be": "זה יהיה קוד מסוג {type}.",
+        "code_help_cash": "מזומן: ללקוח ששילם לך במזומן. הקיוסק רושם את הסבב בספר המזומנים שלו.",
+        "code_help_error": "פיצוי על תקלה: סבב חינם ללקוח שנפגע מתקלה בקיוסק.",
+        "issued_codes": "קודים שהונפקו",
+        "no_codes": "לא הונפקו קודים בימים האחרונים.",
+        "code_unused": "לא נוצל, בתוקף עד {when}",
+        "code_used": "נוצל {when}",
+        "code_expired": "פג תוקף",
+        "status_error_by_kiosk": "מצב תקלה נקבע על ידי הקיוסק עצמו; נקו אותו לאחר התיקון.",
+        "js_offline": "אין חיבור: מתחבר מחדש…",
+        "js_undo": "ביטול",
+        "js_marked": "סומנו כמודפסות: {n}",
+        "js_unmarked": "סומנו שוב כלא מודפסות.",
+        "js_new_order": "הזמנה חדשה #{number}",
+        "js_print_failed": "לא ניתן לטעון את התמונה להדפסה.",
+        "js_selected": "{n} נבחרו",
+    }
+)
+
+
+def js_messages(lang: str) -> dict[str, str]:
+    """The texts dashboard.js shows, in the interface language."""
+    keys = [k for k in MESSAGES[DEFAULT_LANGUAGE] if k.startswith("js_")]
+    return {k[3:]: translate(lang, k) for k in keys}
+
+
 # Error codes of the services, shown as interface text rather than the English message.
 ERROR_MESSAGES = {
     "ORDER_NOT_FOUND": "order_not_found",

@@ -3,15 +3,18 @@
 import hashlib
 import json
 import math
+import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
+from iwm.core.config import Settings
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
-from iwm.core.errors import DomainError
+from iwm.core.errors import DomainError, ValidationFailed
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
 from iwm.modules.auth.service import AuthService
@@ -21,8 +24,9 @@ from iwm.modules.kiosks.schemas import KioskLike, KioskRead
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.orders.models import PrintStatus
 from iwm.modules.orders.schemas import OrderFilters
-from iwm.modules.orders.service import OrderService
+from iwm.modules.orders.service import OrderRow, OrderService
 from iwm.modules.rounds.service import RoundService
+from iwm.modules.shops.service import ShopService
 from iwm.modules.users.service import resolve_principal
 from iwm.web.deps import (
     LANG_COOKIE,
@@ -35,10 +39,11 @@ from iwm.web.deps import (
     WebRoute,
     attach_csrf_cookie,
     error_key,
+    language,
     render,
     renew_csrf,
     safe_next,
-    secure_cookies,
+    set_session_cookie,
 )
 from iwm.web.i18n import MESSAGES, age, translate
 
@@ -101,15 +106,8 @@ async def login(
         context["error"] = "not_partner"
         return render(request, "login.html", context, 403)
     redirect = RedirectResponse(safe_next(next_), status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        result.token,
-        max_age=resources.settings.session_ttl_seconds,
-        httponly=True,
-        samesite="strict",
-        secure=secure_cookies(request),
-        path="/",
-    )
+    # The session slides from here on (see web.deps): the first page moves its end.
+    set_session_cookie(request, redirect, result.token, result.expires_at)
     renew_csrf(request)
     attach_csrf_cookie(request, redirect)
     return redirect
@@ -142,24 +140,59 @@ async def set_interface_language(
     return response
 
 
-# -- new orders ----------------------------------------------------------------------
+# -- new orders: the print queue -------------------------------------------------------
+
+
+async def _shop_zones(db: WebDb, partner: Principal) -> dict[uuid.UUID, str]:
+    """The partner's shops' time zones: times are shown in the shop's own zone."""
+    shops, _ = await ShopService(db).list(1, 500, partner.user_id)
+    return {s.id: s.timezone for s in shops}
+
+
+def _queue(rows: list[OrderRow]) -> list[OrderRow]:
+    """A print queue: unprinted first, oldest first; then the just printed, latest first."""
+    waiting = sorted((r for r in rows if r.printed_at is None), key=lambda r: r.created_at)
+    done = sorted(
+        (r for r in rows if r.printed_at is not None),
+        key=lambda r: r.printed_at or r.created_at,
+        reverse=True,
+    )
+    return waiting + done
 
 
 async def _live_context(
-    request: Request, partner: Principal, orders: OrderService
+    request: Request, partner: Principal, orders: OrderService, db: WebDb
 ) -> dict[str, Any]:
-    views = await orders.cards(await orders.new_orders(partner))
+    rows = _queue(await orders.new_orders(partner))
+    cards = await orders.cards(rows)
     total, printed = await orders.daily_counters(partner, None)
-    lang = request.cookies.get(LANG_COOKIE, "")
+    older = await orders.count_older_unprinted(partner)
+    to_print = sum(1 for r in rows if r.printed_at is None)
+    lang = language(request)
     # What the partner can see change: a poll with the same fingerprint gets 204.
     state = [
         lang,
         total,
         printed,
-        [(str(o.id), o.status.value, age("en", o.created_at)) for o in views],
+        older,
+        [(str(o.id), o.status.value, age("en", o.created_at)) for o in rows],
     ]
     fingerprint = hashlib.sha256(json.dumps(state).encode()).hexdigest()[:20]
-    return {"orders": views, "all": total, "printed": printed, "fingerprint": fingerprint}
+    return {
+        "orders": cards,
+        "all": total,
+        "printed": printed,
+        "to_print": to_print,
+        "older": older,
+        "fingerprint": fingerprint,
+        "zones": await _shop_zones(db, partner),
+        "live_mode": orders_live_mode(request),
+    }
+
+
+def orders_live_mode(request: Request) -> str:
+    mode: str = request.app.state.resources.settings.dashboard_live
+    return mode
 
 
 @router.get("")
@@ -167,7 +200,7 @@ async def new_orders_page(
     request: Request, partner: WebPartner, db: WebDb, resources: ResourcesDep
 ) -> HTMLResponse:
     """The "new orders" screen."""
-    context = await _live_context(request, partner, _orders(db, resources))
+    context = await _live_context(request, partner, _orders(db, resources), db)
     return render(request, "orders_new.html", {"nav": "new", **context})
 
 
@@ -179,11 +212,55 @@ async def new_orders_live(
     resources: ResourcesDep,
     v: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """The polled part of the screen; 204 when nothing visible changed."""
-    context = await _live_context(request, partner, _orders(db, resources))
+    """The refreshed part of the screen; 204 when nothing visible changed."""
+    context = await _live_context(request, partner, _orders(db, resources), db)
     if v and v == context["fingerprint"]:
         return Response(status_code=204)
     return render(request, "_live.html", context)
+
+
+STREAM_SECONDS = 300.0
+# Also the keep-alive: a proxy drops a stream silent for long.
+SESSION_CHECK_SECONDS = 5.0
+
+
+@router.get("/orders/stream")
+async def new_orders_stream(
+    request: Request, partner: WebPartner, resources: ResourcesDep
+) -> Response:
+    """Server-sent events: `change` whenever an order or a kiosk of the partner's shops
+    changes. The browser then fetches /orders/live. Ends after a few minutes (the
+    browser reconnects at once, and the session is checked again)."""
+    async with resources.read_sessionmaker() as db:  # no transaction held by the stream
+        shop_ids = list((await _shop_zones(db, partner)).keys())
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        async with resources.changes.subscribe(shop_ids) as changes:
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                if await changes.wait(SESSION_CHECK_SECONDS):
+                    yield "event: change\ndata: {}\n\n"
+                else:
+                    yield ": keep-alive\n\n"
+                if await request.is_disconnected():
+                    break
+                # Signed out elsewhere (or suspended): the screen goes to the sign-in page.
+                if await resources.sessions.get(partner.token_hash) is None:
+                    yield "event: signed-out\ndata: {}\n\n"
+                    break
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/session")
+async def session_alive(partner: WebPartner) -> Response:
+    """204 while signed in (the live view tells "offline" from "signed out" with it)."""
+    return Response(status_code=204)
 
 
 @router.post("/orders/{order_id}/mark", dependencies=[CsrfChecked])
@@ -200,10 +277,61 @@ async def mark_order(
     orders = _orders(db, resources)
     row = await orders.mark(partner, order_id, status)
     if view == "live":
-        return render(request, "_live.html", await _live_context(request, partner, orders))
+        return render(request, "_live.html", await _live_context(request, partner, orders, db))
     order = (await orders.cards([row]))[0]
     template = "_history_row.html" if view == "row" else "_photo_status.html"
-    return render(request, template, {"o": order})
+    zones = await _shop_zones(db, partner)
+    return render(request, template, {"o": order, "zones": zones, "view": view})
+
+
+MAX_BULK = 200
+
+
+@router.post("/orders/mark", dependencies=[CsrfChecked])
+async def mark_orders(
+    order_ids: Annotated[list[uuid.UUID], Form(alias="id", max_length=MAX_BULK)],
+    status: Annotated[PrintStatus, Form()],
+    partner: WebPartner,
+    db: WebDb,
+    resources: ResourcesDep,
+) -> Response:
+    """Mark several orders at once (after printing them in one job, or to undo that);
+    all or none. 204: the page refreshes what it shows."""
+    orders = _orders(db, resources)
+    for order_id in dict.fromkeys(order_ids):
+        await orders.mark(partner, order_id, status)
+    return Response(status_code=204)
+
+
+@router.get("/orders/older")
+async def older_unprinted_page(
+    request: Request,
+    partner: WebPartner,
+    db: WebDb,
+    resources: ResourcesDep,
+    page_text: Annotated[str, Query(alias="page", max_length=12)] = "1",
+) -> HTMLResponse:
+    """Unprinted orders that left the "new orders" window (older than 3 h), oldest first."""
+    orders = _orders(db, resources)
+    page = max(1, int(page_text)) if page_text.isdigit() else 1
+    filters = orders.older_unprinted_filters()
+    rows, total = await orders.history(partner, filters, page, HISTORY_PAGE_SIZE, oldest_first=True)
+    pages = max(1, math.ceil(total / HISTORY_PAGE_SIZE))
+    return render(
+        request,
+        "older.html",
+        {
+            "nav": "new",
+            "orders": await orders.cards(rows),
+            "zones": await _shop_zones(db, partner),
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "query": {},
+            "hours": resources.settings.new_orders_unprinted_hours,
+            "base_path": "/dashboard/orders/older",
+        },
+    )
 
 
 @router.get("/orders/{order_id}")
@@ -213,7 +341,8 @@ async def order_photo(
     """One order with its full-size photo, ready to print."""
     orders = _orders(db, resources)
     order = (await orders.cards([await orders.get_owned(partner, order_id)]))[0]
-    return render(request, "order_photo.html", {"nav": "photo", "o": order})
+    zones = await _shop_zones(db, partner)
+    return render(request, "order_photo.html", {"nav": "photo", "o": order, "zones": zones})
 
 
 # -- history -------------------------------------------------------------------------
@@ -245,10 +374,11 @@ def _parse_filters(
             values["kiosk_id"] = kiosk_id
             if kiosk_id not in kiosk_ids:
                 problems.append("kioskId")
-    if raw["customerName"].strip():
-        values["customer_name"] = raw["customerName"].strip()
-    if raw["customerEmail"].strip():
-        values["customer_email"] = raw["customerEmail"].strip()
+    for key, field in (("customerName", "customer_name"), ("customerEmail", "customer_email")):
+        if raw[key].strip():
+            values[field] = raw[key].strip()
+    if raw["q"].strip():
+        values["q"] = raw["q"].strip()
     return OrderFilters(**values), problems
 
 
@@ -258,6 +388,7 @@ async def history_page(
     partner: WebPartner,
     db: WebDb,
     resources: ResourcesDep,
+    q: Annotated[str, Query(max_length=2000)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     date_from: Annotated[str, Query(alias="dateFrom", max_length=32)] = "",
     date_to: Annotated[str, Query(alias="dateTo", max_length=32)] = "",
@@ -266,13 +397,14 @@ async def history_page(
     customer_email: Annotated[str, Query(alias="customerEmail", max_length=2000)] = "",
     page_text: Annotated[str, Query(alias="page", max_length=12)] = "1",
 ) -> HTMLResponse:
-    """Orders of the last 30 days, filtered and paged."""
+    """Orders of the last 30 days, searched, filtered and paged."""
     # A hand-edited address still gets a page: overlong text is cut, a page number out
     # of range is brought back to the nearest real page.
-    customer_name, customer_email = customer_name[:200], customer_email[:320]
+    q, customer_name, customer_email = q[:200], customer_name[:200], customer_email[:320]
     page = int(page_text) if page_text.isdigit() else 1
     page = max(1, page)
     raw = {
+        "q": q,
         "status": status,
         "dateFrom": date_from,
         "dateTo": date_to,
@@ -289,44 +421,72 @@ async def history_page(
         page = pages
         rows, total = await orders.history(partner, filters, page, HISTORY_PAGE_SIZE)
     query = {k: v for k, v in raw.items() if v}
+    more = any(raw[k] for k in raw if k != "q")
     return render(
         request,
         "history.html",
         {
             "nav": "history",
             "orders": await orders.cards(rows),
+            "zones": await _shop_zones(db, partner),
             "kiosks": kiosks,
             "filters": raw,
+            "more_open": more,
             "problems": problems,
             "page": page,
             "pages": pages,
             "total": total,
             "query": query,
+            "base_path": "/dashboard/orders",
         },
     )
 
 
 # -- kiosks --------------------------------------------------------------------------
 
+# The owner switches a kiosk on or off; "error" is the kiosk's own report, cleared once
+# the fault is fixed (Clear error), never chosen from the list.
+OWNER_STATUSES = [KioskStatus.ACTIVE, KioskStatus.INACTIVE]
+
 
 async def _card(
-    kiosks: KioskService, kiosk: KioskLike, window: int, errors: int = CARD_ERRORS
+    db: WebDb,
+    partner: Principal,
+    kiosks: KioskService,
+    kiosk: KioskLike,
+    settings: Settings,
+    errors: int = CARD_ERRORS,
 ) -> dict[str, Any]:
+    window = settings.online_window_seconds
+    codes = CodeService(db, settings)
     return {
         "k": KioskRead.build(kiosk, window),
         "errors": await kiosks.recent_errors(kiosk.id, errors),
-        "money": await RoundService(kiosks.session, kiosks.settings).today(kiosk),
+        "money": await RoundService(db, settings).today(kiosk),
+        "codes": await codes.recent(partner, kiosk.id),
+        "next_code_type": (await codes.next_type(partner, kiosk.id)).value,
     }
 
 
 def _card_response(
-    request: Request, card: dict[str, Any], supported: list[str], **extra: Any
+    request: Request, card: dict[str, Any], supported: list[str], zone: str, **extra: Any
 ) -> HTMLResponse:
     return render(
         request,
         "_kiosk_card.html",
-        {**card, "statuses": list(KioskStatus), "supported": supported, **extra},
+        {**card, "statuses": OWNER_STATUSES, "supported": supported, "zone": zone, **extra},
     )
+
+
+async def _grid_context(partner: Principal, db: WebDb, resources: ResourcesDep) -> dict[str, Any]:
+    kiosks = KioskService(db, resources.settings)
+    rows, _ = await kiosks.list_owned(partner, 1, KIOSK_LIST_LIMIT)
+    return {
+        "cards": [await _card(db, partner, kiosks, k, resources.settings) for k in rows],
+        "statuses": OWNER_STATUSES,
+        "supported": resources.settings.supported_languages,
+        "zones": await _shop_zones(db, partner),
+    }
 
 
 @router.get("/kiosks")
@@ -334,20 +494,30 @@ async def kiosks_page(
     request: Request, partner: WebPartner, db: WebDb, resources: ResourcesDep
 ) -> HTMLResponse:
     """The partner's kiosks with their state and controls."""
-    kiosks = KioskService(db, resources.settings)
-    rows, _ = await kiosks.list_owned(partner, 1, KIOSK_LIST_LIMIT)
-    window = resources.settings.online_window_seconds
-    cards = [await _card(kiosks, k, window) for k in rows]
-    return render(
-        request,
-        "kiosks.html",
-        {
-            "nav": "kiosks",
-            "cards": cards,
-            "statuses": list(KioskStatus),
-            "supported": resources.settings.supported_languages,
-        },
-    )
+    context = await _grid_context(partner, db, resources)
+    return render(request, "kiosks.html", {"nav": "kiosks", **context})
+
+
+@router.get("/kiosks/grid")
+async def kiosks_grid(
+    request: Request, partner: WebPartner, db: WebDb, resources: ResourcesDep
+) -> HTMLResponse:
+    """The kiosk cards, refreshed by the page itself."""
+    return render(request, "_kiosk_grid.html", await _grid_context(partner, db, resources))
+
+
+@router.get("/kiosks/trouble")
+async def kiosks_trouble(
+    request: Request, partner: WebPartner, db: WebDb, resources: ResourcesDep
+) -> HTMLResponse:
+    """The strip on every page naming kiosks in error or offline (refreshes itself)."""
+    trouble = await KioskService(db, resources.settings).trouble(partner)
+    zones = await _shop_zones(db, partner)
+    return render(request, "_trouble.html", {"trouble": trouble, "zones": zones})
+
+
+async def _zone_of(db: WebDb, partner: Principal, shop_id: uuid.UUID) -> str:
+    return (await _shop_zones(db, partner)).get(shop_id, "UTC")
 
 
 @router.get("/kiosks/{kiosk_id}")
@@ -357,17 +527,32 @@ async def kiosk_page(
     """One kiosk, with more of its error history."""
     kiosks = KioskService(db, resources.settings)
     kiosk = await kiosks.get_owned(partner, kiosk_id)
-    card = await _card(kiosks, kiosk, resources.settings.online_window_seconds, DETAIL_ERRORS)
+    card = await _card(db, partner, kiosks, kiosk, resources.settings, DETAIL_ERRORS)
     return render(
         request,
         "kiosk_detail.html",
         {
             "nav": "kiosks",
             **card,
-            "statuses": list(KioskStatus),
+            "statuses": OWNER_STATUSES,
             "supported": resources.settings.supported_languages,
+            "zone": await _zone_of(db, partner, kiosk.shop_id),
         },
     )
+
+
+async def _card_after(
+    request: Request,
+    partner: Principal,
+    db: WebDb,
+    resources: ResourcesDep,
+    kiosk: KioskLike,
+    **extra: Any,
+) -> HTMLResponse:
+    kiosks = KioskService(db, resources.settings)
+    card = await _card(db, partner, kiosks, kiosk, resources.settings)
+    zone = await _zone_of(db, partner, kiosk.shop_id)
+    return _card_response(request, card, resources.settings.supported_languages, zone, **extra)
 
 
 @router.post("/kiosks/{kiosk_id}/status", dependencies=[CsrfChecked])
@@ -379,11 +564,11 @@ async def kiosk_status(
     db: WebDb,
     resources: ResourcesDep,
 ) -> HTMLResponse:
-    """Switch the kiosk active, inactive or error."""
-    kiosks = KioskService(db, resources.settings)
-    kiosk = await kiosks.set_status(partner, kiosk_id, status)
-    card = await _card(kiosks, kiosk, resources.settings.online_window_seconds)
-    return _card_response(request, card, resources.settings.supported_languages, notice="saved")
+    """Switch the kiosk on (active) or off (inactive)."""
+    if status not in OWNER_STATUSES:
+        raise ValidationFailed("status", {"status": ["active or inactive"]})
+    kiosk = await KioskService(db, resources.settings).set_status(partner, kiosk_id, status)
+    return await _card_after(request, partner, db, resources, kiosk, notice="saved")
 
 
 @router.post("/kiosks/{kiosk_id}/language", dependencies=[CsrfChecked])
@@ -396,22 +581,18 @@ async def kiosk_language(
     resources: ResourcesDep,
 ) -> HTMLResponse:
     """Set the kiosk's interface language."""
-    kiosks = KioskService(db, resources.settings)
-    kiosk = await kiosks.set_language(partner, kiosk_id, language)
-    card = await _card(kiosks, kiosk, resources.settings.online_window_seconds)
-    return _card_response(request, card, resources.settings.supported_languages, notice="saved")
+    kiosk = await KioskService(db, resources.settings).set_language(partner, kiosk_id, language)
+    return await _card_after(request, partner, db, resources, kiosk, notice="saved")
 
 
 @router.post("/kiosks/{kiosk_id}/code", dependencies=[CsrfChecked])
 async def kiosk_code(
     request: Request, kiosk_id: uuid.UUID, partner: WebPartner, db: WebDb, resources: ResourcesDep
 ) -> HTMLResponse:
-    """Issue a free-round code and show it large."""
+    """Issue a free-round code (asked for and confirmed on the card) and show it large."""
     code = await CodeService(db, resources.settings).issue(partner, kiosk_id)
-    kiosks = KioskService(db, resources.settings)
-    kiosk = await kiosks.get_owned(partner, kiosk_id)
-    card = await _card(kiosks, kiosk, resources.settings.online_window_seconds)
-    return _card_response(request, card, resources.settings.supported_languages, code=code)
+    kiosk = await KioskService(db, resources.settings).get_owned(partner, kiosk_id)
+    return await _card_after(request, partner, db, resources, kiosk, code=code)
 
 
 @router.post("/kiosks/{kiosk_id}/errors/clear", dependencies=[CsrfChecked])
@@ -419,10 +600,8 @@ async def kiosk_clear_error(
     request: Request, kiosk_id: uuid.UUID, partner: WebPartner, db: WebDb, resources: ResourcesDep
 ) -> HTMLResponse:
     """Clear the kiosk's error: back to active."""
-    kiosks = KioskService(db, resources.settings)
-    kiosk = await kiosks.clear_error(partner, kiosk_id)
-    card = await _card(kiosks, kiosk, resources.settings.online_window_seconds)
-    return _card_response(request, card, resources.settings.supported_languages, notice="saved")
+    kiosk = await KioskService(db, resources.settings).clear_error(partner, kiosk_id)
+    return await _card_after(request, partner, db, resources, kiosk, notice="saved")
 
 
 @router.get("/{rest:path}")

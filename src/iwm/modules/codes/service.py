@@ -42,6 +42,27 @@ class CodeService:
         )
         return CodeType.ERROR if recent.scalar_one() else CodeType.CASH
 
+    async def next_type(self, partner: Principal, kiosk_id: uuid.UUID) -> CodeType:
+        """The type a code issued now would get (the owner is told before issuing)."""
+        kiosk = await KioskService(self._db, self._settings).get_owned(partner, kiosk_id)
+        return await self._code_type(kiosk)
+
+    async def recent(
+        self, partner: Principal, kiosk_id: uuid.UUID, days: int = 2, limit: int = 20
+    ) -> list[FreeRoundCode]:
+        """The kiosk's codes issued in the last `days`, newest first (404 if not owned)."""
+        kiosk = await KioskService(self._db, self._settings).get_owned(partner, kiosk_id)
+        stmt = (
+            select(FreeRoundCode)
+            .where(
+                FreeRoundCode.kiosk_id == kiosk.id,
+                FreeRoundCode.created_at >= clock.now() - timedelta(days=days),
+            )
+            .order_by(FreeRoundCode.created_at.desc(), FreeRoundCode.id)
+            .limit(limit)
+        )
+        return list((await self._db.execute(stmt)).scalars())
+
     async def issue(self, partner: Principal, kiosk_id: uuid.UUID) -> FreeRoundCode:
         """Locks the kiosk row so that two issuers never pick the same live code."""
         kiosk = await KioskService(self._db, self._settings).get_owned(partner, kiosk_id, lock=True)

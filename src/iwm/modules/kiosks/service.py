@@ -13,6 +13,7 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
+from iwm.core.changes import shop_changed
 from iwm.core.config import Settings
 from iwm.core.db import count_where, delete_in_batches
 from iwm.core.listing import Listing, SortOrder, clause, equals, param
@@ -150,6 +151,7 @@ class KioskService:
         device_key = new_token()
         kiosk.device_key_hash = token_hash(device_key)
         kiosk_changed(self._db, kiosk.id)
+        shop_changed(self._db, kiosk.shop_id)
         self._audit.record(admin, "KIOSK_KEY_ROTATED", "kiosk", kiosk.id)
         return kiosk, device_key
 
@@ -201,6 +203,25 @@ class KioskService:
             raise KioskNotFound()
         return kiosk
 
+    async def trouble(
+        self, partner: Principal
+    ) -> list[tuple[KioskRow, KioskErrorReport | None, bool]]:
+        """The partner's kiosks needing a look: in error (with their last error report) or
+        switched on but not heard within the online window. (kiosk, last error, online)."""
+        kiosks, _ = await self.list_owned(partner, 1, 500)
+        window = self._settings.online_window_seconds
+        found = []
+        for k in kiosks:
+            online = k.last_active_at is not None and (
+                (clock.now() - k.last_active_at).total_seconds() <= window
+            )
+            if k.status == KioskStatus.ERROR:
+                errors = await self.recent_errors(k.id, 1)
+                found.append((k, errors[0] if errors else None, online))
+            elif k.status == KioskStatus.ACTIVE and not online:
+                found.append((k, None, online))
+        return found
+
     async def recent_errors(self, kiosk_id: uuid.UUID, limit: int) -> list[KioskErrorReport]:
         stmt = (
             select(KioskErrorReport)
@@ -217,6 +238,7 @@ class KioskService:
         previous = kiosk.status
         kiosk.status = status.value
         kiosk_changed(self._db, kiosk.id)
+        shop_changed(self._db, kiosk.shop_id)
         self._activity.record(
             ActivityEvent.KIOSK_STATUS_CHANGED,
             actor_type=PARTNER,
@@ -235,6 +257,7 @@ class KioskService:
             return kiosk  # already so: nothing changes, nothing is logged
         kiosk.default_language = language
         kiosk_changed(self._db, kiosk.id)
+        shop_changed(self._db, kiosk.shop_id)
         self._activity.record(
             ActivityEvent.KIOSK_LANGUAGE_SET,
             actor_type=PARTNER,
@@ -332,6 +355,7 @@ class KioskService:
             kiosk.status = KioskStatus.ACTIVE
         kiosk.last_error_code = None
         kiosk_changed(self._db, kiosk.id)
+        shop_changed(self._db, kiosk.shop_id)
         await self._db.execute(
             update(KioskErrorReport)
             .where(KioskErrorReport.kiosk_id == kiosk.id, KioskErrorReport.cleared_at.is_(None))
@@ -372,6 +396,7 @@ class KioskService:
         )
         self._db.add(row)
         kiosk_changed(self._db, kiosk.id)
+        shop_changed(self._db, kiosk.shop_id)
         await self._db.execute(
             update(Kiosk)
             .where(Kiosk.id == kiosk.id)

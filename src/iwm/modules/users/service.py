@@ -92,6 +92,8 @@ async def resolve_principal(resources: Resources, hashed: str, ip: str | None) -
         ip=ip,
         name=display_name(first_name, last_name, email),
         status=status_at(status, suspended_until, clock.now()),
+        session_expires_at=stored.expires_at,
+        session_created_at=stored.created_at,
     )
 
 

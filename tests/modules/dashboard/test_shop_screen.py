@@ -1,0 +1,129 @@
+"""The shop screen's server side: bulk marking, the owner's kiosk statuses, the sliding
+session and the change notices behind the live view."""
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iwm.core import clock
+from iwm.core.deps import SESSION_COOKIE
+from iwm.core.resources import Resources
+from iwm.core.security import token_hash
+from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.orders.models import Order
+from tests.factories.kiosk_network import login, make_order, make_world
+
+CSRF = "c" * 43
+
+
+def _sign_in(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    client.cookies.set(SESSION_COOKIE, headers["Authorization"].removeprefix("Bearer "))
+    client.cookies.set("iwm_csrf", CSRF)
+
+
+async def test_bulk_mark_is_all_or_none(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    mine = await make_world(resources)
+    theirs = await make_world(resources, admin=mine.admin)
+    a = await make_order(resources, mine.kiosks[0], "A")
+    b = await make_order(resources, mine.kiosks[0], "B")
+    foreign = await make_order(resources, theirs.kiosks[0], "C")
+    _sign_in(client, await login(client, mine.partner))
+    try:
+        refused = await client.post(
+            "/dashboard/orders/mark",
+            data={"id": [str(a.id), str(foreign.id)], "status": "printed"},
+            headers={"X-CSRF-Token": CSRF},
+        )
+        assert refused.status_code == 404
+        printed = (await db.execute(select(Order.printed_at))).scalars().all()
+        assert printed == [None, None, None]
+        done = await client.post(
+            "/dashboard/orders/mark",
+            data={"id": [str(a.id), str(b.id)], "status": "printed"},
+            headers={"X-CSRF-Token": CSRF},
+        )
+        assert done.status_code == 204
+        await db.rollback()  # a new snapshot (SQLite keeps the old one otherwise)
+        rows = dict((await db.execute(select(Order.id, Order.printed_at))).all())
+        assert rows[a.id] is not None
+        assert rows[b.id] is not None
+        assert rows[foreign.id] is None
+        no_token = await client.post(
+            "/dashboard/orders/mark", data={"id": [str(a.id)], "status": "not_printed"}
+        )
+        assert no_token.status_code == 403
+    finally:
+        client.cookies.clear()
+
+
+async def test_owner_cannot_set_error_by_hand(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    _sign_in(client, await login(client, world.partner))
+    try:
+        resp = await client.post(
+            f"/dashboard/kiosks/{kiosk.id}/status",
+            data={"status": "error"},
+            headers={"X-CSRF-Token": CSRF, "HX-Request": "true"},
+        )
+        assert resp.status_code == 400
+        status = (await db.execute(select(Kiosk.status).where(Kiosk.id == kiosk.id))).scalar()
+        assert status == "active"
+        page = await client.get("/dashboard/kiosks")
+        assert 'value="error"' not in page.text
+    finally:
+        client.cookies.clear()
+
+
+async def test_dashboard_session_slides_up_to_its_limit(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    headers = await login(client, world.partner)
+    hashed = token_hash(headers["Authorization"].removeprefix("Bearer "))
+    before = await resources.sessions.get(hashed)
+    assert before is not None
+    _sign_in(client, headers)
+    try:
+        page = await client.get("/dashboard")
+        assert page.status_code == 200
+        assert SESSION_COOKIE in page.headers.get("set-cookie", "")
+        after = await resources.sessions.get(hashed)
+        assert after is not None
+        idle = resources.settings.dashboard_session_idle_seconds
+        assert after.expires_at > before.expires_at
+        assert abs((after.expires_at - clock.now()).total_seconds() - idle) < 60
+        # Never past the absolute limit from sign-in.
+        limit = (after.created_at or clock.now()) + timedelta(
+            seconds=resources.settings.dashboard_session_max_seconds
+        )
+        assert await resources.sessions.extend(hashed, limit)
+        # A session ended meanwhile is not brought back.
+        await resources.sessions.delete(hashed)
+        assert not await resources.sessions.extend(hashed, limit)
+        assert await resources.sessions.get(hashed) is None
+        assert (await client.get("/dashboard")).status_code == 303
+    finally:
+        client.cookies.clear()
+
+
+@pytest.mark.parametrize("kind", ["order", "other shop"])
+async def test_change_notice_reaches_the_shops_screens_after_commit(
+    resources: Resources, kind: str
+) -> None:
+    world = await make_world(resources)
+    other = await make_world(resources, admin=world.admin)
+    async with resources.changes.subscribe([world.shop.id]) as screen:
+        await asyncio.sleep(0.2)  # the Redis listener subscribes
+        target = world if kind == "order" else other
+        await make_order(resources, target.kiosks[0], "Noa")
+        told = await screen.wait(3.0)
+    assert told is (kind == "order")
