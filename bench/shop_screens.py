@@ -310,6 +310,8 @@ def main() -> int:
     fleet = asyncio.run(dataset.prepare())
     kiosk_fleet.PHOTOS.mkdir(parents=True, exist_ok=True)
     env = kiosk_fleet.server_env()
+    # PostgreSQL here allows 100 connections, shared with others: a small pool per worker.
+    env["IWM_DB_POOL_SIZE"] = "6"
     print(f"workers: {args.workers} (cores: {os.cpu_count()}), screens: {args.screens}")
     with kiosk_fleet.bare_server(args.workers, env) as bare:
         asyncio.run(ceiling(bare.base, 2))

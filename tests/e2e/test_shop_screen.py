@@ -142,7 +142,9 @@ async def test_new_order_chimes_badges_notifies_and_stays_highlighted_until_seen
     ]
     await keep_screenshot(page, server, f"new-order-{name}", full=False)
 
-    # Seen: on screen for a few seconds while the page is in front.
+    # Seen: on screen for a few seconds while the page is in front (on a phone, once
+    # scrolled to).
+    await card.scroll_into_view_if_needed()
     await expect(card).not_to_have_class(re.compile(r"\bis-new\b"), timeout=20_000)
     await expect(page).not_to_have_title(re.compile(r"^\(\d+\) "))
 

@@ -304,14 +304,17 @@
       }, function () { /* still offline */ });
   }
 
-  var refreshing = false;
+  var refreshTimer = null;
   function refreshLive() {
-    var live = document.getElementById("live");
-    if (!live || !window.htmx || refreshing) return;
-    refreshing = true;
-    window.htmx.ajax("GET", "/dashboard/orders/live", {
-      target: "#live", swap: "outerHTML", values: { v: live.getAttribute("data-fingerprint") }
-    }).then(function () { refreshing = false; }, function () { refreshing = false; });
+    // Notices in a burst make one request.
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      var live = document.getElementById("live");
+      if (!live || !window.htmx) return;
+      window.htmx.ajax("GET", "/dashboard/orders/live", {
+        target: "#live", swap: "outerHTML", values: { v: live.getAttribute("data-fingerprint") }
+      });
+    }, 50);
   }
 
   function startLive() {
@@ -370,8 +373,8 @@
   // -- wiring ---------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", function () {
-    var data = document.getElementById("iwm-text");
-    if (data) TEXT = JSON.parse(data.textContent);
+    var data = document.body.getAttribute("data-text");
+    if (data) TEXT = JSON.parse(data);
     localTimes(document);
     var paperSelect = document.querySelector("[data-paper]");
     if (paperSelect) paperSelect.value = paper();
