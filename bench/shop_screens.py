@@ -67,6 +67,7 @@ class Run:
     upload_errors: int = 0
     background: int = 0
     connections: int = 0
+    stop: float = float("inf")  # the screens run until the measured window is over
 
     def seen(self, shop: int, html: str) -> None:
         now = time.perf_counter()
@@ -114,53 +115,52 @@ def jpeg() -> bytes:
     return out.getvalue()
 
 
-async def poll_screen(base: str, token: str, shop: int, run: Run, stop: float) -> None:
-    cookies = {"iwm_session": token}
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as http:
-        await asyncio.sleep(random.uniform(0, POLL_SECONDS))
-        fingerprint = ""
-        while time.perf_counter() < stop:
-            started = time.perf_counter()
-            try:
-                resp = await http.get("/dashboard/orders/live", params={"v": fingerprint})
-                run.screen_requests += 1
-                if resp.status_code == 200:
-                    run.seen(shop, resp.text)
-                    found = FINGERPRINT.search(resp.text)
-                    fingerprint = found.group(1) if found else ""
-                elif resp.status_code != 204:
-                    run.screen_errors += 1
-            except httpx.HTTPError:
+async def poll_screen(http: httpx.AsyncClient, token: str, shop: int, run: Run) -> None:
+    cookie = {"Cookie": f"iwm_session={token}"}
+    await asyncio.sleep(random.uniform(0, POLL_SECONDS))
+    fingerprint = ""
+    while time.perf_counter() < run.stop:
+        started = time.perf_counter()
+        try:
+            resp = await http.get(
+                "/dashboard/orders/live", params={"v": fingerprint}, headers=cookie
+            )
+            run.screen_requests += 1
+            if resp.status_code == 200:
+                run.seen(shop, resp.text)
+                found = FINGERPRINT.search(resp.text)
+                fingerprint = found.group(1) if found else ""
+            elif resp.status_code != 204:
                 run.screen_errors += 1
-            await asyncio.sleep(max(0.0, POLL_SECONDS - (time.perf_counter() - started)))
+        except httpx.HTTPError:
+            run.screen_errors += 1
+        await asyncio.sleep(max(0.0, POLL_SECONDS - (time.perf_counter() - started)))
 
 
-async def sse_screen(base: str, token: str, shop: int, run: Run, stop: float) -> None:
-    cookies = {"iwm_session": token}
-    timeout = httpx.Timeout(10, read=60)
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=timeout) as http:
-        await asyncio.sleep(random.uniform(0, 2))
-        while time.perf_counter() < stop:
-            try:
-                async with http.stream("GET", "/dashboard/orders/stream") as stream:
-                    run.connections += 1
-                    try:
-                        async for line in stream.aiter_lines():
-                            if time.perf_counter() >= stop:
-                                return
-                            if line.startswith("event: change"):
-                                resp = await http.get("/dashboard/orders/live")
-                                run.screen_requests += 1
-                                if resp.status_code == 200:
-                                    run.seen(shop, resp.text)
-                                else:
-                                    run.screen_errors += 1
-                    finally:
-                        run.connections -= 1
-            except httpx.HTTPError:
-                if time.perf_counter() < stop:
-                    run.screen_errors += 1
-                    await asyncio.sleep(1)
+async def sse_screen(http: httpx.AsyncClient, token: str, shop: int, run: Run) -> None:
+    cookie = {"Cookie": f"iwm_session={token}"}
+    await asyncio.sleep(random.uniform(0, 2))
+    while time.perf_counter() < run.stop:
+        try:
+            async with http.stream("GET", "/dashboard/orders/stream", headers=cookie) as stream:
+                run.connections += 1
+                try:
+                    async for line in stream.aiter_lines():
+                        if time.perf_counter() >= run.stop:
+                            return
+                        if line.startswith("event: change"):
+                            resp = await http.get("/dashboard/orders/live", headers=cookie)
+                            run.screen_requests += 1
+                            if resp.status_code == 200:
+                                run.seen(shop, resp.text)
+                            else:
+                                run.screen_errors += 1
+                finally:
+                    run.connections -= 1
+        except httpx.HTTPError:
+            if time.perf_counter() < run.stop:
+                run.screen_errors += 1
+                await asyncio.sleep(1)
 
 
 async def paced(rate: float, stop: float, act: "asyncio.Future[None] | object") -> None:
@@ -241,22 +241,26 @@ async def run_mode(
 ) -> Run:
     run = Run(mode)
     idle_rss = rss_kb(pid)
-    settle = time.perf_counter() + 4
-    stop = settle + seconds
     screen = poll_screen if mode == "poll" else sse_screen
-    tasks = [asyncio.create_task(screen(base, tokens[i], i, run, stop + 5)) for i in range(screens)]
-    await asyncio.sleep(4)  # every screen open before the measured window
-    cpu0, requests0, wall0 = cpu_seconds(pid), run.screen_requests, time.perf_counter()
-    open_rss = rss_kb(pid)
-    await mixed_load(base, fleet, tokens, run, stop)
-    await asyncio.sleep(4)  # the last uploads reach their screens
-    wall = time.perf_counter() - wall0
-    cpu = cpu_seconds(pid) - cpu0
-    screen_rps = (run.screen_requests - requests0) / wall
-    connections = run.connections
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # One client for all screens (a client each costs a TLS context's worth of CPU).
+    limits = httpx.Limits(max_connections=2 * screens + 20, max_keepalive_connections=2 * screens)
+    timeout = httpx.Timeout(10, read=60)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as http:
+        tasks = [asyncio.create_task(screen(http, tokens[i], i, run)) for i in range(screens)]
+        await asyncio.sleep(6)  # every screen open before the measured window
+        stop = time.perf_counter() + seconds
+        run.stop = stop + 5
+        cpu0, requests0, wall0 = cpu_seconds(pid), run.screen_requests, time.perf_counter()
+        open_rss = rss_kb(pid)
+        await mixed_load(base, fleet, tokens, run, stop)
+        await asyncio.sleep(4)  # the last uploads reach their screens
+        wall = time.perf_counter() - wall0
+        cpu = cpu_seconds(pid) - cpu0
+        screen_rps = (run.screen_requests - requests0) / wall
+        connections = run.connections
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     missed = len(run.pending)
     lat = sorted(run.latencies)
     p50 = statistics.median(lat) if lat else float("nan")
