@@ -258,22 +258,27 @@ class Load:
             except (OSError, asyncio.IncompleteReadError) as exc:
                 self.figures.errors.append(f"poll: {exc!r}")
                 kiosk.conn = Http1(self.port)
+                await asyncio.sleep(1.0)  # as a kiosk would: no retry storm
                 continue
             finally:
                 self.waiting -= 1
             if status != 200:
                 self.figures.errors.append(f"poll {status}: {body[:200]!r}")
+                await asyncio.sleep(1.0)
                 continue
             self.figures.polls_answered += 1
             if json.loads(body)["status"] == "paid":
                 if kiosk.paid_at is not None:
                     self.figures.latencies.append((time.monotonic() - kiosk.paid_at) * 1000)
-                started = await self.http.post(
-                    f"/kiosk/{kiosk.id}/sessions/{kiosk.session}/start",
-                    headers={"Authorization": f"Bearer {kiosk.key}"},
-                )
-                if started.status_code != 200:
-                    self.figures.errors.append(f"start {started.status_code}")
+                try:
+                    started = await self.http.post(
+                        f"/kiosk/{kiosk.id}/sessions/{kiosk.session}/start",
+                        headers={"Authorization": f"Bearer {kiosk.key}"},
+                    )
+                    if started.status_code != 200:
+                        self.figures.errors.append(f"start {started.status_code}")
+                except httpx.HTTPError as exc:
+                    self.figures.errors.append(f"start: {exc!r}")
                 while self.running:
                     try:
                         await self.open(kiosk)
@@ -285,14 +290,18 @@ class Load:
     async def pay(self, kiosk: Kiosk) -> None:
         body = event_body("payment.succeeded", kiosk.reference)
         kiosk.paid_at = time.monotonic()
-        resp = await self.http.post(
-            "/api/v1/payments/webhook",
-            content=body,
-            headers={
-                "Webhook-Signature": sign(SECRET.encode(), body),
-                "Content-Type": "application/json",
-            },
-        )
+        try:
+            resp = await self.http.post(
+                "/api/v1/payments/webhook",
+                content=body,
+                headers={
+                    "Webhook-Signature": sign(SECRET.encode(), body),
+                    "Content-Type": "application/json",
+                },
+            )
+        except httpx.HTTPError as exc:
+            self.figures.errors.append(f"webhook: {exc!r}")
+            return
         if resp.status_code != 200:
             self.figures.errors.append(f"webhook {resp.status_code}: {resp.text[:200]}")
 
