@@ -158,7 +158,9 @@ def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
 
 
 async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSession) -> None:
-    async with httpx.AsyncClient(base_url=server) as http:
+    # The server runs its daily jobs as it starts: on a loaded machine its first answers
+    # may take longer than httpx's 5 s default.
+    async with httpx.AsyncClient(base_url=server, timeout=30) as http:
         assert (await http.get("/readyz")).json()["status"] == "ready"
         assert (await http.get("/openapi.json")).status_code == 200
     run = None
