@@ -98,7 +98,14 @@ def analyse(
         )
         outcome.recovery = max(0.0, max(c.ended for c in failed) - back_at)
     before = [c for c in calls if baseline_from <= c.started and c.ended < fault_at]
-    usual = {kind: p99([c.seconds for c in before if c.kind == kind]) for kind in NEEDS}
+    after = [c for c in calls if c.started > back_at and not c.failed]
+    # What each kind takes anyway: before the fault, or after it when none finished before
+    # (a slow upload on a busy machine may not finish within the baseline).
+    usual = {
+        kind: p99([c.seconds for c in before if c.kind == kind])
+        or p99([c.seconds for c in after if c.kind == kind])
+        for kind in NEEDS
+    }
     answered_503 = [c for c in failed if c.outcome == "503"]
     if answered_503:
         slowest = max(answered_503, key=lambda c: c.seconds)
