@@ -2,9 +2,9 @@
 places), measures and counts. JSON bodies must carry them as numbers."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictInt
+from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema
 
 
 def _number(value: object) -> object:
@@ -15,14 +15,45 @@ def _number(value: object) -> object:
     return value
 
 
-_Number = BeforeValidator(_number)
+Number = BeforeValidator(_number)
 
-AmountIn = Annotated[Decimal, _Number, Field(ge=0, max_digits=15, decimal_places=2)]
-PositiveAmountIn = Annotated[Decimal, _Number, Field(gt=0, max_digits=15, decimal_places=2)]
-PercentIn = Annotated[Decimal, _Number, Field(ge=0, le=100, decimal_places=2)]
-SignedPercentIn = Annotated[Decimal, _Number, Field(ge=-100, le=1000, decimal_places=2)]
+
+def number_schema(places: int = 2, **bounds: Any) -> WithJsonSchema:
+    """The documented shape of a body number: a JSON number with its bounds (Pydantic
+    would document a Decimal as "number or string", and strings are refused)."""
+    return WithJsonSchema({"type": "number", "multipleOf": 10**-places, **bounds})
+
+
+_MAX = 9_999_999_999_999.99
+
+AmountIn = Annotated[
+    Decimal,
+    Number,
+    Field(ge=0, max_digits=15, decimal_places=2),
+    number_schema(minimum=0, maximum=_MAX),
+]
+PositiveAmountIn = Annotated[
+    Decimal,
+    Number,
+    Field(gt=0, max_digits=15, decimal_places=2),
+    number_schema(exclusiveMinimum=0, maximum=_MAX),
+]
+PercentIn = Annotated[
+    Decimal, Number, Field(ge=0, le=100, decimal_places=2), number_schema(minimum=0, maximum=100)
+]
+SignedPercentIn = Annotated[
+    Decimal,
+    Number,
+    Field(ge=-100, le=1000, decimal_places=2),
+    number_schema(minimum=-100, maximum=1000),
+]
 AmountQuery = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
 # A descriptive measure (weight, a dimension): a number, never text.
-MeasureIn = Annotated[Decimal, _Number, Field(ge=0, le=1_000_000, decimal_places=3)]
+MeasureIn = Annotated[
+    Decimal,
+    Number,
+    Field(ge=0, le=1_000_000, decimal_places=3),
+    number_schema(3, minimum=0, maximum=1_000_000),
+]
 # A count stored in a 32-bit column: an integer (not text, not a boolean), within range.
 CountIn = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]

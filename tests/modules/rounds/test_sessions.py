@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from iwm.modules.payments.provider import make_provider
 from iwm.modules.rounds.models import KioskSession
 from iwm.modules.rounds.service import RoundService
 from tests.factories.kiosk_network import login, make_world
-from tests.factories.payments import WEBHOOK
+from tests.factories.payments import WEBHOOK, deliver
 from tests.factories.rounds import open_session, pay, set_price
 
 
@@ -130,6 +131,8 @@ async def test_price_is_required_and_checked(
         {"amount": 2, "currency": "eur"},
         {"amount": "2", "currency": "EUR"},
         {"amount": 2.555, "currency": "EUR"},
+        {"amount": 2, "currency": "ZZZ"},  # the shape of a code, but no currency
+        {"amount": 1_000_000_000_000, "currency": "EUR"},
     ):
         bad = await client.post(f"/partner/kiosks/{kiosk.id}/price", json=body, headers=partner)
         assert bad.status_code == 400, body
@@ -149,9 +152,21 @@ async def test_expiry_and_a_payment_after_it(
     late = await client.post(f"{poll_url}/start", headers=kiosk.headers)
     assert late.status_code == 409
     assert late.json()["error"]["code"] == "SESSION_EXPIRED"
-    # The customer pays anyway, on a page left open: the money goes back.
-    await pay(client, str(opened["paymentUrl"]))
-    assert (await client.get(poll_url, headers=kiosk.headers)).json()["status"] == "refunded"
+    # The page left open takes no money any more...
+    page = await client.get(urlsplit(str(opened["paymentUrl"])).path)
+    assert "expired" in page.text
+    assert 'id="pay"' not in page.text
+    refused = await client.post(urlsplit(str(opened["paymentUrl"])).path, data={"action": "pay"})
+    assert refused.status_code == 303
+    await db.rollback()
+    assert (await db.execute(select(Payment.status))).scalar_one() == "pending"
+    # ...but a provider may still report a late success: the money goes back.
+    await db.rollback()
+    payment = (await db.execute(select(Payment))).scalar_one()
+    assert (await deliver(client, resources, "payment.succeeded", payment)).status_code == 200
+    late_view = (await client.get(poll_url, headers=kiosk.headers)).json()
+    assert late_view["status"] == "refunded"
+    assert late_view["paidAt"] is not None  # the money did arrive, and when is on record
     await _refund_job(resources)
     await db.rollback()
     payment = (await db.execute(select(Payment))).scalar_one()
@@ -172,6 +187,8 @@ async def test_paid_but_never_started_is_refunded(
     await pay(client, str(opened["paymentUrl"]))
     assert await _refund_job(resources) == 0  # within the start window: kept
     clock.travel(timedelta(seconds=resources.settings.kiosk_start_window_seconds + 1))
+    # The poll tells the kiosk what the start would: the round can no longer start.
+    assert (await client.get(poll_url, headers=kiosk.headers)).json()["status"] == "expired"
     too_late = await client.post(f"{poll_url}/start", headers=kiosk.headers)
     assert too_late.status_code == 409
     assert too_late.json()["error"]["code"] == "SESSION_EXPIRED"

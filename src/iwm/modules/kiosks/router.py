@@ -16,7 +16,6 @@ from iwm.modules.kiosks.schemas import (
     KioskErrorRead,
     KioskRead,
     LanguageChange,
-    PriceChange,
     StatusChange,
     kiosks_json,
 )
@@ -81,19 +80,6 @@ async def set_language(
 ) -> KioskRead:
     """Set the kiosk's interface language (ISO 639-1, from the supported list)."""
     kiosk = await kiosks.set_language(partner, kiosk_id, body.language)
-    return KioskRead.build(kiosk, resources.settings.online_window_seconds)
-
-
-@router.post("/{kiosk_id}/price", responses=NOT_FOUND)
-async def set_price(
-    kiosk_id: uuid.UUID,
-    body: PriceChange,
-    partner: PartnerUser,
-    kiosks: KioskServiceDep,
-    resources: ResourcesDep,
-) -> KioskRead:
-    """Set the price of one round paid online (settings.pricePerRound, settings.currency)."""
-    kiosk = await kiosks.set_price(partner, kiosk_id, body.amount, body.currency)
     return KioskRead.build(kiosk, resources.settings.online_window_seconds)
 
 

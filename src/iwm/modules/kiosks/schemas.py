@@ -2,12 +2,14 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from decimal import Decimal
+from typing import Annotated, NamedTuple, Protocol
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from iwm.core import clock
-from iwm.core.amounts import PositiveAmountIn
+from iwm.core.amounts import Number, number_schema
+from iwm.core.currencies import iso_4217
 from iwm.core.money import MARKER, Money, from_minor, json_text
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 from iwm.modules.kiosks.models import Kiosk, KioskErrorReport, KioskStatus
@@ -215,9 +217,22 @@ class DeviceKioskRead(CamelModel):
     settings: KioskFullSettings
 
 
+# A photo round costs a few units of any currency; far above it is a typing mistake.
+MAX_ROUND_PRICE = Decimal(1_000_000)
+
+
 class PriceChange(StrictBody):
-    amount: PositiveAmountIn
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")
+    amount: Annotated[
+        Decimal,
+        Number,
+        Field(gt=0, le=MAX_ROUND_PRICE, decimal_places=2, examples=[12.5]),
+        number_schema(exclusiveMinimum=0, maximum=int(MAX_ROUND_PRICE)),
+    ]
+    currency: Annotated[
+        str,
+        Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case", examples=["ILS"]),
+        AfterValidator(iso_4217),
+    ]
 
 
 class CashRead(CamelModel):

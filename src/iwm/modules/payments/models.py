@@ -43,6 +43,9 @@ class Payment(IdMixin, CreatedAtMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING)
     checkout_url: Mapped[str] = mapped_column(String(500), default="")
+    # Past it the hosted page takes no money: the owner (a kiosk session, an unpaid order)
+    # has given up on the payment. A provider's late success is refunded by the owner.
+    expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
     succeeded_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]

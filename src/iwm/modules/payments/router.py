@@ -9,13 +9,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from iwm.core import clock
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
 from iwm.core.money import from_minor
 from iwm.core.schemas import Envelope, ok
 from iwm.modules.payments.deps import ProviderDep
 from iwm.modules.payments.errors import InvalidWebhook, PaymentNotFound
-from iwm.modules.payments.models import PaymentStatus
+from iwm.modules.payments.models import Payment, PaymentStatus
 from iwm.modules.payments.provider import SimulatedProvider, event_body
 from iwm.modules.payments.schemas import PayAction, WebhookReceived
 from iwm.modules.payments.service import FAILED, SUCCEEDED, PaymentService
@@ -59,7 +60,7 @@ async def pay_page(
             "amount": f"{from_minor(payment.amount_minor):.2f}",
             "currency": payment.currency,
             "description": payment.description,
-            "status": payment.status,
+            "status": _shown_status(payment),
         },
     )
 
@@ -75,7 +76,7 @@ async def pay_submit(
     provider = _simulated(resources)
     async with resources.read_sessionmaker() as db:
         payment = await PaymentService(db, provider).get(payment_id)
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED):
+    if _shown_status(payment) in (PaymentStatus.PENDING, PaymentStatus.FAILED):
         assert payment.provider_reference is not None  # noqa: S101
         body = event_body(SUCCEEDED if action == "pay" else FAILED, payment.provider_reference)
         # Delivered through this app's own HTTP stack, as from the provider's server.
@@ -85,6 +86,14 @@ async def pay_submit(
             answer = await client.post(WEBHOOK_PATH, content=body, headers=provider.signed(body))
         answer.raise_for_status()
     return RedirectResponse(f"/pay/{payment_id}", status_code=303)
+
+
+def _shown_status(payment: Payment) -> str:
+    """An open payment past its expiry is shown expired and takes no money."""
+    open_ = payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED)
+    if open_ and payment.expires_at is not None and clock.now() >= payment.expires_at:
+        return "expired"
+    return payment.status
 
 
 def _simulated(resources: ResourcesDep) -> SimulatedProvider:

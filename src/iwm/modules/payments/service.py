@@ -7,6 +7,7 @@ Never commits a request's transaction: the request's dependency does. `process_r
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from sqlalchemy import select, update
@@ -67,6 +68,7 @@ class PaymentService:
         currency: str,
         idempotency_key: str,
         description: str = "",
+        expires_at: datetime | None = None,
     ) -> Payment:
         """Opens a payment with the provider. The same idempotency key returns the payment
         already opened for it."""
@@ -86,6 +88,7 @@ class PaymentService:
             status=PaymentStatus.PENDING.value,
             created_at=clock.now(),
             updated_at=clock.now(),
+            expires_at=expires_at,
         )
         opened = await self._provider.create(
             Checkout(payment.id, amount_minor, currency, description, key)

@@ -23,3 +23,11 @@ class PriceNotSet(DomainError):
         "PRICE_NOT_SET",
         "The kiosk has no price per round: its partner sets one first",
     )
+
+
+class CurrencyInUse(DomainError):
+    status_code, code, message = (
+        409,
+        "CURRENCY_IN_USE",
+        "The kiosk has taken money in its currency: the price may change, the currency may not",
+    )

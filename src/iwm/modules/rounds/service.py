@@ -22,7 +22,7 @@ from iwm.core.wakeups import wake_after_commit
 from iwm.modules.activity.models import ActivityEvent
 from iwm.modules.activity.service import ActivityService
 from iwm.modules.kiosks.errors import KioskInactive
-from iwm.modules.kiosks.models import Kiosk, KioskStatus
+from iwm.modules.kiosks.models import CashEntryType, Kiosk, KioskCashEntry, KioskStatus
 from iwm.modules.kiosks.schemas import KioskLike
 from iwm.modules.kiosks.service import KioskService
 from iwm.modules.payments.events import PaymentRefunded, PaymentSucceeded
@@ -60,8 +60,14 @@ def wake_key(session_id: uuid.UUID) -> str:
 
 
 def status_now(row: KioskSession) -> SessionStatus:
-    """A pending session past its expiry is expired, whether a job wrote it or not."""
-    if row.status == SessionStatus.PENDING and clock.now() >= row.expires_at:
+    """What the kiosk may do now, whether a job wrote it yet or not: a pending session past
+    its expiry is expired, and so is a paid one past its start window (it can no longer
+    start; the refund job will make it refunded)."""
+    now = clock.now()
+    if row.status == SessionStatus.PENDING and now >= row.expires_at:
+        return SessionStatus.EXPIRED
+    due = row.refund_due_at
+    if row.status == SessionStatus.PAID and due is not None and now >= due:
         return SessionStatus.EXPIRED
     return SessionStatus(row.status)
 
@@ -78,7 +84,9 @@ class RoundService:
         if kiosk.price_minor is None or kiosk.currency is None:
             raise PriceNotSet()
         if kiosk.status != KioskStatus.ACTIVE:
-            raise KioskInactive()
+            # The kiosk's own state, so that its screen can say why it sells nothing.
+            state = "in error" if kiosk.status == KioskStatus.ERROR else "switched off"
+            raise KioskInactive(f"The kiosk is {state}: only an active kiosk sells rounds")
         now = clock.now()
         row = KioskSession(
             id=uuid.uuid4(),
@@ -96,6 +104,7 @@ class RoundService:
             row.currency,
             idempotency_key=str(row.id),
             description=f"One round at {kiosk.name}",
+            expires_at=row.expires_at,
         )
         row.payment_id = payment.id
         row.payment_url = payment.checkout_url
@@ -189,6 +198,8 @@ class RoundService:
                 currency=event.currency,
             )
         else:
+            if row.paid_at is None:  # the money did arrive: the record says when
+                row.paid_at = now
             await self._refund(row, reason="paid after expiry")
         wake_after_commit(self._db, wake_key(row.id))
 
@@ -255,6 +266,19 @@ class RoundService:
                 break
         await PaymentService.process_refunds(maker, provider)
         return refunded
+
+
+async def took_money(db: AsyncSession, kiosk_id: uuid.UUID) -> bool:
+    """Whether the kiosk has sold a round online or granted one for cash."""
+    paid = select(KioskSession.id).where(
+        KioskSession.kiosk_id == kiosk_id, KioskSession.paid_at.is_not(None)
+    )
+    cash = select(KioskCashEntry.id).where(
+        KioskCashEntry.kiosk_id == kiosk_id,
+        KioskCashEntry.entry_type == CashEntryType.FREE_ROUND.value,
+        KioskCashEntry.amount_minor > 0,
+    )
+    return bool(await db.scalar(select(paid.exists() | cash.exists())))
 
 
 def _retired(paid_cutoff: datetime, unpaid_cutoff: datetime) -> ColumnElement[bool]:
