@@ -14,6 +14,7 @@ from iwm.modules.analytics.models import (
     UsersDaily,
 )
 from iwm.modules.audit.models import AuditLog
+from iwm.modules.auth.models import AuthToken, RecoveryCode, TwoFactorSecret
 from iwm.modules.categories.models import Category
 from iwm.modules.codes.models import FreeRoundCode
 from iwm.modules.commissions.models import Commission, CommissionChange, CommissionTotal
@@ -47,6 +48,7 @@ from iwm.modules.users.models import User, UserAddress, UserNote, UserRole
 __all__ = [
     "ActivityLog",
     "AuditLog",
+    "AuthToken",
     "Base",
     "Category",
     "Commission",
@@ -84,6 +86,7 @@ __all__ = [
     "RankChange",
     "RankPeriod",
     "RankPlanRecord",
+    "RecoveryCode",
     "SaleFact",
     "SalesDaily",
     "SessionRow",
@@ -93,6 +96,7 @@ __all__ = [
     "ShopOrderTotal",
     "SimulatedPayment",
     "Strategy",
+    "TwoFactorSecret",
     "User",
     "UserAddress",
     "UserNote",

@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
 
+    # Member accounts: one-time links (stored hashed, single use) and the limits on the
+    # requests that send mail or try a token, per client IP and per email address.
+    email_verification_ttl_hours: int = Field(default=48, ge=1)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5)
+    # Where the links in account mail lead: the member app's pages /verify-email and
+    # /reset-password, which post the token (unset: the service's public_base_url).
+    member_app_url: str | None = None
+    account_requests_per_ip_per_hour: int = Field(default=20, ge=1)
+    account_mail_per_address_per_hour: int = Field(default=5, ge=1)
+    addresses_per_member: int = Field(default=20, ge=1)
+
     # Admin API (seed 004): general limit per admin, KYC validity, display currency.
     admin_rate_limit_per_minute: int = 200
     admin_rate_limit_window_seconds: int = 60

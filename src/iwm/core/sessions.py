@@ -28,6 +28,8 @@ class SessionRow(Base):
     )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +39,48 @@ class StoredSession:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live session as its owner sees it in the list of his sessions."""
+
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value else None
+
+
 class SessionStore(Protocol):
-    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime: ...
+    async def create(
+        self,
+        token_hash: str,
+        user_id: uuid.UUID,
+        ttl: timedelta,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> datetime: ...
     async def get(self, token_hash: str) -> StoredSession | None: ...
     async def delete(self, token_hash: str) -> None: ...
     async def extend(self, token_hash: str, until: datetime) -> bool:
         """Moves a live session's end to `until`; False when it is gone."""
         ...
 
-    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
-        """Deletes every session of the user; returns how many were live. Pass the
-        request's `db` when inside one: the SQL store then works in that transaction."""
+    async def revoke_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None, keep: str | None = None
+    ) -> int:
+        """Deletes every session of the user but `keep` (a token hash); returns how many
+        were live. Pass the request's `db` when inside one: the SQL store then works in
+        that transaction."""
+        ...
+
+    async def list_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None
+    ) -> list[SessionInfo]:
+        """The user's live sessions, newest first."""
         ...
 
     async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int: ...
@@ -64,11 +97,25 @@ class RedisSessionStore:
     def _user_key(self, user_id: uuid.UUID) -> str:
         return f"{self._prefix}:user-sessions:{user_id}"
 
-    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
-        expires_at = clock.now() + ttl
+    async def create(
+        self,
+        token_hash: str,
+        user_id: uuid.UUID,
+        ttl: timedelta,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> datetime:
+        now = clock.now()
+        expires_at = now + ttl
         seconds = int(ttl.total_seconds())
         payload = json.dumps(
-            {"u": str(user_id), "e": expires_at.timestamp(), "c": clock.now().timestamp()}
+            {
+                "u": str(user_id),
+                "e": expires_at.timestamp(),
+                "c": now.timestamp(),
+                "ip": _clip(ip, 45),
+                "ua": _clip(user_agent, 300),
+            }
         )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(token_hash), payload, ex=seconds)
@@ -113,16 +160,47 @@ class RedisSessionStore:
         if raw is not None:
             await self._redis.zrem(self._user_key(uuid.UUID(json.loads(raw)["u"])), token_hash)
 
-    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
+    async def revoke_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None, keep: str | None = None
+    ) -> int:
         user_key = self._user_key(user_id)
         await self._redis.zremrangebyscore(user_key, "-inf", clock.now().timestamp())
-        hashes = await self._redis.zrange(user_key, 0, -1)
-        if not hashes:
+        hashes = [_text(h) for h in await self._redis.zrange(user_key, 0, -1)]
+        doomed = [h for h in hashes if h != keep]
+        if not doomed:
             return 0
-        keys = [self._key(h.decode() if isinstance(h, bytes) else str(h)) for h in hashes]
-        removed = int(await self._redis.delete(*keys))
-        await self._redis.delete(user_key)
+        removed = int(await self._redis.delete(*[self._key(h) for h in doomed]))
+        await self._redis.zrem(user_key, *doomed)
         return removed
+
+    async def list_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None
+    ) -> list[SessionInfo]:
+        user_key = self._user_key(user_id)
+        await self._redis.zremrangebyscore(user_key, "-inf", clock.now().timestamp())
+        hashes = [_text(h) for h in await self._redis.zrange(user_key, 0, -1)]
+        if not hashes:
+            return []
+        found = []
+        tz = clock.now().tzinfo
+        for hashed, raw in zip(
+            hashes, await self._redis.mget([self._key(h) for h in hashes]), strict=True
+        ):
+            if raw is None:
+                continue
+            data = json.loads(raw)
+            expires_at = datetime.fromtimestamp(data["e"], tz=tz)
+            found.append(
+                SessionInfo(
+                    token_hash=hashed,
+                    # Sessions made before the list existed carry no creation time.
+                    created_at=datetime.fromtimestamp(data.get("c", data["e"]), tz=tz),
+                    expires_at=expires_at,
+                    ip=data.get("ip"),
+                    user_agent=data.get("ua"),
+                )
+            )
+        return sorted(found, key=lambda i: i.created_at, reverse=True)
 
     async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
         user_key = self._user_key(user_id)
@@ -139,12 +217,24 @@ class SqlSessionStore:
     def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
         self._maker = maker
 
-    async def create(self, token_hash: str, user_id: uuid.UUID, ttl: timedelta) -> datetime:
+    async def create(
+        self,
+        token_hash: str,
+        user_id: uuid.UUID,
+        ttl: timedelta,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> datetime:
         now = clock.now()
         async with self._maker.begin() as db:
             db.add(
                 SessionRow(
-                    token_hash=token_hash, user_id=user_id, created_at=now, expires_at=now + ttl
+                    token_hash=token_hash,
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + ttl,
+                    ip=_clip(ip, 45),
+                    user_agent=_clip(user_agent, 300),
                 )
             )
         return now + ttl
@@ -171,11 +261,37 @@ class SqlSessionStore:
         async with self._maker.begin() as db:
             await db.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
 
-    async def revoke_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
+    async def revoke_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None, keep: str | None = None
+    ) -> int:
         if db is not None:
-            return await self._revoke(db, user_id)
+            return await self._revoke(db, user_id, keep)
         async with self._maker.begin() as own:
-            return await self._revoke(own, user_id)
+            return await self._revoke(own, user_id, keep)
+
+    async def list_user(
+        self, user_id: uuid.UUID, db: AsyncSession | None = None
+    ) -> list[SessionInfo]:
+        stmt = (
+            select(SessionRow)
+            .where(SessionRow.user_id == user_id, SessionRow.expires_at > clock.now())
+            .order_by(SessionRow.created_at.desc())
+        )
+        if db is not None:
+            rows = list((await db.execute(stmt)).scalars())
+        else:
+            async with self._maker() as own:
+                rows = list((await own.execute(stmt)).scalars())
+        return [
+            SessionInfo(
+                token_hash=r.token_hash,
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+                ip=r.ip,
+                user_agent=r.user_agent,
+            )
+            for r in rows
+        ]
 
     async def count_user(self, user_id: uuid.UUID, db: AsyncSession | None = None) -> int:
         if db is not None:
@@ -183,14 +299,24 @@ class SqlSessionStore:
         async with self._maker() as own:
             return await self._count(own, user_id)
 
-    async def _revoke(self, db: AsyncSession, user_id: uuid.UUID) -> int:
+    async def _revoke(self, db: AsyncSession, user_id: uuid.UUID, keep: str | None) -> int:
         live = await self._count(db, user_id)
-        await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+        stmt = delete(SessionRow).where(SessionRow.user_id == user_id)
+        if keep is not None:
+            stmt = stmt.where(SessionRow.token_hash != keep)
+            live -= await self._count(db, user_id, keep)
+        await db.execute(stmt)
         return live
 
     @staticmethod
-    async def _count(db: AsyncSession, user_id: uuid.UUID) -> int:
+    async def _count(db: AsyncSession, user_id: uuid.UUID, only: str | None = None) -> int:
         stmt = select(func.count()).where(
             SessionRow.user_id == user_id, SessionRow.expires_at > clock.now()
         )
+        if only is not None:
+            stmt = stmt.where(SessionRow.token_hash == only)
         return int((await db.execute(stmt)).scalar_one())
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

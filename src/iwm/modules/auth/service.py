@@ -18,7 +18,13 @@ from iwm.core.errors import RateLimited
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.core.security import new_token, token_hash
-from iwm.modules.auth.errors import AccountDisabled, InvalidCredentials
+from iwm.modules.auth.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    InvalidTwoFactorCode,
+    TwoFactorRequired,
+)
+from iwm.modules.auth.two_factor import TwoFactorService
 from iwm.modules.users.models import User
 from iwm.modules.users.service import is_blocked, normalize_email
 
@@ -54,11 +60,21 @@ def ip_rules(settings: Settings) -> list[RateLimitItem]:
 
 class AuthService:
     @staticmethod
-    async def login(resources: Resources, email: str, password: str, ip: str | None) -> LoginResult:
+    async def login(
+        resources: Resources,
+        email: str,
+        password: str,
+        ip: str | None,
+        code: str | None = None,
+        user_agent: str | None = None,
+    ) -> LoginResult:
         """Raises 429 while this account and IP pair, or this IP, is past its failure limit;
         401 on bad credentials (counted as a failure of the pair and of the IP); 403 for a
         blocked account. Only failures are counted, so nobody can lock an owner out from
         another address: a correct password from an address without failures always gets in.
+        With two-factor sign-in on, the right password then needs `code` (a TOTP code or an
+        unused recovery code): 401 TWO_FACTOR_REQUIRED without one, 401
+        INVALID_TWO_FACTOR_CODE (a failure, counted as a wrong password is) with a wrong one.
         """
         settings, limiter = resources.settings, resources.limiter
         email = normalize_email(email)
@@ -80,13 +96,22 @@ class AuthService:
             if is_blocked(user.status, user.suspended_until):
                 log.info("login.refused_blocked", account=email, ip=ip, user_id=str(user.id))
                 raise AccountDisabled()
+            if user.two_factor_enabled:
+                if not code:
+                    raise TwoFactorRequired()
+                if not await TwoFactorService(db).check(user.id, code):
+                    await db.commit()  # nothing to keep; ends the transaction
+                    await _count_failure(resources, pair, per_ip, email, ip, known=True)
+                    raise InvalidTwoFactorCode()
             user.last_login_at = clock.now()
             await db.commit()
         for item in pair:  # the owner got in from here: this pair starts afresh
             await limiter.clear(item, email, ip)
         token = new_token()
         ttl = timedelta(seconds=settings.session_ttl_seconds)
-        expires_at = await resources.sessions.create(token_hash(token), user.id, ttl)
+        expires_at = await resources.sessions.create(
+            token_hash(token), user.id, ttl, ip=ip, user_agent=user_agent
+        )
         return LoginResult(token=token, expires_at=expires_at, user=user)
 
     @staticmethod

@@ -31,3 +31,7 @@ class NotSuspended(DomainError):
 
 class EmailNotVerified(DomainError):
     status_code, code, message = 403, "EMAIL_NOT_VERIFIED", "Verify your email address first"
+
+
+class AddressNotFound(NotFound):
+    code, message = "ADDRESS_NOT_FOUND", "Address not found"

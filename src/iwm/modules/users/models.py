@@ -88,6 +88,13 @@ class User(IdMixin, CreatedAtMixin, Base):
     phone_verified_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
 
+    # The sponsor named by the referral code at sign-up (a network partner's id): joining
+    # the partner programme later places the member under it. No foreign key: the row is
+    # the network's, above this module, and partners are never deleted.
+    sponsor_partner_id: Mapped[uuid.UUID | None]
+    # Set when the member closed the account: personal data erased, sign-in refused.
+    closed_at: Mapped[datetime | None]
+
     # The latest KYC verification's state, kept by the KYC service in the same transaction
     # so that lists can filter and show it without a join.
     kyc_status: Mapped[str] = mapped_column(String(16), default=KycState.NOT_SUBMITTED, index=True)

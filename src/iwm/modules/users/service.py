@@ -3,8 +3,10 @@ commits: the caller's transaction does."""
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +16,7 @@ from iwm.core.errors import ValidationFailed
 from iwm.core.events import publish
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
-from iwm.modules.users.errors import EmailAlreadyExists, UserNotFound
+from iwm.modules.users.errors import AddressNotFound, EmailAlreadyExists, UserNotFound
 from iwm.modules.users.events import UserCreated
 from iwm.modules.users.models import (
     User,
@@ -122,6 +124,8 @@ class UserService:
         phone: str | None = None,
         status: UserStatus = UserStatus.ACTIVE,
         created_at: datetime | None = None,
+        language: str | None = None,
+        sponsor_partner_id: uuid.UUID | None = None,
     ) -> User:
         """Raises VALIDATION_ERROR (400) for an address the account rule refuses
         (`core.emails`), EMAIL_ALREADY_EXISTS (409) for a taken one, case-insensitively.
@@ -143,6 +147,8 @@ class UserService:
             last_name=last_name,
             phone=phone,
             status=status,
+            language=language or "en",
+            sponsor_partner_id=sponsor_partner_id,
             role_rows=[UserRole(role=r.value) for r in sorted(roles)],
             created_at=created_at or clock.now(),
         )
@@ -206,3 +212,176 @@ class UserService:
     async def count_role(self, role: Role) -> int:
         stmt = select(func.count()).select_from(UserRole).where(UserRole.role == role.value)
         return int((await self._db.execute(stmt)).scalar_one())
+
+    # -- the member's own account (the member API) ------------------------------------
+
+    async def lock(self, user_id: uuid.UUID) -> User:
+        """The user row, locked (FOR UPDATE on PostgreSQL). Raises USER_NOT_FOUND."""
+        stmt = (
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        user = (await self._db.execute(stmt)).scalar_one_or_none()
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def verify_email(self, user_id: uuid.UUID) -> User:
+        """The address is proven: a PENDING_VERIFICATION account becomes ACTIVE (any other
+        status stays as it is: a suspension is not lifted by a link)."""
+        user = await self.lock(user_id)
+        now = clock.now()
+        if user.email_verified_at is None:
+            user.email_verified_at = now
+        if user.status == UserStatus.PENDING_VERIFICATION:
+            user.status = UserStatus.ACTIVE
+        user.updated_at = now
+        await self._db.flush()
+        return user
+
+    async def set_password(self, user_id: uuid.UUID, password_hash: str) -> User:
+        user = await self.lock(user_id)
+        now = clock.now()
+        user.password_hash = password_hash
+        user.password_changed_at = now
+        user.updated_at = now
+        await self._db.flush()
+        return user
+
+    async def set_two_factor(self, user_id: uuid.UUID, method: str | None) -> None:
+        """What the admin detail shows: `method` ("TOTP") once enabled, None when off."""
+        user = await self.lock(user_id)
+        user.two_factor_enabled = method is not None
+        user.two_factor_method = method
+        user.updated_at = clock.now()
+        await self._db.flush()
+
+    async def update_own(
+        self, user_id: uuid.UUID, changes: dict[str, Any]
+    ) -> tuple[User, dict[str, Any], dict[str, Any]]:
+        """Applies `changes` (column -> value: phone and profile columns only) and returns
+        the user with the previous and new values of what changed, for the audit row."""
+        user = await self.lock(user_id)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for field, value in changes.items():
+            if field not in _OWN_FIELDS:
+                raise ValueError(f"not a member-editable field: {field}")
+            old = getattr(user, field)
+            if old == value:
+                continue
+            before[field], after[field] = old, value
+            setattr(user, field, value)
+            if field == "phone":
+                user.phone_verified_at = None
+        if after:
+            user.updated_at = clock.now()
+            await self._db.flush()
+        return user, before, after
+
+    async def set_avatar(self, user_id: uuid.UUID, key: str | None) -> str | None:
+        """Stores the avatar's storage key; returns the previous one (to delete after the
+        commit)."""
+        user = await self.lock(user_id)
+        previous, user.avatar_url = user.avatar_url, key
+        user.updated_at = clock.now()
+        await self._db.flush()
+        return previous
+
+    async def close(self, user_id: uuid.UUID, reason: str) -> User:
+        """The member closed the account: personal data erased, addresses deleted, the
+        account SUSPENDED for good (`closed_at`), so sign-in is refused. The id, and every
+        row that points at it (ledger, commissions, payouts, KYC files, audit), stays."""
+        user = await self.lock(user_id)
+        now = clock.now()
+        user.email = f"closed-{user.id.hex}@closed.invalid"
+        user.password_hash = None
+        user.first_name = ""
+        user.last_name = ""
+        user.middle_name = None
+        user.date_of_birth = None
+        user.phone = None
+        user.avatar_url = None
+        user.email_verified_at = user.phone_verified_at = None
+        user.two_factor_enabled, user.two_factor_method = False, None
+        user.status = UserStatus.SUSPENDED
+        user.suspended_at, user.suspended_until = now, None
+        user.suspension_reason = reason
+        user.suspended_by = user.id
+        user.closed_at = user.updated_at = now
+        await self._db.execute(sa_delete(UserAddress).where(UserAddress.user_id == user_id))
+        await self._db.flush()
+        return user
+
+    # -- addresses ---------------------------------------------------------------------
+
+    async def addresses(self, user_id: uuid.UUID) -> list[UserAddress]:
+        stmt = (
+            select(UserAddress)
+            .where(UserAddress.user_id == user_id)
+            .order_by(UserAddress.is_default.desc(), UserAddress.created_at, UserAddress.id)
+        )
+        return list((await self._db.execute(stmt)).scalars())
+
+    async def own_address(self, user_id: uuid.UUID, address_id: uuid.UUID) -> UserAddress:
+        """Raises ADDRESS_NOT_FOUND for another member's address as for a missing one."""
+        stmt = select(UserAddress).where(
+            UserAddress.id == address_id, UserAddress.user_id == user_id
+        )
+        address = (await self._db.execute(stmt.with_for_update())).scalar_one_or_none()
+        if address is None:
+            raise AddressNotFound()
+        return address
+
+    async def save_address(
+        self, user_id: uuid.UUID, values: dict[str, Any], address_id: uuid.UUID | None, limit: int
+    ) -> UserAddress:
+        """Adds (`address_id` None) or edits one of the member's addresses. The first one is
+        the default; a new default takes over from the old one. Raises ADDRESS_NOT_FOUND,
+        VALIDATION_ERROR past `limit` addresses."""
+        await self.lock(user_id)  # one writer of this member's addresses at a time
+        existing = await self.addresses(user_id)
+        if address_id is None:
+            if len(existing) >= limit:
+                raise ValidationFailed(
+                    f"At most {limit} addresses", {"addresses": [f"at most {limit}"]}
+                )
+            address = UserAddress(id=uuid.uuid4(), user_id=user_id, created_at=clock.now())
+            self._db.add(address)
+            if not existing:
+                values = {**values, "is_default": True}
+        else:
+            address = await self.own_address(user_id, address_id)
+            if values.get("is_default") is False and address.is_default:
+                # The default moves by making another address the default, not by unsetting.
+                values = {k: v for k, v in values.items() if k != "is_default"}
+        for field, value in values.items():
+            setattr(address, field, value)
+        if values.get("is_default"):
+            for other in existing:
+                if other.id != address.id:
+                    other.is_default = False
+        await self._db.flush()
+        return address
+
+    async def delete_address(self, user_id: uuid.UUID, address_id: uuid.UUID) -> None:
+        """Raises ADDRESS_NOT_FOUND. Deleting the default makes the oldest remaining one
+        the default."""
+        await self.lock(user_id)
+        address = await self.own_address(user_id, address_id)
+        was_default = address.is_default
+        await self._db.delete(address)
+        await self._db.flush()
+        if was_default:
+            rest = await self.addresses(user_id)
+            if rest:
+                oldest = min(rest, key=lambda a: (a.created_at, a.id))
+                oldest.is_default = True
+                await self._db.flush()
+
+
+_OWN_FIELDS = frozenset(
+    {"phone", "first_name", "last_name", "middle_name", "date_of_birth", "language", "timezone"}
+)
