@@ -25,10 +25,12 @@ from iwm.core.middleware import (
 from iwm.core.openapi import install_openapi, operation_id
 from iwm.core.resources import Resources
 from iwm.core.shutdown import drain_before_stopping
+from iwm.modules.accounts.router import router as me_router
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
 from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
 from iwm.modules.admin_views.router import users_router as admin_user_views_router
 from iwm.modules.analytics.router import router as admin_analytics_router
+from iwm.modules.auth.router import close_router as me_close_router
 from iwm.modules.auth.router import router as auth_router
 from iwm.modules.categories.router import router as admin_categories_router
 from iwm.modules.codes.router import device_router as kiosk_codes_router
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         member_commissions_router,
         member_payouts_router,
         member_kyc_router,
+        me_router,
+        me_close_router,
         partner_orders_router,
         partner_kiosks_router,
         partner_codes_router,

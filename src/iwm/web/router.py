@@ -89,11 +89,20 @@ async def login(
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1000)],
     next_: Annotated[str, Form(alias="next", max_length=500)] = PREFIX,
+    code: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    """Check the credentials; on success the session token goes into an HttpOnly cookie."""
+    """Check the credentials (and the two-factor code, when on); on success the session
+    token goes into an HttpOnly cookie."""
     context: dict[str, Any] = {"next": safe_next(next_), "email": email}
     try:
-        result = await AuthService.login(resources, email, password, client_ip(request))
+        result = await AuthService.login(
+            resources,
+            email,
+            password,
+            client_ip(request),
+            code=code.strip() or None,
+            user_agent=request.headers.get("user-agent"),
+        )
     except DomainError as exc:
         context["error"] = error_key(exc) or "bad_credentials"
         response = render(request, "login.html", context, exc.status_code)

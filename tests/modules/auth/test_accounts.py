@@ -127,6 +127,13 @@ async def test_referral_code_names_the_sponsor_kept_for_joining_later(
     resp = await app.register("referred@example.com", referralCode=sponsor.referral_code.lower())
     assert resp.status_code == 201, resp.text
     assert (await _user(db, "referred@example.com")).sponsor_partner_id == sponsor.id
+    # Verified, the member joins the programme later: under that sponsor.
+    (mail,) = await app.mail("referred@example.com")
+    await app.http.post("/auth/verify-email", json={"token": mail.token})
+    headers = await app.login("referred@example.com")
+    joined = await app.http.post("/api/v1/me/partner", headers=headers)
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["data"]["sponsor"]["id"] == str(sponsor.id)
 
     refused = await app.register("late@example.com", referralCode=stopped.referral_code)
     assert refused.status_code == 400
@@ -352,3 +359,21 @@ async def test_admin_role_from_register_is_impossible(app: MemberApp, db: AsyncS
     user = await _user(db, "plain-user@example.com")
     assert resp.json()["user"]["roles"] == ["USER"]
     assert user.roles == frozenset({Role.USER})
+
+
+async def test_wrong_current_passwords_fall_under_the_login_limits(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    async with member_app(settings, smtp=False, login_attempts_per_minute=2) as app:
+        _, headers = await app.verified_member()
+        body = {"currentPassword": "guess", "newPassword": NEW_PASSWORD}
+        for expected in (400, 400, 429):
+            resp = await app.http.post("/auth/password/change", json=body, headers=headers)
+            assert resp.status_code == expected
+        assert int(resp.headers["Retry-After"]) > 0
+        closing = await app.http.request(
+            "DELETE", "/api/v1/me", json={"password": PASSWORD}, headers=headers
+        )
+        assert closing.status_code == 429
+        # The session itself still works; only guessing is stopped.
+        assert (await app.http.get("/api/v1/me", headers=headers)).status_code == 200

@@ -2,9 +2,11 @@
 sign-in with a code or a recovery code (each good once), disable; the admin detail shows it."""
 
 import asyncio
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlparse
 
+import httpx
 import pyotp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,3 +149,36 @@ async def test_a_recovery_code_signs_in_once_under_concurrency(
     _, codes = await _enable(app, headers)
     answers = await asyncio.gather(*(_login(app, email, codes[3]) for _ in range(6)))
     assert sorted(status for status, _ in answers) == [200] + [401] * 5
+
+
+async def test_the_dashboard_login_asks_for_the_code(app: MemberApp) -> None:
+    partner = await make_user(app.resources, Role.PARTNER)
+    headers = await login(app.http, partner)
+    secret, _ = await _enable(app, headers)
+
+    async def sign_in(code: str) -> httpx.Response:
+        form = await app.http.get("/dashboard/login")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found, form.text
+        assert 'name="code"' in form.text
+        app.http.cookies.clear()
+        return await app.http.post(
+            "/dashboard/login",
+            data={
+                "email": partner.email,
+                "password": PASSWORD,
+                "code": code,
+                "csrf_token": found.group(1),
+            },
+            headers={"Cookie": f"iwm_csrf={found.group(1)}"},
+        )
+
+    missing = await sign_in("")
+    assert missing.status_code == 401
+    assert "Enter the code from your authenticator app." in missing.text
+    wrong = await sign_in("000000")
+    assert wrong.status_code == 401
+    assert "That code is not right." in wrong.text
+    signed_in = await sign_in(_next_code(secret))
+    assert signed_in.status_code == 303
+    assert any(c.startswith("iwm_session=") for c in signed_in.headers.get_list("set-cookie"))

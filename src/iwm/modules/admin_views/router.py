@@ -52,7 +52,7 @@ class StatusFilter(enum.StrEnum):
 
 
 async def user_views(session: ReadSessionDep, resources: ResourcesDep) -> UserViews:
-    return UserViews(session, resources.sessions)
+    return UserViews(session, resources.sessions, resources.storage)
 
 
 # Reads only: no transaction around their statements.

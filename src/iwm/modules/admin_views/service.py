@@ -17,6 +17,7 @@ from iwm.core.listing import Listing, SortOrder, at_least, below, equals
 from iwm.core.money import from_minor
 from iwm.core.principal import Role
 from iwm.core.sessions import SessionStore
+from iwm.core.storage import PhotoStorage
 from iwm.modules.admin_views.repository import MoneyStats, UserFilters, UserListRepository
 from iwm.modules.audit.models import AuditLog
 from iwm.modules.audit.schemas import AuditAdmin, AuditLogItem
@@ -27,7 +28,7 @@ from iwm.modules.network.models import NetworkPartner, NetworkTreeEdge, PartnerR
 from iwm.modules.network.service import NetworkService, month_start, next_month
 from iwm.modules.payouts.models import Payout
 from iwm.modules.users import schemas as s
-from iwm.modules.users.models import User, UserAddress, UserNote, status_at
+from iwm.modules.users.models import AVATAR_PREFIX, User, UserAddress, UserNote, status_at
 from iwm.modules.users.service import UserService
 
 RECENT_ACTIVITY = 10
@@ -50,9 +51,12 @@ _ACTIVITY_TEXT = {
 
 
 class UserViews:
-    def __init__(self, session: AsyncSession, sessions: SessionStore) -> None:
+    def __init__(
+        self, session: AsyncSession, sessions: SessionStore, storage: PhotoStorage | None = None
+    ) -> None:
         self._db = session
         self._sessions = sessions
+        self._storage = storage
         self._list = UserListRepository(session)
         self._users = UserService(session)
 
@@ -68,7 +72,9 @@ class UserViews:
                 phone=r.phone,
                 status=status_at(r.status, r.suspended_until, now),
                 profile=s.ListProfile(
-                    first_name=r.first_name, last_name=r.last_name, avatar_url=r.avatar_url
+                    first_name=r.first_name,
+                    last_name=r.last_name,
+                    avatar_url=await self._avatar(r.avatar_url),
                 ),
                 kyc=s.ListKyc(status=r.kyc_status, level=r.kyc_level),
                 roles=sorted(Role(role) for role in (r.roles or "").split(",") if role),
@@ -124,7 +130,7 @@ class UserViews:
                 last_name=user.last_name,
                 middle_name=user.middle_name,
                 date_of_birth=user.date_of_birth,
-                avatar_url=user.avatar_url,
+                avatar_url=await self._avatar(user.avatar_url),
                 language=user.language,
                 timezone=user.timezone,
             ),
@@ -261,6 +267,12 @@ class UserViews:
         )
         items.sort(key=lambda a: a.timestamp, reverse=True)
         return items[:RECENT_ACTIVITY]
+
+    async def _avatar(self, value: str | None) -> str | None:
+        """A member's uploaded avatar is a storage key: shown as its (signed) URL."""
+        if value and value.startswith(AVATAR_PREFIX) and self._storage is not None:
+            return await self._storage.url(value)
+        return value
 
 
 def _list_stats(money: MoneyStats) -> s.ListStats:

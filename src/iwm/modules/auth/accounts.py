@@ -17,22 +17,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
-from iwm.core.errors import ValidationFailed
+from iwm.core.errors import RateLimited, ValidationFailed
 from iwm.core.mail import MailMessage
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
 from iwm.core.security import new_token, token_hash
 from iwm.modules.audit.service import AuditService
-from iwm.modules.auth.errors import InvalidPassword, InvalidReferralCode, InvalidToken
+from iwm.modules.auth.errors import (
+    AccountHasFunds,
+    InvalidPassword,
+    InvalidReferralCode,
+    InvalidToken,
+    WrongTwoFactorCode,
+)
 from iwm.modules.auth.models import AuthToken, TokenPurpose
 from iwm.modules.auth.schemas import RegisterRequest
+from iwm.modules.auth.service import count_failure, ip_rules, pair_rules
+from iwm.modules.auth.two_factor import TwoFactorService
 from iwm.modules.network.models import NetworkPartner, PartnerStatus
+from iwm.modules.network.service import NetworkService
 from iwm.modules.users.errors import EmailAlreadyExists
 from iwm.modules.users.models import User, UserStatus
 from iwm.modules.users.service import UserService, is_blocked, normalize_email
 
 log = structlog.get_logger()
 ENTITY = "user"
+CLOSED_REASON = "Account closed by its owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,9 @@ class AccountService:
                 "Unsupported language",
                 {"language": [f"one of {', '.join(self._settings.supported_languages)}"]},
             )
+        # The slow hash first, before the transaction's first statement: on SQLite that
+        # statement takes the write lock, which every other writer then waits for.
+        password_hash = await self._resources.passwords.hash_async(body.password)
         sponsor_id = None
         if body.referral_code is not None:
             sponsor_id = await self._db.scalar(
@@ -93,10 +106,8 @@ class AccountService:
             )
             if sponsor_id is None:
                 raise InvalidReferralCode()
-        # Refused before the expensive hash; the unique index still decides a race.
         if await self._users.by_email(body.email) is not None:
-            raise EmailAlreadyExists()
-        password_hash = await self._resources.passwords.hash_async(body.password)
+            raise EmailAlreadyExists()  # the unique index still decides a race
         user = await self._users.create(
             body.email,
             {Role.USER},
@@ -179,9 +190,9 @@ class AccountService:
     async def reset_password(self, token: str, password: str, ip: str | None) -> Revoked:
         """Raises INVALID_TOKEN. Sets the password, ends every session of the account; the
         link came to the address, so an account still PENDING_VERIFICATION is verified."""
+        password_hash = await self._resources.passwords.hash_async(password)  # before any lock
         user_id = await self._take(token, TokenPurpose.RESET_PASSWORD)
         await self._retire(user_id, TokenPurpose.RESET_PASSWORD)
-        password_hash = await self._resources.passwords.hash_async(password)
         user = await self._users.set_password(user_id, password_hash)
         if user.status == UserStatus.PENDING_VERIFICATION:
             user = await self._users.verify_email(user_id)
@@ -196,11 +207,9 @@ class AccountService:
     async def change_password(self, principal: Principal, current: str, new: str) -> Revoked:
         """Raises INVALID_PASSWORD for a wrong current password. Ends the account's other
         sessions; the caller's stays."""
-        user = await self._users.lock(principal.user_id)
-        passwords = self._resources.passwords
-        if not await passwords.verify_async(user.password_hash, current):
-            raise InvalidPassword(details={"currentPassword": ["incorrect"]})
-        user = await self._users.set_password(user.id, await passwords.hash_async(new))
+        await self._check_password(principal, current, "currentPassword")
+        new_hash = await self._resources.passwords.hash_async(new)
+        user = await self._users.set_password(principal.user_id, new_hash)
         revoked = await self._resources.sessions.revoke_user(
             user.id, db=self._db, keep=principal.token_hash
         )
@@ -209,6 +218,65 @@ class AccountService:
         )
         log.info("account.password_changed", user_id=str(user.id), sessions_revoked=revoked)
         return Revoked(user=user, sessions_revoked=revoked)
+
+    # -- closing the account -----------------------------------------------------------
+
+    async def close(self, principal: Principal, password: str, code: str | None) -> Revoked:
+        """Closes the caller's account for good: the password (and, with two-factor on, a
+        code) confirms it. Raises INVALID_PASSWORD, INVALID_TWO_FACTOR_CODE (400),
+        ACCOUNT_HAS_FUNDS while a partner balance is available or pending. Personal data
+        is erased; what the ledger and the audit need stays (docs/decisions.md)."""
+        await self._check_password(principal, password, "password")
+        user = await self._users.lock(principal.user_id)
+        two_factor = TwoFactorService(self._db)
+        if user.two_factor_enabled and not (code and await two_factor.check(user.id, code)):
+            raise WrongTwoFactorCode(details={"code": ["a current code or a recovery code"]})
+        network = NetworkService(self._db, self._settings)
+        partner_id = await network.partner_id_of(user.id)
+        if partner_id is not None:
+            partner = await network.lock_partner(partner_id)
+            if partner is not None and (partner.available_minor or partner.pending_minor):
+                raise AccountHasFunds()
+            if partner is not None and partner.status != PartnerStatus.TERMINATED:
+                # No commission is ever credited to a closed account again.
+                await network.set_status(
+                    principal, partner_id, PartnerStatus.TERMINATED, CLOSED_REASON
+                )
+        await two_factor.forget(user.id)
+        for purpose in TokenPurpose:
+            await self._retire(user.id, purpose)
+        user = await self._users.close(user.id, CLOSED_REASON)
+        revoked = await self._resources.sessions.revoke_user(user.id, db=self._db)
+        self._audit.record(
+            principal, "ACCOUNT_CLOSED", ENTITY, user.id, new={"sessionsRevoked": revoked}
+        )
+        log.info("account.closed", user_id=str(user.id), sessions_revoked=revoked)
+        return Revoked(user=user, sessions_revoked=revoked)
+
+    async def _check_password(self, principal: Principal, password: str, field: str) -> None:
+        """The signed-in member's password, guessed under the login's failure limits (a
+        stolen session must not become a password oracle): 429 while the account and IP
+        pair or the IP is locked out, 400 INVALID_PASSWORD (a counted failure) if wrong."""
+        settings, limiter = self._settings, self._resources.limiter
+        email, ip = principal.email, principal.ip or "unknown"
+        pair, per_ip = pair_rules(settings), ip_rules(settings)
+        wait = await limiter.exceeded(per_ip, ip) or await limiter.exceeded(pair, email, ip)
+        if wait is not None:
+            raise RateLimited(wait)
+        stored = await self._stored_hash(principal.user_id)
+        if not await self._resources.passwords.verify_async(stored, password):
+            await count_failure(self._resources, pair, per_ip, email, ip, known=True)
+            raise InvalidPassword(details={field: ["incorrect"]})
+
+    async def _stored_hash(self, user_id: uuid.UUID) -> str | None:
+        """The password hash, read outside the request's transaction, so that checking it
+        (tens of milliseconds) holds no lock: on SQLite the transaction's first statement
+        takes the database's write lock."""
+        async with self._resources.read_engine.connect() as conn:
+            found: str | None = await conn.scalar(
+                select(User.password_hash).where(User.id == user_id)
+            )
+        return found
 
     # -- one-time tokens -----------------------------------------------------------------
 

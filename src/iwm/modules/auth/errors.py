@@ -45,3 +45,11 @@ class TwoFactorAlreadyEnabled(DomainError):
 
 class TwoFactorNotEnabled(DomainError):
     status_code, code, message = 400, "TWO_FACTOR_NOT_ENABLED", "Two-factor sign-in is off"
+
+
+class AccountHasFunds(DomainError):
+    status_code, code, message = (
+        409,
+        "ACCOUNT_HAS_FUNDS",
+        "Withdraw the partner balance before closing the account",
+    )

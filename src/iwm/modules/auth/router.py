@@ -6,9 +6,11 @@ from iwm.core.deps import SESSION_COOKIE, ResourcesDep, SessionDep, client_ip
 from iwm.core.errors import RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.mail import MailMessage
 from iwm.core.resources import Resources
+from iwm.core.schemas import Envelope, ok
 from iwm.modules.auth.accounts import AccountService
 from iwm.modules.auth.errors import (
     AccountDisabled,
+    AccountHasFunds,
     InvalidCredentials,
     InvalidPassword,
     InvalidReferralCode,
@@ -23,9 +25,11 @@ from iwm.modules.auth.errors import (
 from iwm.modules.auth.schemas import (
     Accepted,
     AccountAnswer,
+    AccountClosed,
     AccountUser,
     AuthUser,
     ChangePasswordRequest,
+    CloseAccount,
     CodeRequest,
     EmailRequest,
     LoginRequest,
@@ -46,6 +50,9 @@ from iwm.modules.users.errors import EmailAlreadyExists
 from iwm.modules.users.models import User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# Closing the account belongs with the credentials it checks and ends; it sits beside the
+# member's other /api/v1/me routes (the `accounts` module).
+close_router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
 
 async def account_service(session: SessionDep, resources: ResourcesDep) -> AccountService:
@@ -193,7 +200,8 @@ async def reset_password(
 
 
 @router.post(
-    "/password/change", responses=error_responses(ValidationFailed, Unauthorized, InvalidPassword)
+    "/password/change",
+    responses=error_responses(ValidationFailed, Unauthorized, InvalidPassword, RateLimited),
 )
 async def change_password(
     body: ChangePasswordRequest, principal: CurrentUser, accounts: AccountServiceDep
@@ -242,3 +250,30 @@ async def two_factor_disable(
     await TwoFactorService(session).disable(principal.user_id, body.code)
     accounts.audit_own(principal, "TWO_FACTOR_DISABLED", {"twoFactorMethod": None})
     return TwoFactorOff()
+
+
+@close_router.delete(
+    "",
+    responses=error_responses(
+        ValidationFailed,
+        Unauthorized,
+        InvalidPassword,
+        WrongTwoFactorCode,
+        AccountHasFunds,
+        RateLimited,
+    ),
+)
+async def close_account(
+    body: CloseAccount, principal: CurrentUser, accounts: AccountServiceDep
+) -> Envelope[AccountClosed]:
+    """Close my account for good: personal data erased, every session ended."""
+    result = await accounts.close(principal, body.password, body.code)
+    user = result.user
+    return ok(
+        AccountClosed(
+            id=user.id,
+            status=user.status,
+            closed_at=user.closed_at or user.updated_at,
+            sessions_revoked=result.sessions_revoked,
+        )
+    )

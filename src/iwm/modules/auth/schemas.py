@@ -150,3 +150,21 @@ class RecoveryCodes(CamelModel):
 
 class TwoFactorOff(CamelModel):
     two_factor_enabled: bool = False
+
+
+class CloseAccount(StrictBody):
+    """The password (and, with two-factor on, a code): closing cannot be undone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "demo-password", "code": "492039"}]}
+    )
+
+    password: str = Field(min_length=1, max_length=256)
+    code: str | None = Field(default=None, min_length=6, max_length=32)
+
+
+class AccountClosed(CamelModel):
+    id: uuid.UUID
+    status: str
+    closed_at: UtcDateTime
+    sessions_revoked: int

@@ -91,7 +91,7 @@ class AuthService:
             user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
             password_hash = user.password_hash if user else None
             if not await resources.passwords.verify_async(password_hash, password) or user is None:
-                await _count_failure(resources, pair, per_ip, email, ip, known=user is not None)
+                await count_failure(resources, pair, per_ip, email, ip, known=user is not None)
                 raise InvalidCredentials()
             if is_blocked(user.status, user.suspended_until):
                 log.info("login.refused_blocked", account=email, ip=ip, user_id=str(user.id))
@@ -101,7 +101,7 @@ class AuthService:
                     raise TwoFactorRequired()
                 if not await TwoFactorService(db).check(user.id, code):
                     await db.commit()  # nothing to keep; ends the transaction
-                    await _count_failure(resources, pair, per_ip, email, ip, known=True)
+                    await count_failure(resources, pair, per_ip, email, ip, known=True)
                     raise InvalidTwoFactorCode()
             user.last_login_at = clock.now()
             await db.commit()
@@ -119,7 +119,7 @@ class AuthService:
         await resources.sessions.delete(principal.token_hash)
 
 
-async def _count_failure(
+async def count_failure(
     resources: Resources,
     pair: list[RateLimitItem],
     per_ip: list[RateLimitItem],

@@ -93,9 +93,13 @@ class TwoFactorService:
             raise TwoFactorNotEnabled()
         if not await self.check(user_id, code):
             raise WrongTwoFactorCode()
+        await self.forget(user_id)
+        await self._users.set_two_factor(user_id, None)
+
+    async def forget(self, user_id: uuid.UUID) -> None:
+        """Removes the secret and the recovery codes (two-factor off, or the account closed)."""
         await self._db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         await self._db.execute(delete(TwoFactorSecret).where(TwoFactorSecret.user_id == user_id))
-        await self._users.set_two_factor(user_id, None)
 
     async def check(self, user_id: uuid.UUID, code: str) -> bool:
         """True for a TOTP code not used before, or an unused recovery code (used up now).

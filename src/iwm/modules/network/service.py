@@ -591,11 +591,14 @@ class NetworkService:
     # -- the member's side -----------------------------------------------------------------
 
     async def join(self, user_id: uuid.UUID, sponsor_id: uuid.UUID | None) -> NetworkPartner:
-        """The member joins the partner programme under `sponsor_id` (the partner whose
-        referral code he signed up with; none: at the top). ALREADY_PARTNER; the user row
-        is locked, so two joins at once make one partner."""
-        await self._db.execute(select(User.id).where(User.id == user_id).with_for_update())
-        return await self.enroll(user_id, sponsor_id)
+        """The member joins the partner programme under `sponsor_id`, by default the
+        partner whose referral code he signed up with (`User.sponsor_partner_id`; none: at
+        the top). ALREADY_PARTNER; the user row is locked, so two joins at once make one
+        partner."""
+        signed_up_under = await self._db.scalar(
+            select(User.sponsor_partner_id).where(User.id == user_id).with_for_update()
+        )
+        return await self.enroll(user_id, sponsor_id or signed_up_under)
 
     async def member_partner(self, user_id: uuid.UUID) -> s.MemberPartner:
         """PARTNER_NOT_FOUND before joining."""

@@ -1,12 +1,11 @@
 from iwm.core.errors import DomainError, NotFound
 
+# Moved to core (member avatars use it too); kept here for the order routes.
+from iwm.core.images import InvalidImage as InvalidImage  # noqa: PLC0414
+
 
 class OrderNotFound(NotFound):
     code, message = "ORDER_NOT_FOUND", "Order not found"
-
-
-class InvalidImage(DomainError):
-    status_code, code, message = 400, "VALIDATION_ERROR", "The photo must be a JPEG or PNG image"
 
 
 class ImageTooLarge(DomainError):

@@ -17,6 +17,7 @@ from iwm.core.changes import shop_changed
 from iwm.core.config import Settings
 from iwm.core.db import count_where
 from iwm.core.errors import ValidationFailed
+from iwm.core.images import clean_photo
 from iwm.core.listing import (
     Filter,
     Listing,
@@ -38,7 +39,6 @@ from iwm.modules.activity.service import ActivityService
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.orders.errors import OrderNotFound
 from iwm.modules.orders.models import Order, OrderNumber, PrintStatus
-from iwm.modules.orders.photos import clean_photo
 from iwm.modules.orders.schemas import (
     NewOrderForm,
     OrderFilters,

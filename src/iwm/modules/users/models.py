@@ -49,6 +49,9 @@ class KycState(enum.StrEnum):
 
 
 NO_KYC_LEVEL = "NONE"
+# An avatar uploaded by the member is a storage key under this prefix (shown through the
+# storage's signed or presigned URL); anything else in `avatar_url` is shown as it is.
+AVATAR_PREFIX = "avatars/"
 
 
 def status_at(status: str, suspended_until: datetime | None, now: datetime) -> UserStatus:

@@ -1,6 +1,7 @@
-"""Order photos as stored: decoded in full, turned upright, re-encoded without metadata.
+"""Uploaded photos as stored (kiosk order photos, member avatars): decoded in full,
+turned upright, re-encoded without metadata.
 
-The kiosk's bytes are never stored or served as they came: a file that does not decode in
+The uploaded bytes are never stored or served as they came: a file that does not decode in
 full, is larger than the limits or carries anything after its image is refused, and what
 is kept is a fresh encoding of the pixels (EXIF, GPS, maker notes, XMP and text chunks
 left behind), with a small JPEG thumbnail for the dashboard's lists.
@@ -11,7 +12,12 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from iwm.modules.orders.errors import InvalidImage
+from iwm.core.errors import DomainError
+
+
+class InvalidImage(DomainError):
+    status_code, code, message = 400, "VALIDATION_ERROR", "The photo must be a JPEG or PNG image"
+
 
 # JPEGs with a multi-picture index (many phones: depth maps, gain maps) open as MPO; the
 # first picture is the photo.
