@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     # A partner's referral link is this followed by his code (the sign-up page of the
-    # member front end); unset: `<public base URL>/register?ref=`.
+    # member front end); unset: `<IWM_MEMBER_APP_URL or public base URL>/register?ref=`.
     referral_link_prefix: str | None = None
 
     # Argon2id cost of new password hashes: RFC 9106's second recommended option (argon2-cffi's
@@ -250,7 +250,8 @@ class Settings(BaseSettings):
         return self.allowed_hosts if self.allowed_hosts is not None else ["*"]
 
     def referral_link(self, code: str) -> str:
-        prefix = self.referral_link_prefix or f"{self.public_base_url.rstrip('/')}/register?ref="
+        front_end = (self.member_app_url or self.public_base_url).rstrip("/")
+        prefix = self.referral_link_prefix or f"{front_end}/register?ref="
         return f"{prefix}{code}"
 
     @property

@@ -4,6 +4,7 @@ the domain services. Safe to run twice: it stops when its first member exists.""
 
 import io
 import random
+import re
 from datetime import date, timedelta
 
 from PIL import Image, ImageDraw
@@ -13,6 +14,8 @@ from rich.progress import Progress
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
+from iwm.modules.auth.accounts import AccountService
+from iwm.modules.auth.schemas import RegisterRequest
 from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
 from iwm.modules.kyc.schemas import (
     ApproveRequest,
@@ -90,6 +93,7 @@ BANNED = {7}
 KYC_STAGES = ["submitted", "review", "needs_info", "approve", "approve", "submitted"]
 KYC_SUBMISSIONS = 24
 REJECTED = {5, 17}
+_VERIFY_LINK = re.compile(r"verify-email\?token=([A-Za-z0-9_\-]+)")
 
 
 def _document(label: str, colour: str) -> bytes:
@@ -159,45 +163,58 @@ async def load_admin_demo(resources: Resources, console: Console) -> None:
                 reviewer, members[2].id, UserUpdate(note="Asked to change the phone number")
             )
         await _kyc(resources, rng, progress, members, admin, reviewer)
-        await _tree(resources, rng, progress, members)
     console.print(
         f"admin demo: {MEMBERS} members (password [bold]{MEMBER_PASSWORD}[/bold]), "
         f"moderator {MODERATOR[0]}, {KYC_SUBMISSIONS} KYC submissions, "
-        f"{TREE_MEMBERS} network partners"
+        f"{sum(i not in PENDING for i in range(TREE_MEMBERS))} network partners"
     )
 
 
 async def _members(resources: Resources, rng: random.Random, progress: Progress) -> list[User]:
+    """Members sign up as they would through `/auth/register` (the tree's members under the
+    referral code of a partner who joined shortly before them), verify their address with
+    the mailed link (all but the PENDING ones) and, in the tree, join the programme."""
     now = clock.now()
     members: list[User] = []
+    partners: list[NetworkPartner] = []
     task = progress.add_task("members", total=MEMBERS)
+    async with resources.sessionmaker.begin() as db:
+        network = NetworkService(db, resources.settings)
+        for code, name, level in RANKS:
+            await network.ensure_rank(code, name, level)
     for i in range(MEMBERS):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 5) % len(LAST)]
         country, city = CITIES[i % len(CITIES)]
-        status = (
-            UserStatus.PENDING_VERIFICATION
-            if i in PENDING
-            else UserStatus.BANNED
-            if i in BANNED
-            else UserStatus.ACTIVE
-        )
+        in_tree = i < TREE_MEMBERS and i not in PENDING
+        # Each partner signs up under one of the last few: a tree several levels deep.
+        sponsor = partners[max(0, len(partners) - rng.randint(1, 4))] if partners else None
+        async with resources.sessionmaker.begin() as db:
+            registered = await AccountService(db, resources).register(
+                RegisterRequest(
+                    email=f"member{i + 1:02d}@iwm.local",
+                    password=MEMBER_PASSWORD,
+                    first_name=first,
+                    last_name=last,
+                    phone=f"+7999{rng.randint(1000000, 9999999)}",
+                    language="ru" if country == "RU" else "en",
+                    referral_code=sponsor.referral_code if sponsor and in_tree else None,
+                ),
+                ip=None,
+            )
+        user = registered.user
+        if i not in PENDING:
+            link = _VERIFY_LINK.search(registered.mail.body)
+            assert link is not None  # noqa: S101 (the verification mail carries its link)
+            async with resources.sessionmaker.begin() as db:
+                user = await AccountService(db, resources).verify_email(link.group(1), ip=None)
         async with resources.sessionmaker.begin() as db:
             service = UserService(db)
-            user = await service.create(
-                f"member{i + 1:02d}@iwm.local",
-                {Role.USER},
-                password_hash=resources.passwords.hash(MEMBER_PASSWORD),
-                first_name=first,
-                last_name=last,
-                phone=f"+7999{rng.randint(1000000, 9999999)}",
-                status=status,
-                created_at=now - timedelta(days=180 - i * 5, hours=rng.randint(0, 23)),
-            )
+            user = await service.get(user.id)
             user.date_of_birth = date(1970 + i % 30, 1 + i % 12, 1 + i % 27)
-            user.language = "ru" if country == "RU" else "en"
-            if status is not UserStatus.PENDING_VERIFICATION:
-                user.email_verified_at = user.created_at + timedelta(minutes=20)
+            if i not in PENDING:
                 user.last_login_at = now - timedelta(hours=rng.randint(1, 24 * 30))
+            if i in BANNED:
+                user.status = UserStatus.BANNED
             user.two_factor_enabled = i % 4 == 0
             user.two_factor_method = "TOTP" if user.two_factor_enabled else None
             await service.add_address(
@@ -213,6 +230,14 @@ async def _members(resources: Resources, rng: random.Random, progress: Progress)
                 await service.add_address(
                     user.id, country=country, city=city, label="Work", street="Office park"
                 )
+            if in_tree:
+                network = NetworkService(db, resources.settings)
+                partner = await network.join(user.id, None)
+                if len(partners) < RANKED:
+                    await network.set_rank(
+                        partner.id, RANKS[min(3, (RANKED - len(partners)) // 2)][0]
+                    )
+                partners.append(partner)
             members.append(user)
         progress.advance(task)
     return members
@@ -277,25 +302,4 @@ async def _kyc(
                 )
             elif stage == "reject":
                 await kyc.reject(admin, verification.id, KycReject(reason="Document expired"))
-        progress.advance(task)
-
-
-async def _tree(
-    resources: Resources, rng: random.Random, progress: Progress, members: list[User]
-) -> None:
-    task = progress.add_task("partner tree", total=TREE_MEMBERS)
-    async with resources.sessionmaker.begin() as db:
-        network = NetworkService(db, resources.settings)
-        for code, name, level in RANKS:
-            await network.ensure_rank(code, name, level)
-    partners: list[NetworkPartner] = []
-    for i, member in enumerate(members[:TREE_MEMBERS]):
-        # Each partner joins under one of the last few: a tree several levels deep.
-        sponsor = partners[max(0, i - rng.randint(1, 4))] if partners else None
-        async with resources.sessionmaker.begin() as db:
-            network = NetworkService(db, resources.settings)
-            partner = await network.join(member.id, sponsor.id if sponsor else None)
-            if i < RANKED:
-                await network.set_rank(partner.id, RANKS[min(3, (RANKED - i) // 2)][0])
-            partners.append(partner)
         progress.advance(task)
