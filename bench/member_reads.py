@@ -57,7 +57,8 @@ async def prepare() -> str:
     try:
         user = await conn.fetchval("SELECT user_id FROM network_partners WHERE id = $1", BIG)
         await conn.execute(
-            "UPDATE users SET password_hash = $2, status = 'ACTIVE' WHERE id = $1",
+            "UPDATE users SET password_hash = $2, status = 'ACTIVE', two_factor_enabled = false "
+            "WHERE id = $1",
             user,
             hash_password(PASSWORD),
         )
