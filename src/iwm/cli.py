@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import structlog
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from iwm.core.config import (
@@ -500,11 +501,23 @@ def cleanup(
     from iwm.core.resources import Resources  # noqa: PLC0415
     from iwm.modules.cleanup.service import CleanupService  # noqa: PLC0415
 
-    async def go() -> dict[str, Any]:
-        async with Resources.opened(get_settings()) as resources:
-            return (await CleanupService(resources).run(dry_run=dry_run)).as_dict()
+    steps = CleanupService.DRY_RUN_STEPS if dry_run else CleanupService.STEPS
 
-    report = _run(go())
+    async def go(progress: Progress) -> dict[str, Any]:
+        task = progress.add_task("cleanup", total=len(steps))
+
+        def on_step(name: str) -> None:
+            done = steps.index(name)
+            progress.update(task, completed=done, description=f"cleanup: {name}")
+
+        async with Resources.opened(get_settings()) as resources:
+            report = await CleanupService(resources).run(dry_run=dry_run, on_step=on_step)
+        progress.update(task, completed=len(steps), description="cleanup")
+        return report.as_dict()
+
+    # On stderr, so that the table on stdout stays clean for a script.
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        report = _run(go(progress))
     table = Table(title="cleanup (dry run: nothing removed)" if dry_run else "cleanup")
     table.add_column("what")
     table.add_column("removed" if not dry_run else "would remove", justify="right")

@@ -58,12 +58,16 @@ async def test_cleanup_removes_exactly_what_expired(
     # Two orders, each with its photo and the photo's thumbnail, and the orphan.
     assert len(await _keys(resources)) == 5
 
-    dry = await CleanupService(resources).run(dry_run=True)
+    dry_steps: list[str] = []
+    dry = await CleanupService(resources).run(dry_run=True, on_step=dry_steps.append)
     assert (dry.orders, dry.codes, dry.kiosk_errors) == (1, 1, 1)
+    assert dry_steps == list(CleanupService.DRY_RUN_STEPS)  # what the progress bar shows
     assert len(await _keys(resources)) == 5  # nothing removed by a dry run
 
     # Orphans younger than the grace period are left alone (their order may be on its way).
-    report = await CleanupService(resources).run()
+    steps: list[str] = []
+    report = await CleanupService(resources).run(on_step=steps.append)
+    assert steps == list(CleanupService.STEPS)
     assert (report.orders, report.photos, report.codes, report.kiosk_errors) == (1, 1, 1, 1)
     assert report.orphan_photos == 0
     young = {young_order.image_key, young_order.thumbnail_key}

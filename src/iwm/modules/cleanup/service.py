@@ -7,6 +7,7 @@ an orphan only when no order names it and it is older than a grace period (an up
 whose order is still being written is never taken).
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,23 @@ class CleanupService:
         self._maker: async_sessionmaker[AsyncSession] = resources.sessionmaker
         self._batch = resources.settings.cleanup_batch_size
 
-    async def run(self, *, dry_run: bool = False) -> CleanupReport:
+    # The steps in the order `run` takes them, for a caller showing progress.
+    STEPS = (
+        "orders and photos",
+        "codes",
+        "kiosk errors",
+        "orphan photos",
+        "kiosk sessions",
+        "temporary files",
+        "idempotent answers",
+    )
+    DRY_RUN_STEPS = STEPS[:5]
+
+    async def run(
+        self, *, dry_run: bool = False, on_step: Callable[[str], None] | None = None
+    ) -> CleanupReport:
+        """`on_step(name)` is called as each step of `STEPS` (`DRY_RUN_STEPS`) begins."""
+        step = on_step or (lambda _name: None)
         settings = self._res.settings
         now = clock.now()
         report = CleanupReport(dry_run=dry_run)
@@ -60,27 +77,39 @@ class CleanupService:
         unpaid_cutoff = now - timedelta(days=settings.kiosk_session_expired_retention_days)
         maker, batch = self._maker, self._batch
         if dry_run:
+            step("orders and photos")
             report.orders = await OrderService.count_older_than(maker, order_cutoff)
-            report.codes = await CodeService.count_older_than(maker, code_cutoff)
-            report.kiosk_errors = await KioskService.count_errors_older_than(maker, error_cutoff)
             report.photos = report.orders
-            report.kiosk_sessions = await rounds.count_retired(maker, order_cutoff, unpaid_cutoff)
+            step("codes")
+            report.codes = await CodeService.count_older_than(maker, code_cutoff)
+            step("kiosk errors")
+            report.kiosk_errors = await KioskService.count_errors_older_than(maker, error_cutoff)
+            step("orphan photos")
             report.orphan_photos = await self._orphans(now, delete_them=False)
+            step("kiosk sessions")
+            report.kiosk_sessions = await rounds.count_retired(maker, order_cutoff, unpaid_cutoff)
             return report
+        step("orders and photos")
         report.orders, report.photos = await OrderService.purge_older_than(
             maker, self._res.storage, order_cutoff, batch
         )
+        step("codes")
         report.codes = await CodeService.purge_older_than(maker, code_cutoff, batch)
+        step("kiosk errors")
         report.kiosk_errors = await KioskService.purge_errors_older_than(maker, error_cutoff, batch)
+        step("orphan photos")
         report.orphan_photos = await self._orphans(now, delete_them=True)
+        step("kiosk sessions")
         report.kiosk_sessions = await rounds.purge_retired(
             maker, order_cutoff, unpaid_cutoff, batch
         )
+        step("temporary files")
         # Left by writes that died midway (the service removes its own on failure); the
         # grace period spares a write still under way.
         report.temporary_files = await self._res.storage.remove_stale_temporary(
             now - timedelta(minutes=settings.orphan_photo_grace_minutes)
         )
+        step("idempotent answers")
         # A kiosk retries within minutes; a day covers one that was offline overnight.
         # One statement: the table holds a day of kiosk writes at most.
         async with maker.begin() as db:
