@@ -246,7 +246,7 @@ MESSAGES["en"].update(
         "issue_code_confirm": "Issue a free-round code for {kiosk}?",
         "issue_code_yes": "Issue code",
         "cancel": "Cancel",
-        "code_will_be": "It will be a {type} code.",
+        "code_will_be": "Code type: {type}.",
         "code_help_cash": (
             "Cash: for a customer who paid you in cash. The kiosk counts the round in its"
             " cash book."

@@ -98,9 +98,11 @@ def _phone_digits(column: Any) -> Any:
 
 
 def _search_params(text: str) -> dict[str, Any]:
-    """One search box: a name or an email (substring), a phone number (its digits), or an
-    order number ("#42" or "42")."""
-    digits = _DIGITS.sub("", text)
+    """One search box: a name or an email (substring), a phone number (its digits, local
+    or international form), or an order number ("#42" or "42")."""
+    # Without the national trunk prefix, a number typed the local way ("050-123 4567")
+    # finds the one stored internationally ("+972 50-123-4567") and the local one alike.
+    digits = _DIGITS.sub("", text).lstrip("0")
     bare = text.strip().lstrip("#").strip()
     return {
         "q": like_pattern(text),
