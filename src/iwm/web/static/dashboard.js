@@ -332,7 +332,10 @@
       source.onopen = function () {
         clearTimeout(lostTimer);
         setOnline(true);
-        refreshLive();  // catch up with what happened while away
+        // Catch up with what happened before the stream was open or while it was away:
+        // the orders and the kiosks' trouble strip alike.
+        refreshLive();
+        if (window.htmx) window.htmx.trigger(document.body, "iwm-kiosks");
       };
       source.onerror = function () {
         // The stream ends every few minutes and reconnects at once: only a lasting loss
