@@ -10,7 +10,13 @@ from pydantic import Field, StrictBool, ValidationInfo, field_validator
 
 from iwm.core import clock
 from iwm.core.schemas import CamelModel, PlausibleDate, StrictBody, UtcDateTime
-from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
+from iwm.modules.kyc.models import (
+    DocumentKind,
+    DocumentType,
+    KycLevel,
+    KycPriority,
+    KycVerification,
+)
 
 ADULT_YEARS = 18
 
@@ -182,6 +188,30 @@ class DetailPersonalInfo(CamelModel):
     document_issue_date: date
     document_expiry_date: date
     address: KycAddress
+
+    @classmethod
+    def of(cls, v: KycVerification) -> "DetailPersonalInfo":
+        """The submission's personal data, as both the admin and the member read it."""
+        return cls(
+            first_name=v.first_name,
+            last_name=v.last_name,
+            middle_name=v.middle_name,
+            date_of_birth=v.date_of_birth,
+            nationality=v.nationality,
+            document_number=v.document_number,
+            document_type=v.document_type,
+            document_issue_date=v.document_issue_date,
+            document_expiry_date=v.document_expiry_date,
+            address=KycAddress(
+                country=v.country,
+                region=v.region,
+                city=v.city,
+                street=v.street,
+                building=v.building,
+                apartment=v.apartment,
+                postal_code=v.postal_code,
+            ),
+        )
 
 
 class DetailDocument(CamelModel):

@@ -404,26 +404,7 @@ class KycService:
             ),
             status=v.status,
             level=v.level,
-            personal_info=s.DetailPersonalInfo(
-                first_name=v.first_name,
-                last_name=v.last_name,
-                middle_name=v.middle_name,
-                date_of_birth=v.date_of_birth,
-                nationality=v.nationality,
-                document_number=v.document_number,
-                document_type=v.document_type,
-                document_issue_date=v.document_issue_date,
-                document_expiry_date=v.document_expiry_date,
-                address=s.KycAddress(
-                    country=v.country,
-                    region=v.region,
-                    city=v.city,
-                    street=v.street,
-                    building=v.building,
-                    apartment=v.apartment,
-                    postal_code=v.postal_code,
-                ),
-            ),
+            personal_info=s.DetailPersonalInfo.of(v),
             documents=documents,
             history=[
                 s.HistoryEntry(
