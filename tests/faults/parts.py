@@ -264,7 +264,9 @@ class AppServer:
                 cmdline = (stat.parent / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(fields[1]) == self.proc.pid and b"resource_tracker" not in cmdline:
+            # A killed worker stays a zombie (state Z) until the supervisor reaps it.
+            serving = fields[0] != "Z" and b"resource_tracker" not in cmdline
+            if int(fields[1]) == self.proc.pid and serving:
                 found.append(int(stat.parent.name))
         return sorted(found)
 

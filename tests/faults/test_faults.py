@@ -132,9 +132,10 @@ async def test_fault(fault: Fault, parts: Parts, world: World) -> None:
     for kind, (errors, _, _) in outcome.spared.items():
         assert errors == 0, f"{kind} failed while only {fault.missing} was away"
     if fault.resets_allowed:
-        # Only what was in flight on the killed worker fails; the other one serves on.
-        assert outcome.window is not None
-        assert outcome.window[1] <= RECOVERY_GOAL, outcome.window
+        # Only what was in flight on the killed worker fails (often nothing was); the
+        # other one serves on.
+        if outcome.window is not None:
+            assert outcome.window[1] <= RECOVERY_GOAL, outcome.window
 
 
 async def _workers_back(parts: Parts) -> float:
