@@ -67,12 +67,12 @@ class PartnerWorld:
 
 
 async def make_shop(
-    resources: Resources, partner: User, admin: User, timezone: str = "UTC"
+    resources: Resources, partner: User, admin: User, timezone: str = "UTC", name: str = "Shop"
 ) -> Shop:
     async with resources.sessionmaker.begin() as db:
         return await ShopService(db).create(
             principal_of(admin),
-            ShopCreate(partner_user_id=partner.id, name="Shop", location="Mall", timezone=timezone),
+            ShopCreate(partner_user_id=partner.id, name=name, location="Mall", timezone=timezone),
         )
 
 

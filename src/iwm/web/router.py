@@ -154,8 +154,17 @@ async def set_interface_language(
 
 async def _shop_zones(db: WebDb, partner: Principal) -> dict[uuid.UUID, str]:
     """The partner's shops' time zones: times are shown in the shop's own zone."""
+    return (await _order_labels(db, partner))["zones"]
+
+
+async def _order_labels(db: WebDb, partner: Principal) -> dict[str, dict[uuid.UUID, str]]:
+    """What an order card needs of its shop: its time zone, and its name when the partner
+    has several shops (order numbers count per shop, so "#42" alone could be either)."""
     shops, _ = await ShopService(db).list(1, 500, partner.user_id)
-    return {s.id: s.timezone for s in shops}
+    return {
+        "zones": {s.id: s.timezone for s in shops},
+        "shop_labels": {s.id: s.name for s in shops} if len(shops) > 1 else {},
+    }
 
 
 def _queue(rows: list[OrderRow]) -> list[OrderRow]:
@@ -194,7 +203,7 @@ async def _live_context(
         "to_print": to_print,
         "older": older,
         "fingerprint": fingerprint,
-        "zones": await _shop_zones(db, partner),
+        **await _order_labels(db, partner),
         "live_mode": orders_live_mode(request),
     }
 
@@ -289,8 +298,8 @@ async def mark_order(
         return render(request, "_live.html", await _live_context(request, partner, orders, db))
     order = (await orders.cards([row]))[0]
     template = "_history_row.html" if view == "row" else "_photo_status.html"
-    zones = await _shop_zones(db, partner)
-    return render(request, template, {"o": order, "zones": zones, "view": view})
+    labels = await _order_labels(db, partner)
+    return render(request, template, {"o": order, "view": view, **labels})
 
 
 MAX_BULK = 200
@@ -332,7 +341,7 @@ async def older_unprinted_page(
         {
             "nav": "new",
             "orders": await orders.cards(rows),
-            "zones": await _shop_zones(db, partner),
+            **await _order_labels(db, partner),
             "page": page,
             "pages": pages,
             "total": total,
@@ -350,8 +359,8 @@ async def order_photo(
     """One order with its full-size photo, ready to print."""
     orders = _orders(db, resources)
     order = (await orders.cards([await orders.get_owned(partner, order_id)]))[0]
-    zones = await _shop_zones(db, partner)
-    return render(request, "order_photo.html", {"nav": "photo", "o": order, "zones": zones})
+    labels = await _order_labels(db, partner)
+    return render(request, "order_photo.html", {"nav": "photo", "o": order, **labels})
 
 
 # -- history -------------------------------------------------------------------------
@@ -437,7 +446,7 @@ async def history_page(
         {
             "nav": "history",
             "orders": await orders.cards(rows),
-            "zones": await _shop_zones(db, partner),
+            **await _order_labels(db, partner),
             "kiosks": kiosks,
             "filters": raw,
             "more_open": more,

@@ -2,6 +2,7 @@
 session and the change notices behind the live view."""
 
 import asyncio
+import re
 from datetime import timedelta
 
 import httpx
@@ -15,7 +16,7 @@ from iwm.core.resources import Resources
 from iwm.core.security import token_hash
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.orders.models import Order
-from tests.factories.kiosk_network import login, make_order, make_world
+from tests.factories.kiosk_network import login, make_kiosk, make_order, make_shop, make_world
 
 CSRF = "c" * 43
 
@@ -60,6 +61,34 @@ async def test_bulk_mark_is_all_or_none(
         assert no_token.status_code == 403
     finally:
         client.cookies.clear()
+
+
+async def test_cards_name_the_shop_when_the_partner_has_several(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    first = await make_order(resources, world.kiosks[0], "Alone")
+    _sign_in(client, await login(client, world.partner))
+    pages = ["/dashboard/orders/live", "/dashboard/orders", f"/dashboard/orders/{first.id}"]
+    for path in pages:
+        page = await client.get(path)
+        assert page.status_code == 200, path
+        assert 'data-testid="order-shop"' not in page.text, path
+
+    # Order numbers count per shop: with a second shop, "#1" alone could be either.
+    harbour = await make_shop(resources, world.partner, world.admin, name="Harbour Shop")
+    kiosk = await make_kiosk(resources, harbour, world.admin, name="Pier kiosk")
+    second = await make_order(resources, kiosk, "Pier")
+    assert (first.number, second.number) == (1, 1)
+    for path in [*pages, f"/dashboard/orders/{second.id}"]:
+        page = await client.get(path)
+        shops = re.findall(r'data-testid="order-shop">([^<]*)<', page.text)
+        if path.endswith(str(first.id)):
+            assert shops == ["Shop"], path
+        elif path.endswith(str(second.id)):
+            assert shops == ["Harbour Shop"], path
+        else:
+            assert sorted(shops) == ["Harbour Shop", "Shop"], path
 
 
 async def test_owner_cannot_set_error_by_hand(
