@@ -5,7 +5,11 @@ is cancelled and answered 504 `REQUEST_TIMEOUT` in the error format. Before the 
 transaction commits, the deadline and the client are checked once more: a request whose
 deadline passed or whose client has gone is rolled back instead, so a kiosk that gave up
 and retries does not find a first order it was never told about (its retry, with or
-without `Idempotency-Key`, then does the work once)."""
+without `Idempotency-Key`, then does the work once).
+
+A long poll answers within the wait its client asked for, which may be longer than the
+deadline allows: its route moves its own deadline (`extend_deadline`) to its wait plus a
+margin, counted from the same arrival."""
 
 import asyncio
 
@@ -49,8 +53,11 @@ class DeadlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        deadline = asyncio.get_running_loop().time() + self.seconds
-        scope.setdefault("state", {})["deadline"] = deadline
+        arrived = asyncio.get_running_loop().time()
+        deadline = arrived + self.seconds
+        timeout = asyncio.timeout_at(deadline)
+        state = scope.setdefault("state", {})
+        state["arrived"], state["deadline"], state["timeout"] = arrived, deadline, timeout
         started = False
 
         async def send_tracked(message: Message) -> None:
@@ -59,14 +66,15 @@ class DeadlineMiddleware:
                 started = True
             await send(message)
 
-        timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
                 await self.app(scope, receive, send_tracked)
         except TimeoutError:
             if not timeout.expired():
                 raise  # a part's own timeout, already answered 503 inside
-            log.warning("request.timed_out", path=scope["path"], seconds=self.seconds)
+            log.warning(
+                "request.timed_out", path=scope["path"], seconds=state["deadline"] - arrived
+            )
             if started:
                 raise  # half an answer: the server closes the connection
             err = RequestTimedOut()
@@ -88,3 +96,20 @@ async def ensure_still_wanted(request: Request) -> None:
     if await request.is_disconnected():
         log.warning("request.client_gone", path=request.url.path)
         raise ClientGone()
+
+
+def arrived_at(request: Request) -> float:
+    """When the request arrived (event loop clock): now, without the deadline middleware."""
+    arrived: float | None = request.scope.get("state", {}).get("arrived")
+    return asyncio.get_running_loop().time() if arrived is None else arrived
+
+
+def extend_deadline(request: Request, until: float) -> None:
+    """Lets the request run until `until` (event loop clock) when that is later than its
+    deadline: a long poll's wait is bounded by the wait itself, not by the deadline of
+    ordinary requests."""
+    state = request.scope.get("state", {})
+    timeout: asyncio.Timeout | None = state.get("timeout")
+    if timeout is not None and until > state["deadline"]:
+        timeout.reschedule(until)
+        state["deadline"] = until

@@ -7,6 +7,12 @@ committed between the read and the wait is never missed. The writer calls
 In production the wake-ups travel over one Redis pub/sub channel (one subscriber
 connection per process, whatever the number of waiters); in the embedded default they
 stay in the process. A waiter holds no database connection while it waits.
+
+A watch that is never woken tells its waiter that nothing it watches changed
+(`Woken.complete`), when every wake-up could reach it: the subscription was live when the
+watch began, and losing it wakes every waiter. What is still possible is a writer that
+committed but could not publish (Redis away at that moment): its waiters learn the change
+when they read the state again, at their next wait at the latest.
 """
 
 import asyncio
@@ -26,6 +32,15 @@ _WAKEUPS_KEY = "iwm.wakeups"
 _PENDING_KEY = "iwm.pending_wakeups"
 
 
+class Woken(asyncio.Event):
+    """Set when the watched key is woken. `complete`: a wake-up sent from any process while
+    the watch lasts sets it (so, unset, nothing published a change)."""
+
+    def __init__(self, complete: bool) -> None:
+        super().__init__()
+        self.complete = complete
+
+
 class Wakeups:
     """One per process (it lives on `Resources`)."""
 
@@ -37,7 +52,7 @@ class Wakeups:
         self._redis = redis
         self._subscriber = subscriber or redis
         self._channel = f"{prefix}:wakeups"
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[Woken]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -48,7 +63,7 @@ class Wakeups:
         return self._redis is not None
 
     @contextlib.asynccontextmanager
-    async def watch(self, key: str) -> AsyncIterator[asyncio.Event]:
+    async def watch(self, key: str) -> AsyncIterator[Woken]:
         """An event set when `key` is woken while inside the block."""
         if self._redis is not None and self._listener is None:
             self._listener = asyncio.create_task(self._listen())
@@ -56,7 +71,8 @@ class Wakeups:
             # Until the subscription is live a wake-up from elsewhere would be lost.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._subscribed.wait(), 2.0)
-        woken = asyncio.Event()
+        # Without Redis, other processes cannot wake this one: never complete.
+        woken = Woken(complete=self._redis is not None and self._subscribed.is_set())
         self._waiters.setdefault(key, set()).add(woken)
         try:
             yield woken

@@ -2,13 +2,14 @@
 
 import asyncio
 import contextlib
-import time
+import random
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
 from iwm.core import clock
+from iwm.core.deadline import arrived_at, extend_deadline
 from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
 from iwm.core.errors import error_responses
 from iwm.core.resources import Resources
@@ -23,12 +24,19 @@ from iwm.modules.rounds.errors import (
     SessionNotFound,
     SessionNotPaid,
 )
-from iwm.modules.rounds.models import SessionStatus
+from iwm.modules.rounds.models import KioskSession, SessionStatus
 from iwm.modules.rounds.schemas import RoundStarted, SessionRead
 from iwm.modules.rounds.service import RoundService, status_now, wake_key
 
 router = APIRouter(prefix="/kiosk/{kiosk_id}/sessions", tags=["kiosk device"])
 MAX_WAIT = 25
+# A long poll may take its wait plus this (the reads before and after the wait).
+POLL_MARGIN_SECONDS = 5.0
+# The part of the wait within which a poll that nothing woke ends (see poll_session).
+JITTER_SHARE = 0.2
+# A device key the heartbeats' cache holds opens a poll while the database confirmed it
+# this recently: a key rotated through another process is refused within this bound.
+POLL_KEY_SECONDS = 10.0
 
 
 @router.post(
@@ -54,24 +62,37 @@ async def poll_session(
 ) -> SessionRead:
     """The session's state; with `wait`, answers as soon as a pending session changes."""
     key = bearer_token(request)
+    loop = asyncio.get_running_loop()
+    arrived = arrived_at(request)
+    # Bounded by its own wait, not by the deadline of ordinary requests.
+    extend_deadline(request, arrived + wait + POLL_MARGIN_SECONDS)
+    # Polls opened together (a fleet reconnecting) would all end together and come back
+    # together: each ends at a random point of the wait's last fifth instead.
+    until = arrived + wait - random.uniform(0, wait * JITTER_SHARE)  # noqa: S311
     # Entered before the first read: a change committed after it wakes this wait.
     async with resources.wakeups.watch(wake_key(session_id)) as woken:
-        view = await _read(resources, kiosk_id, session_id, key, check_key=True)
-        deadline = time.monotonic() + wait
-        while view.status is SessionStatus.PENDING:
-            left = deadline - time.monotonic()
+        row = await _read(resources, kiosk_id, session_id, key, check_key=True)
+        state = status_now(row)
+        while state is SessionStatus.PENDING:
+            left = until - loop.time()
             if left <= 0:
                 break
             # Until the expiry at most: the answer is then `expired`.
-            left = min(left, max(0.0, (view.expires_at - clock.now()).total_seconds()) + 0.05)
-            if not resources.wakeups.shared:
-                # Other processes cannot wake this one without Redis: look again now and then.
+            left = min(left, max(0.0, (row.expires_at - clock.now()).total_seconds()) + 0.05)
+            if not woken.complete:
+                # A change elsewhere might not wake this one: look again now and then.
                 left = min(left, resources.settings.kiosk_poll_recheck_seconds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), left)
+            if woken.complete and not woken.is_set():
+                # Nothing changed the session since it was read: answered from that read
+                # (its state at this moment, which the clock may have moved to `expired`).
+                state = status_now(row)
+                continue
             woken.clear()
-            view = await _read(resources, kiosk_id, session_id, key, check_key=False)
-    return view
+            row = await _read(resources, kiosk_id, session_id, key, check_key=False)
+            state = status_now(row)
+    return SessionRead.build(row, state)
 
 
 async def _read(
@@ -81,14 +102,17 @@ async def _read(
     key: str | None,
     *,
     check_key: bool,
-) -> SessionRead:
-    """One short autocommit read (the key checked on the first): no connection is held
-    while the poll waits."""
+) -> KioskSession:
+    """One short autocommit read: no connection is held while the poll waits. The key is
+    checked on the first: by the heartbeats' cache of device keys when that holds it,
+    confirmed within POLL_KEY_SECONDS; else in the database, which also says why it is
+    refused."""
+    if check_key and resources.heartbeats.key_known(kiosk_id, key, POLL_KEY_SECONDS):
+        check_key = False
     async with resources.read_sessionmaker() as db:
         if check_key:
             await KioskService(db, resources.settings).authenticate(kiosk_id, key)
-        row = await RoundService(db, resources.settings).get(kiosk_id, session_id)
-        return SessionRead.build(row, status_now(row))
+        return await RoundService(db, resources.settings).get(kiosk_id, session_id)
 
 
 @router.post(

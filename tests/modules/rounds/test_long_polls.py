@@ -1,0 +1,182 @@
+"""The kiosk's long poll on its payment session under a fleet: bounded by its own wait rather
+than by the deadline of ordinary requests, ended at spread-out moments, answered from memory
+when nothing woke it, and its device key checked against the heartbeats' cache."""
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, update
+from sqlalchemy.engine import Engine
+
+from iwm.core.resources import Resources
+from iwm.core.security import new_token, token_hash
+from iwm.main import create_app
+from iwm.modules.kiosks.models import Kiosk
+from iwm.modules.rounds import device_router
+from iwm.modules.rounds.models import KioskSession
+from tests.factories.kiosk_network import KioskHandle, login, make_world
+from tests.factories.rounds import open_session, set_price
+
+
+async def _priced_kiosk(client: httpx.AsyncClient, resources: Resources) -> KioskHandle:
+    world = await make_world(resources)
+    await set_price(client, await login(client, world.partner), world.kiosks[0])
+    return world.kiosks[0]
+
+
+def _poll_url(kiosk: KioskHandle, session: dict[str, object]) -> str:
+    return f"/kiosk/{kiosk.id}/sessions/{session['id']}"
+
+
+class _Statements:
+    """The SQL statements the app's requests run while inside the block (the heartbeats'
+    own writer has connections of its own on PostgreSQL, not counted)."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.engine: Engine = resources.engine.sync_engine
+        self.seen: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def __enter__(self) -> "_Statements":
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def reading(self, table: str) -> list[str]:
+        return [s for s in self.seen if s.startswith("SELECT") and f"FROM {table} " in s + " "]
+
+
+@pytest.fixture
+def short_key_bound(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(device_router, "POLL_KEY_SECONDS", 0.3)
+    return 0.3
+
+
+async def test_a_long_poll_outlives_the_deadline_of_ordinary_requests(
+    client: httpx.AsyncClient, resources: Resources, settings: Any
+) -> None:
+    kiosk = await _priced_kiosk(client, resources)
+    opened = await open_session(client, kiosk)
+    app = create_app(settings.model_copy(update={"request_timeout_seconds": 1.0}))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            began = time.monotonic()
+            resp = await http.get(
+                _poll_url(kiosk, opened), params={"wait": 3}, headers=kiosk.headers
+            )
+            took = time.monotonic() - began
+    finally:
+        await app.state.resources.close()
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "pending"
+    assert took >= 3 * (1 - device_router.JITTER_SHARE) - 0.05
+
+
+async def test_polls_opened_together_end_apart_within_their_wait(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    kiosk = await _priced_kiosk(client, resources)
+    opened = await open_session(client, kiosk)
+
+    async def poll() -> float:
+        resp = await client.get(_poll_url(kiosk, opened), params={"wait": 2}, headers=kiosk.headers)
+        assert resp.json()["status"] == "pending"
+        return time.monotonic()
+
+    began = time.monotonic()
+    ended = [t - began for t in await asyncio.gather(*(poll() for _ in range(8)))]
+    assert min(ended) >= 2 * (1 - device_router.JITTER_SHARE) - 0.05
+    assert max(ended) <= 2.5
+    assert max(ended) - min(ended) > 0.05  # not all at one moment
+
+
+async def test_a_poll_nothing_woke_reads_its_session_once_and_no_kiosk(
+    client: httpx.AsyncClient, resources: Resources, production_only: None
+) -> None:
+    kiosk = await _priced_kiosk(client, resources)
+    opened = await open_session(client, kiosk)
+    beat = await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)
+    assert beat.status_code == 200  # the kiosk's key is now in the heartbeats' cache
+    with _Statements(resources) as sql:
+        resp = await client.get(_poll_url(kiosk, opened), params={"wait": 2}, headers=kiosk.headers)
+    assert resp.json()["status"] == "pending"
+    assert len(sql.reading("kiosk_sessions")) == 1
+    assert sql.reading("kiosks") == []
+
+
+async def test_a_change_nobody_announced_reaches_the_next_poll_at_once(
+    client: httpx.AsyncClient, resources: Resources, production_only: None
+) -> None:
+    """A writer that committed but could not publish its wake-up (Redis away at that
+    moment): the poll waiting then ends with the state it read, and the kiosk's next poll,
+    which always begins with a read, answers the change at once."""
+    kiosk = await _priced_kiosk(client, resources)
+    opened = await open_session(client, kiosk)
+    url = _poll_url(kiosk, opened)
+    waiting = asyncio.create_task(client.get(url, params={"wait": 2}, headers=kiosk.headers))
+    await asyncio.sleep(0.3)
+    async with resources.engine.begin() as conn:
+        await conn.execute(
+            update(KioskSession).where(KioskSession.id == opened["id"]).values(status="paid")
+        )
+    assert (await waiting).json()["status"] == "pending"
+    began = time.monotonic()
+    again = await client.get(url, params={"wait": 20}, headers=kiosk.headers)
+    assert again.json()["status"] == "paid"
+    assert time.monotonic() - began < 1.0
+
+
+async def test_a_key_rotated_through_this_process_is_refused_at_once(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    kiosk = world.kiosks[0]
+    await set_price(client, await login(client, world.partner), kiosk)
+    opened = await open_session(client, kiosk)
+    await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)  # now cached
+    admin = await login(client, world.admin)
+    rotated = await client.post(f"/api/v1/admin/kiosks/{kiosk.id}/rotate-key", headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    old = await client.get(_poll_url(kiosk, opened), headers=kiosk.headers)
+    assert old.status_code == 401
+    assert old.json()["error"]["code"] == "UNAUTHORIZED"
+    new_headers = {"Authorization": f"Bearer {rotated.json()['data']['deviceKey']}"}
+    new = await client.get(_poll_url(kiosk, opened), headers=new_headers)
+    assert new.status_code == 200
+    assert new.json()["status"] == "pending"
+
+
+async def test_a_key_rotated_elsewhere_is_refused_within_the_bound(
+    client: httpx.AsyncClient, resources: Resources, short_key_bound: float
+) -> None:
+    world = await make_world(resources, kiosks=2)
+    kiosk, other = world.kiosks
+    await set_price(client, await login(client, world.partner), kiosk)
+    opened = await open_session(client, kiosk)
+    await client.post(f"/kiosk/{kiosk.id}/heartbeat", headers=kiosk.headers)  # now cached
+    # Another server process replaces the key: this one's cache is not told.
+    new_key = new_token()
+    async with resources.engine.begin() as conn:
+        await conn.execute(
+            update(Kiosk).where(Kiosk.id == kiosk.id).values(device_key_hash=token_hash(new_key))
+        )
+    await asyncio.sleep(short_key_bound + 0.1)
+    old = await client.get(_poll_url(kiosk, opened), headers=kiosk.headers)
+    assert old.status_code == 401
+    assert old.json()["error"]["code"] == "UNAUTHORIZED"
+    # Another kiosk's key on this kiosk's path: still the precise refusal.
+    await client.post(f"/kiosk/{other.id}/heartbeat", headers=other.headers)
+    foreign = await client.get(_poll_url(kiosk, opened), headers=other.headers)
+    assert foreign.status_code == 403
+    assert foreign.json()["error"]["code"] == "FORBIDDEN"
+    new = await client.get(_poll_url(kiosk, opened), headers={"Authorization": f"Bearer {new_key}"})
+    assert new.status_code == 200
+    assert new.json()["status"] == "pending"
