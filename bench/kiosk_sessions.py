@@ -29,11 +29,13 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +172,47 @@ def workers_of(pid: int) -> list[int]:
                 ):
                     found.append(int(entry.name))
     return sorted(found)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuShare:
+    """Who used the two cores during the full load: the server's workers, this script (the
+    kiosks' polls, the webhooks, the sampler) and wrk (the heartbeats)."""
+
+    workers: list[int]
+    wrk: int = 0
+    wrk_seconds: float = 0.0
+    began: float = 0.0
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def _now(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        now = {f"worker {pid}": cpu_seconds(pid) for pid in self.workers}
+        now["load client"] = own.ru_utime + own.ru_stime
+        now["wrk"] = self.wrk_seconds
+        return now
+
+    def start(self, wrk: int) -> None:
+        self.wrk, self.wrk_seconds = wrk, 0.0
+        self.began, self.marks = time.monotonic(), self._now()
+
+    async def follow_wrk(self) -> None:
+        """wrk's CPU time, read while it runs (gone once it has ended)."""
+        with contextlib.suppress(OSError, ValueError):
+            while True:
+                self.wrk_seconds = cpu_seconds(self.wrk)
+                await asyncio.sleep(0.25)
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per second of each, since `start`."""
+        seconds = time.monotonic() - self.began
+        return {k: (v - self.marks[k]) / seconds for k, v in self._now().items()}
 
 
 def rss_mb(pid: int) -> float:
@@ -394,9 +437,14 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     await asyncio.sleep(3.0)
     print(f"   polls waiting: {load.waiting}")
     sampler = asyncio.create_task(load.sample(workers))
+    cpu = CpuShare(workers)
     wrk = start_wrk(server.base, "heartbeat", hb_file, HEARTBEATS_PER_S, seconds, 64, hb_file)
+    cpu.start(wrk.pid)
+    following = asyncio.create_task(cpu.follow_wrk())
     await load.pay_at(PAYMENTS_PER_S, seconds - 1, kiosks)
     hb = await asyncio.to_thread(finish_wrk, wrk, "heartbeat", HEARTBEATS_PER_S)
+    shares = cpu.stop()
+    following.cancel()
     load.running = False
     await asyncio.sleep(0.6)
     sampler.cancel()
@@ -406,7 +454,7 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     await load.http.aclose()
     await load.pg.close()
 
-    return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss)
+    return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss, shares)
 
 
 def report(
@@ -416,6 +464,7 @@ def report(
     quiet_p95: float,
     workers: list[int],
     idle_rss: dict[int, float],
+    shares: dict[str, float],
 ) -> int:
     full_p95 = percentile(f.latencies, 95)
     in_use = max(c[0] for c in f.connections)
@@ -440,7 +489,12 @@ def report(
             f"worker {pid} resident memory       {f.rss.get(pid, 0):9.1f} MB   "
             f"{idle_rss.get(pid, 0):9.1f} MB idle"
         )
-    print(f"errors                              {len(f.errors):9d}  {f.errors[:3]}")
+    print(
+        "CPU during the full load (cores):    "
+        + ", ".join(f"{name} {share:.2f}" for name, share in shares.items())
+    )
+    kinds = Counter(e.split(":")[0] for e in f.errors)
+    print(f"errors                              {len(f.errors):9d}  {dict(kinds)} {f.errors[:2]}")
     goals = [
         ("no DB connection held by waiting polls (in use << polls waiting)", in_use < polls / 20),
         (f"heartbeat p99 < {P99_GOAL_MS:.0f} ms under the polls", hb.p99 < P99_GOAL_MS),
