@@ -169,6 +169,7 @@ async def wipe(resources: Resources) -> None:
                     )
         for name in tables:
             await conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+    resources.principals.clear()
     if resources.redis is not None:
         # Sessions and rate limits alike live under the run's prefix.
         await unlink_prefixed(resources.redis, resources.settings.redis_prefix)

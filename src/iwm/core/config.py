@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
 
     session_ttl_seconds: int = 8 * 3600
+    # A session used again within this time is answered from this process's memory (see
+    # core.principal.PrincipalCache): a logout or revocation in another process takes
+    # effect here at most this much later. 0: every request asks the session store.
+    principal_cache_seconds: float = Field(default=2.0, ge=0, le=30)
     # The dashboard's session slides: each use moves its end to this far ahead (a tablet at
     # the counter stays signed in all day), never past the absolute limit from sign-in.
     dashboard_session_idle_seconds: int = Field(default=12 * 3600, ge=300)

@@ -21,6 +21,7 @@ from iwm.core.db import SETTINGS_INFO_KEY, make_engine, make_liveness_engine, ma
 from iwm.core.files import make_private, write_private
 from iwm.core.mail import Mailer, make_mailer
 from iwm.core.metrics import watch_pool
+from iwm.core.principal import PrincipalCache
 from iwm.core.ratelimit import RateLimiter
 from iwm.core.security import PasswordHasher
 from iwm.core.sessions import RedisSessionStore, SessionStore, SqlSessionStore
@@ -104,6 +105,8 @@ class Resources:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     sessions: SessionStore
+    # Principals of sessions used a moment ago (see core.principal.PrincipalCache).
+    principals: PrincipalCache
     limiter: RateLimiter
     storage: PhotoStorage
     mail: Mailer
@@ -162,10 +165,11 @@ class Resources:
         )
         bind_feed(maker.kw.setdefault("info", {}), changes)
         maker.kw["info"][SETTINGS_INFO_KEY] = settings
+        principals = PrincipalCache(settings.principal_cache_seconds)
         sessions: SessionStore = (
-            RedisSessionStore(redis, settings.redis_prefix)
+            RedisSessionStore(redis, settings.redis_prefix, principals)
             if redis is not None
-            else SqlSessionStore(maker)
+            else SqlSessionStore(maker, principals)
         )
         return cls(
             settings=settings,
@@ -176,6 +180,7 @@ class Resources:
             read_sessionmaker=make_sessionmaker(read_engine),
             redis=redis,
             sessions=sessions,
+            principals=principals,
             limiter=RateLimiter(redis_url, f"{settings.redis_prefix}:limits", redis),
             storage=make_storage(settings, signing_secret(settings)),
             mail=make_mailer(

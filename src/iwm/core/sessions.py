@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core import clock
 from iwm.core.db import Base
+from iwm.core.principal import PrincipalCache, forget_users_with
 
 
 class SessionRow(Base):
@@ -87,9 +88,11 @@ class SessionStore(Protocol):
 
 
 class RedisSessionStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, cache: PrincipalCache | None = None) -> None:
         self._redis = redis
         self._prefix = prefix
+        # This process's cached principals: whatever ends or moves a session forgets its own.
+        self._cache = cache or PrincipalCache(0)
 
     def _key(self, token_hash: str) -> str:
         return f"{self._prefix}:session:{token_hash}"
@@ -140,6 +143,13 @@ class RedisSessionStore:
         )
 
     async def extend(self, token_hash: str, until: datetime) -> bool:
+        try:
+            return await self._extend(token_hash, until)
+        finally:
+            # After the change: a principal read meanwhile is then refused by the cache.
+            self._cache.forget(token_hash)
+
+    async def _extend(self, token_hash: str, until: datetime) -> bool:
         raw = await self._redis.get(self._key(token_hash))
         if raw is None:
             return False
@@ -156,13 +166,22 @@ class RedisSessionStore:
         return bool(done[0])
 
     async def delete(self, token_hash: str) -> None:
-        raw = await self._redis.getdel(self._key(token_hash))
+        try:
+            raw = await self._redis.getdel(self._key(token_hash))
+        finally:
+            self._cache.forget(token_hash)
         if raw is not None:
             await self._redis.zrem(self._user_key(uuid.UUID(json.loads(raw)["u"])), token_hash)
 
     async def revoke_user(
         self, user_id: uuid.UUID, db: AsyncSession | None = None, keep: str | None = None
     ) -> int:
+        try:
+            return await self._revoke(user_id, keep)
+        finally:
+            self._cache.forget_user(user_id, keep)
+
+    async def _revoke(self, user_id: uuid.UUID, keep: str | None) -> int:
         user_key = self._user_key(user_id)
         await self._redis.zremrangebyscore(user_key, "-inf", clock.now().timestamp())
         hashes = [_text(h) for h in await self._redis.zrange(user_key, 0, -1)]
@@ -214,8 +233,11 @@ class SqlSessionStore:
     code running inside a request must pass its session rather than open a second one.
     """
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], cache: PrincipalCache | None = None
+    ) -> None:
         self._maker = maker
+        self._cache = cache or PrincipalCache(0)
 
     async def create(
         self,
@@ -249,25 +271,36 @@ class SqlSessionStore:
         )
 
     async def extend(self, token_hash: str, until: datetime) -> bool:
-        async with self._maker.begin() as db:
-            result = await db.execute(
-                update(SessionRow)
-                .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > clock.now())
-                .values(expires_at=until)
-            )
+        try:
+            async with self._maker.begin() as db:
+                result = await db.execute(
+                    update(SessionRow)
+                    .where(SessionRow.token_hash == token_hash, SessionRow.expires_at > clock.now())
+                    .values(expires_at=until)
+                )
+        finally:
+            self._cache.forget(token_hash)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, token_hash: str) -> None:
-        async with self._maker.begin() as db:
-            await db.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
+        try:
+            async with self._maker.begin() as db:
+                await db.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
+        finally:
+            self._cache.forget(token_hash)
 
     async def revoke_user(
         self, user_id: uuid.UUID, db: AsyncSession | None = None, keep: str | None = None
     ) -> int:
-        if db is not None:
-            return await self._revoke(db, user_id, keep)
-        async with self._maker.begin() as own:
-            return await self._revoke(own, user_id, keep)
+        try:
+            if db is not None:
+                # Its rows go when the caller's transaction commits.
+                forget_users_with(db.sync_session, [user_id])
+                return await self._revoke(db, user_id, keep)
+            async with self._maker.begin() as own:
+                return await self._revoke(own, user_id, keep)
+        finally:
+            self._cache.forget_user(user_id, keep)
 
     async def list_user(
         self, user_id: uuid.UUID, db: AsyncSession | None = None

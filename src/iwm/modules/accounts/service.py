@@ -9,9 +9,10 @@ import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iwm.core import clock
 from iwm.core.errors import ValidationFailed
 from iwm.core.images import clean_photo
 from iwm.core.principal import Principal
@@ -21,7 +22,8 @@ from iwm.modules.accounts import schemas as s
 from iwm.modules.accounts.errors import SessionNotFound
 from iwm.modules.audit.service import AuditService
 from iwm.modules.network.models import NetworkPartner, PartnerRank
-from iwm.modules.users.models import AVATAR_PREFIX, User, UserAddress
+from iwm.modules.users.errors import UserNotFound
+from iwm.modules.users.models import AVATAR_PREFIX, User, UserAddress, UserRole, status_at
 from iwm.modules.users.service import UserService
 
 log = structlog.get_logger()
@@ -54,6 +56,41 @@ def _address(a: UserAddress) -> s.AddressRead:
     )
 
 
+# GET /api/v1/me in one statement, built once: the account, a row per role, the partner
+# profile and its rank (as columns, not entities: a `User` entity loads its roles in a
+# statement of its own).
+_ME = (
+    select(
+        User.email,
+        User.phone,
+        User.status,
+        User.suspended_until,
+        User.first_name,
+        User.last_name,
+        User.middle_name,
+        User.date_of_birth,
+        User.language,
+        User.timezone,
+        User.avatar_url,
+        User.kyc_status,
+        User.kyc_level,
+        User.two_factor_enabled,
+        User.email_verified_at,
+        User.created_at,
+        UserRole.role,
+        NetworkPartner.id.label("partner_id"),
+        NetworkPartner.referral_code,
+        NetworkPartner.status.label("partner_status"),
+        NetworkPartner.created_at.label("joined_at"),
+        PartnerRank.name.label("rank"),
+    )
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .outerjoin(NetworkPartner, NetworkPartner.user_id == User.id)
+    .outerjoin(PartnerRank, PartnerRank.id == NetworkPartner.rank_id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
 class MeService:
     def __init__(self, session: AsyncSession, resources: Resources) -> None:
         self._db = session
@@ -64,8 +101,43 @@ class MeService:
     # -- profile -------------------------------------------------------------------------
 
     async def read(self, principal: Principal) -> s.Me:
-        user = await self._users.get(principal.user_id)
-        return await self._view(user)
+        """Raises USER_NOT_FOUND. The same view as `_view`, read in one statement."""
+        conn = await self._db.connection()
+        rows = (await conn.execute(_ME, {"user_id": principal.user_id})).all()
+        if not rows:
+            raise UserNotFound()
+        u = rows[0]
+        partner = None
+        if u.partner_id is not None:
+            partner = s.MePartner(
+                id=u.partner_id,
+                referral_code=u.referral_code,
+                status=u.partner_status,
+                rank=u.rank,
+                joined_at=u.joined_at,
+            )
+        avatar = await self._resources.storage.url(u.avatar_url) if u.avatar_url else None
+        return s.Me(
+            id=principal.user_id,
+            email=u.email,
+            phone=u.phone,
+            status=status_at(u.status, u.suspended_until, clock.now()),
+            roles=sorted({r.role for r in rows if r.role is not None}),
+            profile=s.MeProfile(
+                first_name=u.first_name,
+                last_name=u.last_name,
+                middle_name=u.middle_name,
+                date_of_birth=u.date_of_birth,
+                language=u.language,
+                timezone=u.timezone,
+                avatar_url=avatar,
+            ),
+            kyc=s.MeKyc(status=u.kyc_status, level=u.kyc_level),
+            partner=partner,
+            two_factor_enabled=u.two_factor_enabled,
+            email_verified_at=u.email_verified_at,
+            created_at=u.created_at,
+        )
 
     async def _view(self, user: User) -> s.Me:
         partner = None

@@ -1,20 +1,23 @@
 """Accounts: creation and lookup, and the principal a live session stands for. Never
 commits: the caller's transaction does."""
 
+import dataclasses
 import uuid
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, event, exists, func, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from iwm.core import clock
 from iwm.core.emails import account_email
 from iwm.core.errors import ValidationFailed
 from iwm.core.events import publish
-from iwm.core.principal import Principal, Role
+from iwm.core.principal import Principal, Role, forget_users_with
 from iwm.core.resources import Resources
 from iwm.modules.users.errors import AddressNotFound, EmailAlreadyExists, UserNotFound
 from iwm.modules.users.events import UserCreated
@@ -75,7 +78,14 @@ _PRINCIPAL = (
 
 
 async def resolve_principal(resources: Resources, hashed: str, ip: str | None) -> Principal | None:
-    """The principal of a live session whose user may still sign in, else None."""
+    """The principal of a live session whose user may still sign in, else None. Kept a
+    moment in this process (`core.principal.PrincipalCache`, `IWM_PRINCIPAL_CACHE_SECONDS`)."""
+    cache = resources.principals
+    now = clock.now()
+    cached = cache.get(hashed, now)
+    if cached is not None:
+        return cached if cached.ip == ip else dataclasses.replace(cached, ip=ip)
+    generation = cache.generation
     stored = await resources.sessions.get(hashed)
     if stored is None:
         return None
@@ -86,17 +96,32 @@ async def resolve_principal(resources: Resources, hashed: str, ip: str | None) -
     email, status, suspended_until, first_name, last_name, _ = rows[0]
     if is_blocked(status, suspended_until):
         return None
-    return Principal(
+    principal = Principal(
         user_id=stored.user_id,
         email=email,
         roles=frozenset(Role(row.role) for row in rows if row.role is not None),
         token_hash=hashed,
         ip=ip,
         name=display_name(first_name, last_name, email),
-        status=status_at(status, suspended_until, clock.now()),
+        status=status_at(status, suspended_until, now),
         session_expires_at=stored.expires_at,
         session_created_at=stored.created_at,
     )
+    cache.put(principal, generation)
+    return principal
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_accounts(session: Session, _: Any) -> None:
+    """An account's status, roles, email or name may have changed: the cached principals
+    of its sessions are forgotten (now, and once the transaction ends)."""
+    changed = set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, User):
+            changed.add(obj.id)
+        elif isinstance(obj, UserRole):
+            changed.add(obj.user_id)
+    forget_users_with(session, changed)
 
 
 class UserService:
