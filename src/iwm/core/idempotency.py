@@ -20,15 +20,19 @@ from iwm.core.errors import DomainError
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
+_KEY_HELP = (
+    "The client's own id for this attempt: a retry with the same key returns the first "
+    "answer and creates nothing"
+)
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        description="The client's own id for this attempt: a retry with the same key "
-        "returns the first answer and creates nothing",
-    ),
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description=_KEY_HELP),
+]
+# Where a retry could move money twice the key is not optional: without it the request is a
+# 400 VALIDATION_ERROR naming `Idempotency-Key`, like any other missing field.
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description=_KEY_HELP),
 ]
 
 

@@ -24,6 +24,11 @@ ADMIN = "/api/v1/admin/payouts"
 IBAN = "DE89370400440532013000"
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with a fresh Idempotency-Key: one attempt of a new request."""
+    return {**headers, "Idempotency-Key": uuid.uuid4().hex}
+
+
 async def test_request_reserves_at_once_keeps_only_the_masked_account_and_admins_pay_it(
     client: httpx.AsyncClient, resources: Resources, db: AsyncSession
 ) -> None:
@@ -31,7 +36,7 @@ async def test_request_reserves_at_once_keeps_only_the_masked_account_and_admins
     _, first_admin = await admin_headers(client, resources)
     _, second_admin = await admin_headers(client, resources)
 
-    resp = await client.post(PAYOUTS, json=bank(120.50), headers=e.headers)
+    resp = await client.post(PAYOUTS, json=bank(120.50), headers=keyed(e.headers))
 
     assert resp.status_code == 201, resp.text
     data = resp.json()["data"]
@@ -74,7 +79,7 @@ async def test_card_number_is_masked(client: httpx.AsyncClient, resources: Resou
         },
     }
 
-    resp = await client.post(PAYOUTS, json=body, headers=e.headers)
+    resp = await client.post(PAYOUTS, json=body, headers=keyed(e.headers))
 
     assert resp.status_code == 201, resp.text
     assert resp.json()["data"]["method"] == {"type": "CARD", "maskedDetails": "****1111"}
@@ -118,7 +123,7 @@ async def test_refusals_reserve_nothing(
 ) -> None:
     e = await earner(client, resources, "100.00")
 
-    resp = await client.post(PAYOUTS, json=body, headers=e.headers)
+    resp = await client.post(PAYOUTS, json=body, headers=keyed(e.headers))
 
     assert resp.status_code == status, resp.text
     assert resp.json()["error"]["code"] == code
@@ -136,9 +141,9 @@ async def test_kyc_and_a_verified_account_are_required(
     await enroll(resources, unverified)
     _, stranger_headers = await signed_in(client, resources)
 
-    kyc = await client.post(PAYOUTS, json=bank(10), headers=no_kyc.headers)
-    email = await client.post(PAYOUTS, json=bank(10), headers=unverified_headers)
-    not_partner = await client.post(PAYOUTS, json=bank(10), headers=stranger_headers)
+    kyc = await client.post(PAYOUTS, json=bank(10), headers=keyed(no_kyc.headers))
+    email = await client.post(PAYOUTS, json=bank(10), headers=keyed(unverified_headers))
+    not_partner = await client.post(PAYOUTS, json=bank(10), headers=keyed(stranger_headers))
 
     assert kyc.status_code == 403
     assert kyc.json()["error"]["code"] == "KYC_REQUIRED"
@@ -177,8 +182,8 @@ async def test_cancel_while_pending_returns_the_funds(
 ) -> None:
     e = await earner(client, resources, "100.00")
     _, admin = await admin_headers(client, resources)
-    pending = (await client.post(PAYOUTS, json=bank(40), headers=e.headers)).json()["data"]
-    approved = (await client.post(PAYOUTS, json=bank(10), headers=e.headers)).json()["data"]
+    pending = (await client.post(PAYOUTS, json=bank(40), headers=keyed(e.headers))).json()["data"]
+    approved = (await client.post(PAYOUTS, json=bank(10), headers=keyed(e.headers))).json()["data"]
     await client.post(f"{ADMIN}/{approved['id']}/approve", headers=admin)
 
     cancelled = await client.post(f"{PAYOUTS}/{pending['id']}/cancel", headers=e.headers)
@@ -186,7 +191,18 @@ async def test_cancel_while_pending_returns_the_funds(
     too_late = await client.post(f"{PAYOUTS}/{approved['id']}/cancel", headers=e.headers)
 
     assert cancelled.status_code == 200, cancelled.text
-    assert cancelled.json()["data"]["status"] == "CANCELLED"
+    answer = cancelled.json()["data"]
+    assert (answer["status"], answer["fundsReturned"], answer["amountReturned"]) == (
+        "CANCELLED",
+        True,
+        40.0,
+    )
+    assert (pending["fundsReturned"], pending["amountReturned"]) == (None, None)
+    detail = (await client.get(f"{PAYOUTS}/{pending['id']}", headers=e.headers)).json()["data"]
+    assert (detail["fundsReturned"], detail["amountReturned"]) == (True, 40.0)
+    row = await (await fresh(db)).get(Payout, uuid.UUID(pending["id"]))
+    assert row is not None
+    assert row.funds_returned is True
     assert twice.status_code == too_late.status_code == 400
     assert twice.json()["error"]["code"] == too_late.json()["error"]["code"] == "NOT_PENDING"
     assert (await balances(db, e.partner.id)).available == 9000
@@ -207,7 +223,7 @@ async def test_rejection_with_return_shows_to_the_member(
 ) -> None:
     e = await earner(client, resources, "100.00")
     _, admin = await admin_headers(client, resources)
-    payout = (await client.post(PAYOUTS, json=bank(25), headers=e.headers)).json()["data"]
+    payout = (await client.post(PAYOUTS, json=bank(25), headers=keyed(e.headers))).json()["data"]
 
     await client.post(
         f"{ADMIN}/{payout['id']}/reject",
@@ -221,7 +237,62 @@ async def test_rejection_with_return_shows_to_the_member(
         "Holder name mismatch",
         True,
     )
+    assert mine["amountReturned"] == 25.0
     assert (await balances(db, e.partner.id)).available == 10000
+
+
+async def test_rejection_without_return_shows_nothing_returned(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    e = await earner(client, resources, "100.00")
+    _, admin = await admin_headers(client, resources)
+    payout = (await client.post(PAYOUTS, json=bank(25), headers=keyed(e.headers))).json()["data"]
+
+    rejected = await client.post(
+        f"{ADMIN}/{payout['id']}/reject",
+        json={"reason": "Fraud suspected", "returnToBalance": False},
+        headers=admin,
+    )
+
+    assert rejected.status_code == 200, rejected.text
+    mine = (await client.get(f"{PAYOUTS}/{payout['id']}", headers=e.headers)).json()["data"]
+    assert (mine["status"], mine["fundsReturned"], mine["amountReturned"]) == (
+        "REJECTED",
+        False,
+        0.0,
+    )
+    assert (await balances(db, e.partner.id)).available == 7500
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        (None, bank(10)),
+        ("", bank(10)),
+        ("k" * 129, bank(10)),
+        (None, {"method": bank(10)["method"]}),
+    ],
+)
+async def test_the_idempotency_key_is_required(
+    client: httpx.AsyncClient,
+    resources: Resources,
+    db: AsyncSession,
+    key: str | None,
+    body: dict[str, object],
+) -> None:
+    e = await earner(client, resources, "100.00")
+    headers = e.headers if key is None else {**e.headers, "Idempotency-Key": key}
+
+    resp = await client.post(PAYOUTS, json=body, headers=headers)
+
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "Idempotency-Key" in error["details"]
+    if "amount" not in body:  # every problem is named at once
+        assert "amount" in error["details"]
+    assert (await balances(db, e.partner.id)).available == 10000
+    assert (await db.scalar(select(Payout.id))) is None
 
 
 async def test_another_members_payout_is_404(
@@ -229,7 +300,9 @@ async def test_another_members_payout_is_404(
 ) -> None:
     owner = await earner(client, resources, "100.00")
     other = await earner(client, resources, "100.00")
-    payout = (await client.post(PAYOUTS, json=bank(25), headers=owner.headers)).json()["data"]
+    payout = (await client.post(PAYOUTS, json=bank(25), headers=keyed(owner.headers))).json()[
+        "data"
+    ]
 
     seen = await client.get(f"{PAYOUTS}/{payout['id']}", headers=other.headers)
     cancel = await client.post(f"{PAYOUTS}/{payout['id']}/cancel", headers=other.headers)
@@ -250,7 +323,7 @@ async def test_twenty_requests_at_once_reserve_exactly_what_the_balance_covers(
     e = await earner(client, resources, "100.00")
 
     answers = await asyncio.gather(
-        *(client.post(PAYOUTS, json=bank(20), headers=e.headers) for _ in range(20))
+        *(client.post(PAYOUTS, json=bank(20), headers=keyed(e.headers)) for _ in range(20))
     )
 
     codes = sorted(r.status_code for r in answers)

@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.idempotency import (
-    IdempotencyKey,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
+    RequiredIdempotencyKey,
     fingerprint,
     keep,
     replay,
@@ -51,6 +51,9 @@ PayoutServiceDep = Annotated[PayoutService, Depends(payout_service)]
 
 
 def _read(p: Payout) -> MemberPayout:
+    # A cancelled request always gave its amount back (requests cancelled before this was
+    # recorded on the row carry no flag); a rejected one did when the admin said so.
+    returned = True if p.status == PayoutStatus.CANCELLED else p.funds_returned
     return MemberPayout(
         id=p.id,
         amount=from_minor(p.amount_minor),
@@ -58,7 +61,10 @@ def _read(p: Payout) -> MemberPayout:
         method=MethodRead(type=p.method_type, masked_details=p.masked_details),
         status=p.status,
         rejection_reason=p.rejection_reason,
-        funds_returned=p.funds_returned,
+        funds_returned=returned,
+        amount_returned=(
+            None if returned is None else from_minor(p.amount_minor if returned else 0)
+        ),
         created_at=p.created_at,
         approved_at=p.approved_at,
         processed_at=p.processed_at,
@@ -87,9 +93,11 @@ async def request_payout(
     member: ActiveMember,
     payouts: PayoutServiceDep,
     session: SessionDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey,
 ) -> Envelope[MemberPayout] | JSONResponse:
-    """Ask to be paid: the amount is reserved from my available balance at once."""
+    """Ask to be paid: the amount is reserved from my available balance at once. The
+    `Idempotency-Key` header is required (400 VALIDATION_ERROR naming it otherwise): a
+    retry with the same key gets the first answer and reserves nothing again."""
     # The partner's lock first: a retry with the same key waits for the first request to
     # commit and then gets its answer, rather than a conflict.
     await payouts.member_partner(member.user_id, lock=True)

@@ -179,7 +179,10 @@ class MemberPayout(CamelModel):
     method: MethodRead
     status: str
     rejection_reason: str | None
+    # Whether the amount went back to the available balance (a cancelled request, a
+    # rejection with `returnToBalance`), and how much did; null while the request is live.
     funds_returned: bool | None
+    amount_returned: Money | None
     created_at: UtcDateTime
     approved_at: UtcDateTime | None
     processed_at: UtcDateTime | None

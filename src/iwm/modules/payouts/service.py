@@ -231,6 +231,7 @@ class PayoutService:
         before_values = _audit_values(row)
         before = payout_shares(row.status, row.amount_minor, row.funds_returned)
         row.status = P.CANCELLED
+        row.funds_returned = True  # the whole reserve is available again
         row.updated_at = clock.now()
         await payout_moved(self._ledger, row, "PAYOUT_CANCELLED", before)
         self._audit.record_by(
