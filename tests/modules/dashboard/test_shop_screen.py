@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
@@ -89,6 +89,33 @@ async def test_cards_name_the_shop_when_the_partner_has_several(
             assert shops == ["Harbour Shop"], path
         else:
             assert sorted(shops) == ["Harbour Shop", "Shop"], path
+
+
+async def test_older_unprinted_counts_only_the_partners_unprinted_orders_out_of_the_window(
+    client: httpx.AsyncClient, resources: Resources, db: AsyncSession
+) -> None:
+    world = await make_world(resources, kiosks=2)
+    other = await make_world(resources, admin=world.admin)
+    old = [await make_order(resources, world.kiosks[i % 2], f"Old {i}") for i in range(3)]
+    printed = await make_order(resources, world.kiosks[0], "Old, printed")
+    await make_order(resources, world.kiosks[0], "Recent")
+    foreign = await make_order(resources, other.kiosks[0], "Another partner's")
+    long_ago = clock.now() - timedelta(hours=5)
+    beyond_history = clock.now() - timedelta(days=31)
+    aged = [o.id for o in old] + [printed.id, foreign.id]
+    await db.execute(update(Order).where(Order.id.in_(aged)).values(created_at=long_ago))
+    await db.execute(update(Order).where(Order.id == printed.id).values(printed_at=long_ago))
+    await db.execute(update(Order).where(Order.id == old[2].id).values(created_at=beyond_history))
+    await db.commit()
+    _sign_in(client, await login(client, world.partner))
+
+    live = await client.get("/dashboard/orders/live")
+    link = re.search(r'data-testid="older-unprinted">([^<]*)<', live.text)
+    assert link is not None
+    assert link.group(1).startswith("2 older unprinted")
+    listed = await client.get("/dashboard/orders/older")
+    names = re.findall(r'data-testid="customer-name" dir="auto">([^<]*)<', listed.text)
+    assert sorted(names) == ["Old 0", "Old 1"]
 
 
 async def test_owner_cannot_set_error_by_hand(

@@ -44,6 +44,15 @@ class Order(IdMixin, CreatedAtMixin, Base):
 # The "new orders" screen reads, per kiosk, only orders whose last event (printing, else
 # creation) is recent: see OrderService.new_orders.
 Index("ix_orders_kiosk_activity", Order.kiosk_id, func.coalesce(Order.printed_at, Order.created_at))
+# The shop screen's "older unprinted" count and view: a kiosk's unprinted orders by age,
+# whatever share of its orders are printed.
+Index(
+    "ix_orders_kiosk_unprinted",
+    Order.kiosk_id,
+    Order.created_at,
+    postgresql_where=Order.printed_at.is_(None),
+    sqlite_where=Order.printed_at.is_(None),
+)
 
 
 class OrderNumber(Base):
