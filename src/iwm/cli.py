@@ -63,6 +63,13 @@ def _explain(exc: BaseException) -> str:
         return f"cannot reach Redis ({cause}): is it running? check IWM_REDIS_URL"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"cannot reach the photo storage ({cause}): check IWM_S3_ENDPOINT_URL"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A file or folder of this machine (the photo folder, the SQLite file's folder),
+        # not the database server.
+        return (
+            f"cannot use {exc.filename} ({cause}): check that it exists and that this user "
+            "may write there (IWM_STORAGE_URL names the photo folder)"
+        )
     if is_outage(exc) or isinstance(exc, OSError):
         return (
             f"cannot reach the database at {_database_host()} ({cause}): "
@@ -213,7 +220,7 @@ def serve(
     configure_logging(settings.json_logs, settings.log_level)
     base = f"http://{host}:{port}"
     docs = f"{base}/docs" if settings.docs_on else "off"
-    structlog.get_logger("iwm.serve").info("serving", url=base, docs=docs, stop="Ctrl+C")
+    _say_when_answering(host, port, url=base, docs=docs, stop="Ctrl+C")
     uvicorn.run(
         "iwm.main:create_app",
         factory=True,
@@ -231,67 +238,116 @@ def serve(
     )
 
 
+def _say_when_answering(host: str, port: int, **fields: str) -> None:
+    """Logs `serving` once the server answers HTTP on host:port (bound, and a worker's app
+    started), not before: a script or an operator reading the line can use the URL."""
+    import http.client  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+
+    def wait() -> None:
+        while True:
+            conn = http.client.HTTPConnection(target, port, timeout=2)
+            try:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.05)
+                continue
+            finally:
+                conn.close()
+            structlog.get_logger("iwm.serve").info("serving", **fields)
+            return
+
+    threading.Thread(target=wait, name="iwm-serving", daemon=True).start()
+
+
 @app.command()
 def check() -> None:
     """Check the configuration and reach each part (database, Redis, photo storage): one
-    line per problem with its fix; exit 1 on any."""
-    from iwm.core.resources import Resources  # noqa: PLC0415
-
+    line per problem with its fix; exit 1 on any. Changes nothing: no database file,
+    photo folder or secret file is created."""
     settings = get_settings()
+    checks: list[tuple[str, Any]] = [("database", _check_database)]
+    if settings.redis_url is not None:
+        checks.append(("redis", _check_redis))
+    checks.append(("storage", _check_storage))
 
-    async def go() -> list[tuple[str, str | None, float]]:
-        async with Resources.opened(settings) as resources:
-            checks = [("database", _check_database), ("storage", _check_storage)]
-            if resources.redis is not None:
-                checks.insert(1, ("redis", _check_redis))
-            results = []
-            for name, probe in checks:
-                started = time.perf_counter()
-                try:
-                    problem = await asyncio.wait_for(probe(resources), 10)
-                except Exception as exc:  # any failure is a line of the report
-                    problem = _part_problem(name, exc)
-                results.append((name, problem, (time.perf_counter() - started) * 1000))
-            return results
+    async def go() -> list[tuple[str, str | None, str, float]]:
+        results = []
+        for name, probe in checks:
+            started = time.perf_counter()
+            note = ""
+            try:
+                problem, note = await asyncio.wait_for(probe(settings), 10)
+            except Exception as exc:  # any failure is a line of the report
+                problem = _part_problem(name, exc)
+            results.append((name, problem, note, (time.perf_counter() - started) * 1000))
+        return results
 
     results = _run(go())
-    for name, problem, ms in results:
+    for name, problem, note, ms in results:
         if problem is None:
-            typer.echo(f"ok: {name} ({ms:.0f} ms)")
+            typer.echo(f"ok: {name} ({ms:.0f} ms{f'; {note}' if note else ''})")
         else:
             typer.echo(f"iwm: {problem}", err=True)
-    if any(problem is not None for _, problem, _ in results):
+    if any(problem is not None for _, problem, _, _ in results):
         raise typer.Exit(1)
 
 
-async def _check_database(resources: Any) -> str | None:
-    from alembic.script import ScriptDirectory  # noqa: PLC0415
-    from sqlalchemy import text  # noqa: PLC0415
+async def _check_database(settings: Any) -> tuple[str | None, str]:
+    from pathlib import Path  # noqa: PLC0415
 
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+    from sqlalchemy import make_url, text  # noqa: PLC0415
+
+    from iwm.core.db import make_engine  # noqa: PLC0415
     from iwm.core.migrations import alembic_config  # noqa: PLC0415
 
-    url = resources.settings.database_url.get_secret_value()
+    url = settings.database_url.get_secret_value()
+    if settings.is_sqlite:
+        # Opening a missing SQLite file would create it.
+        path = Path(make_url(url).database or "")
+        if str(path) != ":memory:" and not await asyncio.to_thread(path.is_file):
+            where = await asyncio.to_thread(path.absolute)
+            return f"the database file {where} does not exist: run iwm migrate", ""
     heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
-    async with resources.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-        try:
-            rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
-            current = {row[0] for row in rows}
-        except Exception:  # no table yet: never migrated
-            current = set()
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            try:
+                rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+                current = {row[0] for row in rows}
+            except Exception:  # no table yet: never migrated
+                current = set()
+    finally:
+        await engine.dispose()
     if current != heads:
-        return "the database is not at the newest migration: run iwm migrate"
-    return None
+        return "the database is not at the newest migration: run iwm migrate", ""
+    return None, ""
 
 
-async def _check_redis(resources: Any) -> str | None:
-    await resources.redis.ping()
-    return None
+async def _check_redis(settings: Any) -> tuple[str | None, str]:
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    try:
+        await redis.ping()
+    finally:
+        await redis.aclose()
+    return None, ""
 
 
-async def _check_storage(resources: Any) -> str | None:
-    await resources.storage.check()
-    return None
+async def _check_storage(settings: Any) -> tuple[str | None, str]:
+    from iwm.core.storage import check_storage  # noqa: PLC0415
+
+    return None, await check_storage(settings)
 
 
 def _part_problem(name: str, exc: BaseException) -> str:

@@ -292,6 +292,13 @@ def production_problems(settings: Settings) -> list[str]:
     problems = []
     if settings.is_sqlite:
         problems.append("IWM_DATABASE_URL must be a PostgreSQL URL in production, not SQLite")
+    if settings.redis_url is None:
+        # Without it each process keeps its own rate limits (N processes: N times looser)
+        # and no live updates reach a screen served by another process.
+        problems.append(
+            "IWM_REDIS_URL must be set in production (sessions, rate limits and live "
+            "updates shared by every process)"
+        )
     if settings.secret_key is None:
         problems.append("IWM_SECRET_KEY must be set in production")
     if not settings.allowed_hosts:

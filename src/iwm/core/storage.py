@@ -131,14 +131,14 @@ class LocalStorage:
 
     async def check(self) -> None:
         """Raises when photos cannot be written (folder gone or read-only)."""
+        await asyncio.to_thread(_probe_folder, self.root)
 
-        def probe() -> None:
-            if not self.root.is_dir():
-                raise FileNotFoundError(f"storage folder {self.root} does not exist")
-            if not os.access(self.root, os.W_OK | os.X_OK):
-                raise PermissionError(f"storage folder {self.root} is not writable")
 
-        await asyncio.to_thread(probe)
+def _probe_folder(root: Path) -> None:
+    if not root.is_dir():
+        raise FileNotFoundError(f"storage folder {root} does not exist")
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise PermissionError(f"storage folder {root} is not writable")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -313,7 +313,43 @@ def make_storage(settings: Settings, secret: bytes) -> PhotoStorage:
     if parsed.scheme == "s3":
         return S3Storage(parsed.netloc, parsed.path, settings.s3_endpoint_url, s3_config(settings))
     if parsed.scheme == "file":
-        # file://./photos (relative) and file:///abs/path both work.
-        raw = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
-        return LocalStorage(Path(raw), settings.public_base_url, secret)
+        return LocalStorage(_folder(settings), settings.public_base_url, secret)
     raise ValueError(f"unsupported IWM_STORAGE_URL scheme: {parsed.scheme!r}")
+
+
+def _folder(settings: Settings) -> Path:
+    # file://./photos (relative) and file:///abs/path both work.
+    parsed = urlparse(settings.storage_url)
+    return Path((parsed.netloc + parsed.path) if parsed.netloc else parsed.path)
+
+
+async def check_storage(settings: Settings) -> str:
+    """Raises when the configured storage cannot be used, changing nothing (a missing
+    folder is not created: only its nearest existing parent must let the service create
+    it). Returns a note for the operator, or ""."""
+    parsed = urlparse(settings.storage_url)
+    if parsed.scheme == "s3":
+        storage = S3Storage(
+            parsed.netloc, parsed.path, settings.s3_endpoint_url, s3_config(settings)
+        )
+        try:
+            await storage.check()
+        finally:
+            await storage.close()
+        return ""
+    root = _folder(settings).resolve()
+
+    def probe() -> str:
+        if root.exists():
+            _probe_folder(root)
+            return ""
+        parent = root.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"storage folder {root} does not exist and cannot be made in {parent}"
+            )
+        return f"{root} is made at start"
+
+    return await asyncio.to_thread(probe)

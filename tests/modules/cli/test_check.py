@@ -1,13 +1,18 @@
 """Configuration mistakes and unreachable parts fail fast with one line naming the fix;
 `iwm check` reaches each part; the traceback shows only with --debug."""
 
+import json
 import os
+import queue
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from iwm.core.migrations import upgrade_head
@@ -66,15 +71,60 @@ def test_check_passes_on_a_migrated_service_and_asks_for_migrate_otherwise(
     tmp_path: Path,
 ) -> None:
     env = embedded_env(tmp_path)
-    before = _iwm(env, "check", cwd=tmp_path)
-    assert before.returncode == 1
-    assert _lines(before.stderr) == [
-        "iwm: the database is not at the newest migration: run iwm migrate"
+    missing = _iwm(env, "check", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert _lines(missing.stderr) == [
+        f"iwm: the database file {tmp_path / 'iwm.db'} does not exist: run iwm migrate"
     ]
     upgrade_head(env["IWM_DATABASE_URL"])
+    with sqlite3.connect(tmp_path / "iwm.db") as conn:
+        (newest,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    behind = _iwm(env, "check", cwd=tmp_path)
+    assert behind.returncode == 1
+    assert _lines(behind.stderr) == [
+        "iwm: the database is not at the newest migration: run iwm migrate"
+    ]
+    with sqlite3.connect(tmp_path / "iwm.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (newest,))
     after = _iwm(env, "check", cwd=tmp_path)
     assert after.returncode == 0, after.stderr
     assert [line.split(" (")[0] for line in _lines(after.stdout)] == ["ok: database", "ok: storage"]
+
+
+def test_check_creates_nothing(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path)
+    del env["IWM_SECRET_KEY"]  # unset, the service would make .iwm-secret
+    result = _iwm(env, "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    upgrade_head(env["IWM_DATABASE_URL"])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = _iwm(env, "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "photos").exists()
+    # The folder it would make at start is named, not made.
+    assert f"{tmp_path / 'photos'} is made at start" in result.stdout
+
+
+def test_a_photo_folder_that_cannot_be_made_is_blamed_on_the_storage(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {**embedded_env(tmp_path), "IWM_STORAGE_URL": f"file://{tmp_path / 'a-file' / 'photos'}"}
+    upgrade_head(env["IWM_DATABASE_URL"])
+    result = _iwm(env, "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert [line.split(" (")[0] for line in _lines(result.stdout)] == ["ok: database"]
+    (line,) = _lines(result.stderr)
+    assert line.startswith("iwm: IWM_STORAGE_URL: the photo storage is not usable")
+    assert str(tmp_path / "a-file" / "photos") in line
+    # Any other command that opens the storage names the folder, not the database.
+    cleanup = _iwm(env, "cleanup", cwd=tmp_path)
+    assert cleanup.returncode == 1
+    (line,) = _lines(cleanup.stderr)
+    assert "database" not in line
+    assert f"cannot use {tmp_path / 'a-file' / 'photos'}" in line
+    assert "IWM_STORAGE_URL" in line
 
 
 def test_check_names_each_unreachable_part_in_one_line(tmp_path: Path) -> None:
@@ -128,3 +178,35 @@ def test_serve_on_a_busy_port_exits_non_zero_with_one_line(tmp_path: Path) -> No
     lines = _lines(result.stderr)
     assert len(lines) == 1, result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_says_it_is_serving_only_once_it_answers(tmp_path: Path, workers: str) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IWM_")}
+    env.update({**embedded_env(tmp_path), "IWM_LOG_JSON": "true"})
+    proc = subprocess.Popen(  # noqa: S603
+        [IWM, "serve", "--port", str(port), "--workers", workers],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        stdout = proc.stdout
+        assert stdout is not None
+        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+        said = None
+        while said is None:
+            event = json.loads(lines.get(timeout=60))
+            if event["event"] == "serving":
+                said = event
+        # At once, with no retry: the port answers when the line is out.
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        assert httpx.get(f"{said['url']}/healthz", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -7,8 +7,10 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient, is_production: bool
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
     checks = ready.json()["checks"]
-    assert checks["database"] == "ok"
+    assert checks["database"]["status"] == "ok"
+    assert all(part["status"] == "ok" for part in checks.values())
     assert ("redis" in checks) is is_production
 
 

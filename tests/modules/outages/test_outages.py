@@ -79,10 +79,14 @@ async def _timed(call: Awaitable[httpx.Response]) -> tuple[httpx.Response, float
 async def _ready_fails_on(http: httpx.AsyncClient, part: str) -> None:
     (ready, elapsed) = await _timed(http.get("/readyz"))
     assert ready.status_code == 503
-    details = ready.json()["error"]["details"]
-    assert details[part][0].startswith("error: ")
-    assert details[part][1].endswith(" ms")
-    assert details["database" if part != "database" else "storage"][0] == "ok"
+    assert ready.headers["retry-after"] == "5"
+    body = ready.json()
+    assert body["status"] == "not_ready"
+    failed = body["checks"][part]
+    assert failed["status"] == "error"
+    assert failed["error"]  # the kind of failure, e.g. TimeoutError
+    assert isinstance(failed["ms"], float)
+    assert body["checks"]["database" if part != "database" else "storage"]["status"] == "ok"
     assert elapsed < WITHIN_SECONDS
     assert (await http.get("/healthz")).status_code == 200
 
@@ -92,9 +96,13 @@ async def test_readyz_reports_each_part_and_its_time(base_env: dict[str, str]) -
         ready = await http.get("/readyz")
         assert ready.status_code == 200
         body = ready.json()
-        assert body["checks"] == {"database": "ok", "storage": "ok"}
-        assert set(body["durationsMs"]) == {"database", "storage"}
-        assert all(isinstance(v, float) for v in body["durationsMs"].values())
+        # The same shape as when not ready (see _ready_fails_on).
+        assert body["status"] == "ready"
+        assert set(body["checks"]) == {"database", "storage"}
+        for part in body["checks"].values():
+            assert set(part) == {"status", "ms"}
+            assert part["status"] == "ok"
+            assert isinstance(part["ms"], float)
 
 
 async def test_readyz_fails_when_the_photo_folder_is_gone(base_env: dict[str, str]) -> None:

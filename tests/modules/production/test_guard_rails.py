@@ -51,6 +51,7 @@ def test_a_misspelt_env_refuses_to_start(tmp_path: Path, command: tuple[str, ...
 def test_production_refuses_sqlite(tmp_path: Path) -> None:
     env = {
         "IWM_ENV": "production",
+        "IWM_REDIS_URL": "redis://127.0.0.1:6379/0",
         "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
         "IWM_ALLOWED_HOSTS": "api.example.com",
     }
@@ -62,6 +63,7 @@ def test_production_refuses_to_run_without_a_secret_key(tmp_path: Path) -> None:
     env = {
         "IWM_ENV": "production",
         "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_REDIS_URL": "redis://127.0.0.1:6379/0",
         "IWM_ALLOWED_HOSTS": "api.example.com",
     }
     _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_SECRET_KEY")
@@ -72,6 +74,7 @@ def test_production_refuses_to_run_without_allowed_hosts(tmp_path: Path) -> None
     env = {
         "IWM_ENV": "production",
         "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_REDIS_URL": "redis://127.0.0.1:6379/0",
         "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
     }
     _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_ALLOWED_HOSTS")
@@ -80,6 +83,7 @@ def test_production_refuses_to_run_without_allowed_hosts(tmp_path: Path) -> None
             Settings(
                 env="production",
                 database_url="postgresql+asyncpg://iwm@db/iwm",
+                redis_url="redis://cache:6379/0",
                 secret_key="a-real-secret-0123456789abcdef",
             )
         )
@@ -89,10 +93,31 @@ def test_production_refuses_empty_allowed_hosts(tmp_path: Path) -> None:
     env = {
         "IWM_ENV": "production",
         "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_REDIS_URL": "redis://127.0.0.1:6379/0",
         "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
         "IWM_ALLOWED_HOSTS": "",
     }
     _one_line(_iwm(env, "serve", cwd=tmp_path), "IWM_ALLOWED_HOSTS")
+
+
+@pytest.mark.parametrize("command", [("serve",), ("check",), ("migrate",)])
+def test_production_refuses_to_run_without_redis(tmp_path: Path, command: tuple[str, ...]) -> None:
+    env = {
+        "IWM_ENV": "production",
+        "IWM_DATABASE_URL": "postgresql+asyncpg://iwm@127.0.0.1:5432/iwm",
+        "IWM_SECRET_KEY": "a-real-secret-0123456789abcdef",
+        "IWM_ALLOWED_HOSTS": "api.example.com",
+    }
+    _one_line(_iwm(env, *command, cwd=tmp_path), "IWM_REDIS_URL")
+    with pytest.raises(ConfigError, match="IWM_REDIS_URL"):
+        check_production(
+            Settings(
+                env="production",
+                database_url="postgresql+asyncpg://iwm@db/iwm",
+                secret_key="a-real-secret-0123456789abcdef",
+                allowed_hosts=["api.example.com"],
+            )
+        )
 
 
 def test_create_app_refuses_too() -> None:

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from iwm.core.deps import ResourcesDep
-from iwm.core.errors import error_body
 from iwm.core.resources import Resources
+from iwm.modules.health.schemas import PartCheck, Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -39,31 +39,37 @@ async def _storage(resources: Resources) -> None:
     await resources.storage.check()
 
 
-async def _timed(check: Callable[[], Awaitable[None]]) -> tuple[str, float]:
+async def _timed(check: Callable[[], Awaitable[None]]) -> PartCheck:
     started = time.perf_counter()
+    error = None
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
-        outcome = "ok"
     except Exception as exc:  # any failure is the answer, not a crash
-        outcome = f"error: {type(exc).__name__}"
-    return outcome, round((time.perf_counter() - started) * 1000, 1)
+        error = type(exc).__name__
+    return PartCheck(
+        status="ok" if error is None else "error",
+        ms=round((time.perf_counter() - started) * 1000, 1),
+        error=error,
+    )
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A part does not answer"}},
+)
 async def readyz(resources: ResourcesDep) -> JSONResponse:
-    """The database, Redis (when configured) and the photo storage answer; each check's
-    time in milliseconds under `durationsMs`."""
+    """The database, Redis (when configured) and the photo storage answer. One shape,
+    ready (200) or not (503, with `Retry-After`): per part its status, the check's time in
+    milliseconds and, on a failure, the failure's kind."""
     checks = {"database": _database, "storage": _storage}
     if resources.redis is not None:
         checks["redis"] = _redis
-    outcomes = await asyncio.gather(*(_timed(partial(c, resources)) for c in checks.values()))
-    results = dict(zip(checks, (o for o, _ in outcomes), strict=True))
-    durations = dict(zip(checks, (d for _, d in outcomes), strict=True))
-    if all(v == "ok" for v in results.values()):
-        return JSONResponse({"status": "ready", "checks": results, "durationsMs": durations})
-    body = error_body(
-        "NOT_READY",
-        "A dependency is unreachable",
-        {k: [v, f"{durations[k]} ms"] for k, v in results.items()},
-    )
+    parts = await asyncio.gather(*(_timed(partial(c, resources)) for c in checks.values()))
+    ready = all(part.status == "ok" for part in parts)
+    body = Readiness(
+        status="ready" if ready else "not_ready", checks=dict(zip(checks, parts, strict=True))
+    ).model_dump(exclude_none=True)
+    if ready:
+        return JSONResponse(body)
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
