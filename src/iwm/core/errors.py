@@ -154,6 +154,9 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     union adds), a body field's dotted path, or `body` for a body that is not JSON."""
     if not loc:
         return "request"
+    if loc[0] == "path" and len(loc) > 1:
+        # Path parameters are snake_case Python names; the API speaks camelCase.
+        return to_camel(str(loc[1]))
     if loc[0] in _PARAM_SOURCES and len(loc) > 1:
         return str(loc[1])
     parts = (

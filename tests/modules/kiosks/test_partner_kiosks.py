@@ -80,6 +80,32 @@ async def test_status_change_is_logged(
     assert log.details == {"previous": "active", "status": status}
 
 
+async def test_a_malformed_id_in_the_path_is_named_as_the_api_names_it(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    world = await make_world(resources)
+    headers = await login(client, world.partner)
+    resp = await client.get("/partner/kiosks/not-an-id", headers=headers)
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert list(error["details"]) == ["kioskId"]
+
+
+@pytest.mark.parametrize(
+    "query", ["dateTo=1900-01-01", "dateTo=0001-01-01", "dateFrom=9999-12-31", "dateTo=20261126"]
+)
+async def test_revenue_refuses_far_off_or_malformed_dates(
+    client: httpx.AsyncClient, resources: Resources, query: str
+) -> None:
+    world = await make_world(resources)
+    headers = await login(client, world.partner)
+    kid = world.kiosks[0].id
+    resp = await client.get(f"/partner/kiosks/{kid}/revenue?{query}", headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
 async def test_bad_status_and_language_are_400(
     client: httpx.AsyncClient, resources: Resources, db: AsyncSession
 ) -> None:

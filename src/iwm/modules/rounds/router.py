@@ -1,7 +1,6 @@
 """The partner's view of a kiosk's money: its price per round, revenue and takings."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Query
 from iwm.core import clock
 from iwm.core.deps import ReadSessionDep, ResourcesDep, SessionDep
 from iwm.core.errors import error_responses
+from iwm.core.schemas import PlausibleDate
 from iwm.modules.kiosks.errors import KioskNotFound
 from iwm.modules.kiosks.schemas import KioskRead, PriceChange
 from iwm.modules.kiosks.service import KioskService
@@ -46,8 +46,8 @@ async def kiosk_revenue(
     partner: PartnerUser,
     session: ReadSessionDep,
     resources: ResourcesDep,
-    date_from: Annotated[date | None, Query(alias="dateFrom")] = None,
-    date_to: Annotated[date | None, Query(alias="dateTo")] = None,
+    date_from: Annotated[PlausibleDate | None, Query(alias="dateFrom")] = None,
+    date_to: Annotated[PlausibleDate | None, Query(alias="dateTo")] = None,
 ) -> Revenue:
     """Rounds paid online, granted for cash and free, with their amounts, per day."""
     kiosk = await KioskService(session, resources.settings).get_owned(partner, kiosk_id)
