@@ -281,6 +281,7 @@ async def compare(
     statements = await captured_statements(env, cases, *credentials)
     raw = await asyncpg.connect(f"{PG_DSN}/{db_name}")
     failed = 0
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
         with serving(env, port) as base:
             with httpx.Client(base_url=base, timeout=30) as http:
@@ -289,6 +290,13 @@ async def compare(
             print(
                 f"\n{'endpoint':<42}{'API p50':>9}{'p95':>8}{'SQL p50':>10}{'p95':>8}"
                 f"{'stmts':>7}  goal"
+            )
+            # The ceiling of this run: an answer with no login, no SQL and no Redis, through
+            # the same middleware, server and client.
+            bare = time_api(client, {}, "/healthz", {}, runs)
+            print(
+                f"{'ceiling: GET /healthz (no login, no SQL)':<42}{statistics.median(bare):8.1f} "
+                f"{percentile(bare, 95):7.1f}"
             )
             for (name, path, params), stmts in zip(cases, statements, strict=True):
                 api = time_api(client, headers, path, params, runs)
@@ -304,6 +312,7 @@ async def compare(
             client.close()
     finally:
         await raw.close()
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"\ngoal: API p95 <= {goal.factor:g} x SQL p95 + {goal.slack_ms:g} ms, and <= "
         f"{goal.cap_ms:g} ms (ms; {runs} runs each; `iwm serve` in its own process over HTTP, "

@@ -1,6 +1,7 @@
 """Kiosk fleet benchmark: 2,000 kiosks and 200 partners against PostgreSQL + Redis.
 
     .venv/bin/python bench/kiosk_fleet.py [--workers 2] [--duration 30]
+    .venv/bin/python bench/kiosk_fleet.py --only-sqlshare [--workers 1]   (step 6 alone)
 
 1. Builds (or reuses) the `iwm_bench` database (bench/dataset.py).
 2. Ceiling: a FastAPI endpoint that does nothing (bench/bare_app.py), served by uvicorn
@@ -323,10 +324,28 @@ def sql_share(workers: int, env: dict[str, str], email: str, password: str) -> s
         with app_server(workers, env) as server:
             token = login_all(server.base, [email], password)[0]
             argv = [py, str(SQLSHARE), "--base", server.base, "--db", db, "--token", token]
-            argv += ["--n", "300", "GET:/partner/orders/new", "GET:/partner/kiosks"]
-            return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+            argv += ["--n", "300"]
+            # The ceiling of the same run: an answer with no login and no SQL, through the
+            # same server, middleware and client (its own call: with no SQL, its ratio
+            # would be infinite).
+            bare = subprocess.run(
+                [*argv, "GET:/healthz"], check=True, capture_output=True, text=True
+            ).stdout.splitlines()
+            argv += ["GET:/partner/orders/new", "GET:/partner/kiosks"]
+            out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+            ceiling = next((line for line in bare if line.startswith("GET:/healthz")), "")
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            return f"{out}ceiling: {ceiling}\nload average (1, 5, 15 min): {load}\n"
     finally:
         subprocess.run([py, str(SQLSHARE), "--db", db, "--disable"], check=True)
+
+
+def only_sql_share(workers: int) -> int:
+    """`--only-sqlshare`: the data set, then the SQL share alone."""
+    fleet = asyncio.run(dataset.prepare())
+    print("== SQL share (sqlshare.py, 300 calls each, one client)")
+    print(sql_share(workers, server_env(), fleet.partner_emails[0], fleet.password), end="")
+    return 0
 
 
 def small_jpeg() -> bytes:
@@ -380,7 +399,14 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=30, help="seconds of the mixed run")
     ap.add_argument("--step", type=int, default=8, help="seconds of each heartbeat step")
     ap.add_argument("--no-sqlshare", action="store_true")
+    ap.add_argument(
+        "--only-sqlshare",
+        action="store_true",
+        help="only the SQL share of the two partner endpoints (no wrk runs)",
+    )
     args = ap.parse_args()
+    if args.only_sqlshare:
+        return only_sql_share(args.workers)
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
