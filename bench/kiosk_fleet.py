@@ -323,7 +323,8 @@ def sql_share(workers: int, env: dict[str, str], email: str, password: str) -> s
     try:
         with app_server(workers, env) as server:
             token = login_all(server.base, [email], password)[0]
-            argv = [py, str(SQLSHARE), "--base", server.base, "--db", db, "--token", token]
+            # --token=...: a token may start with "-", which argparse takes for an option.
+            argv = [py, str(SQLSHARE), "--base", server.base, "--db", db, f"--token={token}"]
             argv += ["--n", "300"]
             # The ceiling of the same run: an answer with no login and no SQL, through the
             # same server, middleware and client (its own call: with no SQL, its ratio
