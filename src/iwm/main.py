@@ -140,19 +140,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
     for router in (
+        # A request is matched against each router's routes in turn (some twenty function
+        # calls per route passed over): the most frequent first, after the three one-route
+        # routers (health checks, scrapes, photos), the admin's last.
         health_router,
         metrics_router,
         media_router,
-        auth_router,
-        # Members' reads are among the most frequent requests: matched before the admin's.
-        member_network_router,
-        member_commissions_router,
-        member_payouts_router,
-        member_kyc_router,
-        me_router,
-        me_close_router,
         partner_orders_router,
         partner_kiosks_router,
+        member_network_router,
+        member_commissions_router,
+        me_router,
+        member_payouts_router,
+        member_kyc_router,
+        me_close_router,
+        auth_router,
         partner_codes_router,
         kiosk_device_router,
         kiosk_codes_router,

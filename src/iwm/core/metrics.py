@@ -57,6 +57,23 @@ HEARTBEAT_FLUSH = Histogram(
 )
 JOB_RUNS = Counter("iwm_job_runs", "Scheduled job runs, by job and outcome", ["job", "outcome"])
 
+# The (count, latency) series of each (method, route, status) seen: `labels()` validates and
+# looks the series up under a lock on every call, a cost paid by every request otherwise.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_SERIES_KEPT = 5_000  # beyond: looked up each time (clients can send any method)
+
+
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """One answered request in `iwm_http_requests` and `iwm_http_request_duration_seconds`."""
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (REQUESTS.labels(method, route, status), LATENCY.labels(method, route, status))
+        if len(_SERIES) < _SERIES_KEPT:
+            _SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
+
 
 def render(extra: CollectorRegistry | None = None) -> tuple[bytes, str]:
     """The exposition text of every worker's metrics (or this process's), plus `extra`."""

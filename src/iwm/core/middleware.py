@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iwm.core.config import Settings
 from iwm.core.errors import error_body
-from iwm.core.metrics import LATENCY, REQUESTS
+from iwm.core.metrics import count_request
 from iwm.core.money import unmark
 
 _log = structlog.get_logger("iwm.request")
@@ -69,8 +69,7 @@ class RequestIdMiddleware:
             seconds = time.perf_counter() - started
             route = _route(scope)
             method = scope["method"]
-            REQUESTS.labels(method, route, status).inc()
-            LATENCY.labels(method, route, status).observe(seconds)
+            count_request(method, route, status, seconds)
             _log.info(
                 "request.answered",
                 method=method,
