@@ -59,6 +59,7 @@ from iwm.modules.rounds.device_router import router as kiosk_sessions_router
 from iwm.modules.rounds.router import router as partner_revenue_router
 from iwm.modules.scheduler.jobs import JOBS
 from iwm.modules.scheduler.service import Scheduler
+from iwm.modules.shop_orders.member_router import router as member_orders_router
 from iwm.modules.shop_orders.products_router import router as admin_products_router
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
 from iwm.modules.strategies.member_router import router as member_strategies_router
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_kyc_router,
         member_products_router,
         member_strategies_router,
+        member_orders_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

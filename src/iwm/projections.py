@@ -8,6 +8,7 @@ from iwm.modules.commissions.projections import COMMISSION_TOTALS
 from iwm.modules.ledger.projections import BALANCES
 from iwm.modules.network.projections import NETWORK_LEVELS
 from iwm.modules.rounds.service import install as install_round_handlers
+from iwm.modules.shop_orders.checkout import install as install_checkout_handlers
 from iwm.modules.shop_orders.projections import SHOP_ORDER_TOTALS
 from iwm.modules.strategies.projections import PARTICIPATION_RETURNS
 
@@ -26,3 +27,4 @@ def install() -> None:
     (idempotent)."""
     register(*PROJECTIONS)
     install_round_handlers()
+    install_checkout_handlers()

@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     kiosk_session_ttl_seconds: int = Field(default=600, ge=10)
     kiosk_start_window_seconds: int = Field(default=300, ge=10)
     kiosk_poll_recheck_seconds: float = Field(default=2.0, gt=0)
+    # A member's shop order or investment not paid within this is cancelled (the order's
+    # stock goes back) and its payment page takes no money.
+    order_payment_ttl_minutes: int = Field(default=30, ge=1)
 
     order_retention_days: int = 30
     code_retention_days: int = 60
@@ -192,6 +195,10 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # Redis: to connect and per command (one retry on a dropped connection).
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    # Connections per process, and how long a request waits for a free one: a burst of
+    # requests beyond the pool queues here (as for the database pool) instead of failing.
+    redis_pool_size: int = Field(default=100, ge=1)
+    redis_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # S3: to connect, to wait for an answer, and botocore's attempts in all (the first
     # included; a dropped connection is retried once at once whatever this says).
     s3_connect_timeout_seconds: float = Field(default=1.0, gt=0)

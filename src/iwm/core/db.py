@@ -19,12 +19,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from iwm.core import clock
-from iwm.core.config import Settings
+from iwm.core.config import Settings, get_settings
 from iwm.core.files import private_sqlite_file
 
 # The app's settings in every session's info (`Resources.build`), for event handlers that
 # run inside another module's transaction.
 SETTINGS_INFO_KEY = "iwm.settings"
+
+
+def settings_of(session: AsyncSession) -> Settings:
+    """The app's settings riding along with the session (`Resources.build`), else the
+    process's own: for event handlers running inside another module's transaction."""
+    settings = session.info.get(SETTINGS_INFO_KEY)
+    return settings if isinstance(settings, Settings) else get_settings()
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -44,6 +44,13 @@ class IdempotencyKeyReused(DomainError):
     )
 
 
+class IdempotencyKeyConflict(IdempotencyKeyReused):
+    """The same refusal as a conflict (409), where the contract says so: a member's orders
+    and investments."""
+
+    status_code = 409
+
+
 class IdempotencyKeyInUse(DomainError):
     status_code, code, message = (
         409,
@@ -74,9 +81,14 @@ def fingerprint(*parts: str | bytes) -> str:
 
 
 async def replay(
-    session: AsyncSession, scope: str, key: str | None, fingerprint_: str
+    session: AsyncSession,
+    scope: str,
+    key: str | None,
+    fingerprint_: str,
+    reused: type[IdempotencyKeyReused] = IdempotencyKeyReused,
 ) -> JSONResponse | None:
-    """The kept answer of an earlier request with this key, or None (do the work)."""
+    """The kept answer of an earlier request with this key, or None (do the work); raises
+    `reused` when the key was used for another request."""
     if key is None:
         return None
     row = await session.scalar(
@@ -85,7 +97,7 @@ async def replay(
     if row is None:
         return None
     if row.fingerprint != fingerprint_:
-        raise IdempotencyKeyReused()
+        raise reused()
     return JSONResponse(
         json.loads(row.body), status_code=row.status_code, headers={REPLAYED_HEADER: "true"}
     )

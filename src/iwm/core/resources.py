@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -137,13 +137,19 @@ class Resources:
         )
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         redis = (
-            Redis.from_url(
-                redis_url,
-                socket_timeout=settings.redis_timeout_seconds,
-                socket_connect_timeout=settings.redis_timeout_seconds,
-                # Once more on a dropped connection (a Redis restart), at once: the client's
-                # default backs off for seconds, which a request waiting on it cannot afford.
-                retry=Retry(NoBackoff(), 1),
+            # `from_pool`: the client owns (and closes) its pool.
+            Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    redis_url,
+                    socket_timeout=settings.redis_timeout_seconds,
+                    socket_connect_timeout=settings.redis_timeout_seconds,
+                    # Once more on a dropped connection (a Redis restart), at once: the
+                    # client's default backs off for seconds, which a request waiting on it
+                    # cannot afford.
+                    retry=Retry(NoBackoff(), 1),
+                    max_connections=settings.redis_pool_size,
+                    timeout=settings.redis_pool_timeout_seconds,
+                )
             )
             if redis_url
             else None

@@ -178,6 +178,22 @@ class PaymentService:
         return True
 
     @staticmethod
+    async def close(session: AsyncSession, payment_id: uuid.UUID) -> None:
+        """The owner gave up on an open payment (an order cancelled before it was paid): its
+        page takes no money from now on, as after its expiry."""
+        now = clock.now()
+        await session.execute(
+            update(Payment)
+            .where(
+                Payment.id == payment_id,
+                Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.FAILED.value]),
+                (Payment.expires_at.is_(None)) | (Payment.expires_at > now),
+            )
+            .values(expires_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    @staticmethod
     async def request_refund(session: AsyncSession, payment_id: uuid.UUID) -> bool:
         """Decides the refund in the caller's transaction (succeeded -> refund_pending);
         `process_refunds` then asks the provider. False when not succeeded."""
@@ -222,6 +238,7 @@ class PaymentService:
                 service = PaymentService(db, provider)
                 row = await db.get_one(Payment, payment.id)
                 row.refund_reference = refund.reference
+                await db.flush()  # before the move's UPDATE and refresh
                 if await service._move(
                     row, (PaymentStatus.REFUND_PENDING,), PaymentStatus.REFUNDED, PaymentRefunded
                 ):

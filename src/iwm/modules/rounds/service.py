@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
-from iwm.core.config import Settings, get_settings
-from iwm.core.db import SETTINGS_INFO_KEY, delete_in_batches
+from iwm.core.config import Settings
+from iwm.core.db import delete_in_batches, settings_of
 from iwm.core.events import Subscriptions, handle
 from iwm.core.money import from_minor
 from iwm.core.wakeups import wake_after_commit
@@ -311,19 +311,12 @@ async def purge_retired(
 
 async def _on_paid(session: AsyncSession, event: PaymentSucceeded) -> None:
     if event.purpose == PaymentPurpose.KIOSK_ROUND:
-        await RoundService(session, _settings_of(session)).payment_succeeded(event)
+        await RoundService(session, settings_of(session)).payment_succeeded(event)
 
 
 async def _on_refunded(session: AsyncSession, event: PaymentRefunded) -> None:
     if event.purpose == PaymentPurpose.KIOSK_ROUND:
-        await RoundService(session, _settings_of(session)).payment_refunded(event)
-
-
-def _settings_of(session: AsyncSession) -> Settings:
-    # The handlers run inside another module's transaction: the app's settings ride along
-    # with the session's info (`Resources.build`), else the process's own.
-    settings = session.info.get(SETTINGS_INFO_KEY)
-    return settings if isinstance(settings, Settings) else get_settings()
+        await RoundService(session, settings_of(session)).payment_refunded(event)
 
 
 def _subscribe(bus: Subscriptions) -> None:

@@ -1,8 +1,8 @@
 """The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification and
-investment returns (checked daily), and at every wake-up the reconciliation of
-payouts left in PROCESSING (safe in every process at once: the provider pays an
-idempotency key once, and the outcome is recorded under the payout's lock only while it
-is still PROCESSING)."""
+investment returns (checked daily), and at every wake-up the expiry of unpaid shop
+orders, the kiosk rounds' refunds and the reconciliation of payouts left in PROCESSING
+(safe in every process at once: the provider pays an idempotency key once, and the
+outcome is recorded under the payout's lock only while it is still PROCESSING)."""
 
 from typing import Any
 
@@ -15,6 +15,7 @@ from iwm.modules.payments.provider import make_provider
 from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.rounds.service import RoundService
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
+from iwm.modules.shop_orders.checkout import CheckoutService
 from iwm.modules.strategies.service import distribute_returns
 
 log = structlog.get_logger()
@@ -43,6 +44,12 @@ async def _refund_unstarted_rounds(resources: Resources) -> None:
     )
     if refunded:
         log.info("kiosk_sessions.refunded", sessions=refunded)
+
+
+async def _expire_unpaid_orders(resources: Resources) -> None:
+    expired = await CheckoutService.expire_unpaid(resources.sessionmaker, resources.settings)
+    if expired:
+        log.info("shop_orders.expired", orders=expired)
 
 
 async def _distribute_returns(resources: Resources) -> dict[str, Any]:
@@ -83,10 +90,16 @@ RETURNS_DISTRIBUTION = DailyJob(
     run=_distribute_returns,
     failure_event="returns.distribute_failed",
 )
+ORDER_EXPIRY = RecurringJob(
+    "order-payment-expiry",
+    run=_expire_unpaid_orders,
+    failure_event="shop_orders.expire_failed",
+)
 JOBS: tuple[Job, ...] = (
     CLEANUP,
     PAYOUT_RECONCILIATION,
     RANK_QUALIFICATION,
     RETURNS_DISTRIBUTION,
     ROUND_REFUNDS,
+    ORDER_EXPIRY,
 )

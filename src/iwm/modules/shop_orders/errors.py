@@ -13,8 +13,18 @@ class ProductNotAvailable(DomainError):
     status_code, code, message = 400, "PRODUCT_NOT_AVAILABLE", "Product is not available"
 
 
-class InsufficientStock(DomainError):
-    status_code, code, message = 409, "INSUFFICIENT_STOCK", "Not enough stock"
+class OutOfStock(DomainError):
+    """Raised with a message naming the product and `details.productId`."""
+
+    status_code, code, message = 409, "OUT_OF_STOCK", "Not enough stock"
+
+
+class NotCancellable(DomainError):
+    status_code, code, message = (
+        400,
+        "NOT_CANCELLABLE",
+        "The order has shipped or is already cancelled",
+    )
 
 
 class HasPendingOrders(DomainError):

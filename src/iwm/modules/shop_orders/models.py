@@ -3,8 +3,9 @@
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core import clock
@@ -39,6 +40,7 @@ class ShopOrder(IdMixin, CreatedAtMixin, Base):
         Index("ix_shop_orders_status_created", "status", "created_at"),
         Index("ix_shop_orders_payment_status_created", "payment_status", "created_at"),
         Index("ix_shop_orders_user_created", "user_id", "created_at"),
+        Index("ix_shop_orders_status_payment_expires", "status", "payment_expires_at"),
     )
 
     order_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -56,6 +58,13 @@ class ShopOrder(IdMixin, CreatedAtMixin, Base):
     cancelled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     updated_by: Mapped[uuid.UUID | None]
+    # A member's checkout: the payment opened for it, when an unpaid order gives up (its
+    # stock goes back), and the address as it was when the order was placed.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), unique=True
+    )
+    payment_expires_at: Mapped[datetime | None]
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ShopOrderItem(IdMixin, Base):

@@ -55,3 +55,69 @@ class OrderUpdated(CamelModel):
     tracking_number: str | None
     updated_at: UtcDateTime
     updated_by: str
+
+
+# -- the member's checkout (/api/v1/orders) ----------------------------------------------
+
+
+class OrderItemIn(CamelModel):
+    product_id: uuid.UUID
+    quantity: int = Field(ge=1, le=1000)
+
+
+class OrderCreate(CamelModel):
+    items: list[OrderItemIn] = Field(min_length=1, max_length=50)
+    shipping_address_id: uuid.UUID
+    shipping_method: Literal["STANDARD", "EXPRESS", "PICKUP"] = "STANDARD"
+
+
+class MemberOrderItem(CamelModel):
+    product_id: uuid.UUID
+    name: str
+    quantity: int
+    unit_price: Money
+    total: Money
+
+
+class ShippingAddress(CamelModel):
+    id: uuid.UUID
+    label: str
+    country: str
+    region: str
+    city: str
+    street: str
+    building: str
+    apartment: str | None
+    postal_code: str
+
+
+class OrderPayment(CamelModel):
+    id: uuid.UUID
+    status: str
+    checkout_url: str
+    expires_at: UtcDateTime | None
+
+
+class MemberOrder(CamelModel):
+    id: uuid.UUID
+    order_number: str
+    status: str
+    payment_status: str
+    items: list[MemberOrderItem]
+    item_count: int
+    total: Money
+    currency: str
+    shipping_method: str
+    shipping_address: ShippingAddress | None
+    tracking_number: str | None
+    tracking_url: str | None
+    payment: OrderPayment | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    paid_at: UtcDateTime | None
+    cancelled_at: UtcDateTime | None
+
+
+class OrderPlaced(CamelModel):
+    order: MemberOrder
+    payment: OrderPayment

@@ -27,12 +27,13 @@ from iwm.core.upsert import upsert
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
+from iwm.modules.payments.service import PaymentService
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.errors import (
     HasPendingOrders,
-    InsufficientStock,
     InvalidTransition,
+    OutOfStock,
     ProductNotAvailable,
     ShopOrderNotFound,
 )
@@ -270,7 +271,8 @@ class ShopOrderService:
         shipping_method: ShippingMethod = ShippingMethod.STANDARD,
     ) -> ShopOrder:
         """A member's order, PENDING_PAYMENT. ProductNotAvailable for a product that is not
-        ACTIVE; InsufficientStock when a tracked stock would go below zero."""
+        ACTIVE; OutOfStock (naming the product) when a tracked stock would go below zero:
+        the stock is taken by a conditional UPDATE, so concurrent orders never oversell."""
         if not lines or any(ln.quantity < 1 for ln in lines):
             raise ProductNotAvailable(details={"items": ["at least one item, quantity >= 1"]})
         now = clock.now()
@@ -280,7 +282,10 @@ class ShopOrderService:
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise ProductNotAvailable(details={"productId": [str(line.product_id)]})
             if not await ProductService(self._db).reserve_stock(product, line.quantity):
-                raise InsufficientStock(details={"productId": [str(product.id)]})
+                raise OutOfStock(
+                    f"Not enough stock of {product.name}: {line.quantity} wanted",
+                    details={"productId": [str(product.id)]},
+                )
             items.append(
                 ShopOrderItem(
                     product_id=product.id,
@@ -321,7 +326,7 @@ class ShopOrderService:
         )
         return order
 
-    async def _lock(self, order_id: uuid.UUID) -> ShopOrder:
+    async def lock(self, order_id: uuid.UUID) -> ShopOrder:
         row = await self._db.scalar(
             select(ShopOrder)
             .where(ShopOrder.id == order_id)
@@ -349,7 +354,7 @@ class ShopOrderService:
         admin: Principal | None,
         payment_method: str = DEFAULT_PAYMENT_METHOD,
     ) -> ShopOrder:
-        row = await self._lock(order_id)
+        row = await self.lock(order_id)
         current = ShopOrderStatus(row.status)
         if target not in TRANSITIONS[current]:
             raise InvalidTransition(
@@ -383,6 +388,10 @@ class ShopOrderService:
             row.cancelled_at = now
             if row.payment_status == PaymentStatus.PAID:
                 row.payment_status = PaymentStatus.REFUNDED
+                if row.payment_id is not None:
+                    # Decided here, sent to the provider by `process_refunds` after the
+                    # commit (never a provider call inside this transaction).
+                    await PaymentService.request_refund(self._db, row.payment_id)
                 await engine.reverse_source(
                     SourceType.ORDER,
                     row.id,
@@ -392,6 +401,9 @@ class ShopOrderService:
                 )
             else:
                 row.payment_status = PaymentStatus.CANCELLED
+                if row.payment_id is not None:
+                    # Its page takes no money any more (a late success is refunded).
+                    await PaymentService.close(self._db, row.payment_id)
             await self._restock(row.id)
         await self._db.flush()
         await publish(self._db, _moved(row, before, payment_method))
@@ -413,7 +425,7 @@ class ShopOrderService:
         fields: dict[str, str | None],
     ) -> ShopOrder:
         """Status transition (InvalidTransition, 400 VALIDATION_ERROR), tracking and note."""
-        row = await self._lock(order_id)
+        row = await self.lock(order_id)
         previous = {
             "status": str(row.status),
             "trackingNumber": row.tracking_number,
