@@ -379,6 +379,9 @@ async def test_refusals_take_no_stock(
     for who, body, status, code in cases:
         resp = await checkout(client, who, body)
         assert (resp.status_code, resp.json()["error"]["code"]) == (status, code), resp.text
+    keyless = await client.post(ORDERS, json=order_body(address, (plenty.id, 1)), headers=headers)
+    assert keyless.status_code == 400, keyless.text
+    assert "Idempotency-Key" in keyless.json()["error"]["details"]
     assert (await _stock(db, scarce), await _stock(db, plenty)) == (1, 10)
     assert await db.scalar(select(func.count()).select_from(ShopOrder)) == 0
     assert await db.scalar(select(func.count()).select_from(Payment)) == 0

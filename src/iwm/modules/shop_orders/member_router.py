@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from iwm.core.deps import ResourcesDep, SessionDep
 from iwm.core.errors import RateLimited, Unauthorized, ValidationFailed, error_responses
 from iwm.core.idempotency import (
-    IdempotencyKey,
     IdempotencyKeyConflict,
     IdempotencyKeyInUse,
+    RequiredIdempotencyKey,
     fingerprint,
     keep,
     replay,
@@ -124,9 +124,10 @@ async def place_order(
     checkout: CheckoutDep,
     session: SessionDep,
     provider: ProviderDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey,
 ) -> Envelope[OrderPlaced] | JSONResponse:
-    """Order from the catalogue: stock is reserved, the answer carries the checkout URL."""
+    """Order from the catalogue: stock is reserved, the answer carries the checkout URL. The
+    `Idempotency-Key` header is required (400 VALIDATION_ERROR naming it otherwise)."""
     await checkout.lock_member(member.user_id)
     scope = f"member:{member.user_id}:orders"
     request_print = fingerprint(body.model_dump_json())
