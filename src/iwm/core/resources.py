@@ -39,8 +39,6 @@ class HeartbeatBuffer(Protocol):
 
     async def beat(self, kiosk_id: uuid.UUID, device_key: str | None) -> tuple[str, str] | None: ...
 
-    def key_known(self, kiosk_id: uuid.UUID, device_key: str | None, within: float) -> bool: ...
-
     def forget(self, kiosk_ids: Iterable[uuid.UUID]) -> None: ...
 
     async def flush(self) -> int: ...
@@ -59,9 +57,6 @@ class NoHeartbeats:
 
     async def beat(self, kiosk_id: uuid.UUID, device_key: str | None) -> tuple[str, str] | None:
         return None
-
-    def key_known(self, kiosk_id: uuid.UUID, device_key: str | None, within: float) -> bool:
-        return False
 
     def forget(self, kiosk_ids: Iterable[uuid.UUID]) -> None:
         pass

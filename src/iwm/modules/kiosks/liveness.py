@@ -162,18 +162,6 @@ class Heartbeats:
             self._flusher = asyncio.create_task(self._flush_periodically())
         return device.status, device.language
 
-    def key_known(self, kiosk_id: uuid.UUID, device_key: str | None, within: float) -> bool:
-        """True when the cache holds `device_key` as the kiosk's key and the database
-        confirmed that within `within` seconds (each flush confirms the kiosks heard since
-        the last one). False means only "not known here": the caller asks the database."""
-        device = self._devices.get(kiosk_id)
-        return (
-            device is not None
-            and device_key is not None
-            and time.monotonic() - device.read_at <= within
-            and same_hash(device.key_hash, token_hash(device_key))
-        )
-
     def forget(self, kiosk_ids: Iterable[uuid.UUID]) -> None:
         """Drops cached kiosks: the next heartbeat reads them from the database."""
         for kiosk_id in kiosk_ids:

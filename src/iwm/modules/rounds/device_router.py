@@ -13,6 +13,7 @@ from iwm.core.deadline import arrived_at, extend_deadline
 from iwm.core.deps import ResourcesDep, SessionDep, bearer_token
 from iwm.core.errors import error_responses
 from iwm.core.resources import Resources
+from iwm.core.security import same_hash, token_hash
 from iwm.modules.kiosks.deps import DEVICE_AUTH_ERRORS, KioskDevice
 from iwm.modules.kiosks.errors import KioskInactive
 from iwm.modules.kiosks.service import KioskService
@@ -25,6 +26,7 @@ from iwm.modules.rounds.errors import (
     SessionNotPaid,
 )
 from iwm.modules.rounds.models import KioskSession, SessionStatus
+from iwm.modules.rounds.polls import SessionReads, reads_of
 from iwm.modules.rounds.schemas import RoundStarted, SessionRead
 from iwm.modules.rounds.service import RoundService, status_now, wake_key
 
@@ -34,9 +36,6 @@ MAX_WAIT = 25
 POLL_MARGIN_SECONDS = 5.0
 # The part of the wait within which a poll that nothing woke ends (see poll_session).
 JITTER_SHARE = 0.2
-# A device key the heartbeats' cache holds opens a poll while the database confirmed it
-# this recently: a key rotated through another process is refused within this bound.
-POLL_KEY_SECONDS = 10.0
 
 
 @router.post(
@@ -70,8 +69,9 @@ async def poll_session(
     # together: each ends at a random point of the wait's last fifth instead.
     until = arrived + wait - random.uniform(0, wait * JITTER_SHARE)  # noqa: S311
     # Entered before the first read: a change committed after it wakes this wait.
+    reads = reads_of(request, resources)
     async with resources.wakeups.watch(wake_key(session_id)) as woken:
-        row = await _read(resources, kiosk_id, session_id, key, check_key=True)
+        row = await _read(resources, reads, kiosk_id, session_id, key, check_key=True)
         state = status_now(row)
         while state is SessionStatus.PENDING:
             left = until - loop.time()
@@ -90,28 +90,32 @@ async def poll_session(
                 state = status_now(row)
                 continue
             woken.clear()
-            row = await _read(resources, kiosk_id, session_id, key, check_key=False)
+            row = await _read(resources, reads, kiosk_id, session_id, key, check_key=False)
             state = status_now(row)
     return SessionRead.build(row, state)
 
 
 async def _read(
     resources: Resources,
+    reads: SessionReads,
     kiosk_id: uuid.UUID,
     session_id: uuid.UUID,
     key: str | None,
     *,
     check_key: bool,
 ) -> KioskSession:
-    """One short autocommit read: no connection is held while the poll waits. The key is
-    checked on the first: by the heartbeats' cache of device keys when that holds it,
-    confirmed within POLL_KEY_SECONDS; else in the database, which also says why it is
-    refused."""
-    if check_key and resources.heartbeats.key_known(kiosk_id, key, POLL_KEY_SECONDS):
-        check_key = False
+    """The session, with the device key checked on the first read in the same statement
+    (`SessionReads`): no connection is held while the poll waits."""
+    found = await reads.read(session_id)
+    if found is not None:
+        row, key_hash = found
+        if row.kiosk_id == kiosk_id and (
+            not check_key or (key is not None and same_hash(key_hash, token_hash(key)))
+        ):
+            return row
+    # Refused or missing: the precise answer (401, 403 or 404), as on every kiosk route.
     async with resources.read_sessionmaker() as db:
-        if check_key:
-            await KioskService(db, resources.settings).authenticate(kiosk_id, key)
+        await KioskService(db, resources.settings).authenticate(kiosk_id, key)
         return await RoundService(db, resources.settings).get(kiosk_id, session_id)
 
 

@@ -6,6 +6,7 @@ wakes the kiosk's long poll once committed (`core.wakeups`), in whichever proces
 """
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -122,6 +123,18 @@ class RoundService:
         if row is None:
             raise SessionNotFound()
         return row
+
+    async def get_many_with_keys(
+        self, session_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[KioskSession, str]]:
+        """The sessions (those that exist) with their kiosk's device key hash, in one
+        statement: a burst of long polls reads its sessions and checks its keys together."""
+        rows = await self._db.execute(
+            select(KioskSession, Kiosk.device_key_hash)
+            .join(Kiosk, Kiosk.id == KioskSession.kiosk_id)
+            .where(KioskSession.id.in_(session_ids))
+        )
+        return {row.id: (row, key_hash) for row, key_hash in rows}
 
     async def start(self, kiosk: Kiosk, session_id: uuid.UUID) -> KioskSession:
         """Once, while paid and within the start window: one conditional UPDATE, so of
