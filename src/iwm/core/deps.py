@@ -46,11 +46,14 @@ async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterato
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_read_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """For endpoints that only read: every statement runs on its own (autocommit).
 
     Under READ COMMITTED each statement sees its own snapshot anyway, so a transaction
-    around reads adds two round trips (BEGIN, COMMIT) and no consistency."""
+    around reads adds two round trips (BEGIN, COMMIT) and no consistency. The resources are
+    taken from the app, not through `ResourcesDep`: one dependency less to solve on every
+    read."""
+    resources: Resources = request.app.state.resources
     async with resources.read_sessionmaker() as session:
         yield session
 

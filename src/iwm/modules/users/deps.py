@@ -9,19 +9,22 @@ from limits import RateLimitItemPerSecond
 from iwm.core.deps import ResourcesDep, bearer_token, client_ip
 from iwm.core.errors import Forbidden, Unauthorized
 from iwm.core.principal import Principal, Role
+from iwm.core.resources import Resources
 from iwm.core.security import token_hash
 from iwm.modules.users.errors import EmailNotVerified
 from iwm.modules.users.models import UserStatus
 from iwm.modules.users.service import resolve_principal
 
 
-async def current_principal(request: Request, resources: ResourcesDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The session behind the Bearer token; 401 otherwise. Never the dashboard's cookie: a
     browser sends that with any request, from any page, and only the dashboard checks a
-    CSRF token with it."""
+    CSRF token with it. (Every authenticated request runs this: the resources come from
+    the app rather than through one more dependency.)"""
     token = bearer_token(request)
     if not token:
         raise Unauthorized()
+    resources: Resources = request.app.state.resources
     principal = await resolve_principal(resources, token_hash(token), client_ip(request))
     if principal is None:
         raise Unauthorized()
