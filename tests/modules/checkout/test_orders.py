@@ -21,8 +21,8 @@ from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.payments.models import Payment
 from iwm.modules.payments.service import SUCCEEDED
 from iwm.modules.products.models import Product
-from iwm.modules.shop_orders.checkout import CheckoutService
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderItem
+from iwm.modules.shop_orders.service import ShopOrderService
 from iwm.modules.users.models import UserStatus
 from tests.factories.admin import admin_headers
 from tests.factories.checkout import (
@@ -228,9 +228,9 @@ async def test_declined_stays_pending_then_expires_with_its_stock_back(
     assert await _stock(db, product) == 3
 
     # Not yet due: nothing expires.
-    assert await CheckoutService.expire_unpaid(resources.sessionmaker, resources.settings) == 0
+    assert await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings) == 0
     clock.travel(timedelta(minutes=resources.settings.order_payment_ttl_minutes, seconds=1))
-    assert await CheckoutService.expire_unpaid(resources.sessionmaker, resources.settings) == 1
+    assert await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings) == 1
 
     mine = (await client.get(f"{ORDERS}/{order['id']}", headers=headers)).json()["data"]
     assert (mine["status"], mine["paymentStatus"]) == ("CANCELLED", "CANCELLED")
@@ -240,7 +240,7 @@ async def test_declined_stays_pending_then_expires_with_its_stock_back(
     assert 'id="pay"' not in page.text
     assert await _actions(db, order["id"]) == ["ORDER_PLACED", "ORDER_EXPIRED"]
     assert await _commissions(db, order["id"]) == []
-    assert await CheckoutService.expire_unpaid(resources.sessionmaker, resources.settings) == 0
+    assert await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings) == 0
 
 
 async def test_cancel_after_paying_refunds_and_reverses_the_commissions(

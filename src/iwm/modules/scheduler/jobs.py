@@ -15,7 +15,7 @@ from iwm.modules.payments.provider import make_provider
 from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.rounds.service import RoundService
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
-from iwm.modules.shop_orders.checkout import CheckoutService
+from iwm.modules.shop_orders.service import ShopOrderService
 from iwm.modules.strategies.service import distribute_returns
 
 log = structlog.get_logger()
@@ -47,7 +47,7 @@ async def _refund_unstarted_rounds(resources: Resources) -> None:
 
 
 async def _expire_unpaid_orders(resources: Resources) -> None:
-    expired = await CheckoutService.expire_unpaid(resources.sessionmaker, resources.settings)
+    expired = await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings)
     if expired:
         log.info("shop_orders.expired", orders=expired)
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -256,48 +256,6 @@ class CheckoutService:
             previous=before,
             new={"status": str(row.status), "paymentStatus": str(row.payment_status)},
         )
-
-    # -- jobs ----------------------------------------------------------------------------
-
-    @staticmethod
-    async def expire_unpaid(
-        maker: async_sessionmaker[AsyncSession], settings: Settings, batch: int = 200
-    ) -> int:
-        """Cancels the orders still PENDING_PAYMENT past their payment expiry and puts their
-        stock back, in batches. Safe in every process at once (SKIP LOCKED), and against a
-        payment arriving at the same moment: both take the order row's lock."""
-        expired = 0
-        while True:
-            async with maker.begin() as db:
-                ids = list(
-                    await db.scalars(
-                        select(ShopOrder.id)
-                        .where(
-                            ShopOrder.status == S.PENDING_PAYMENT,
-                            ShopOrder.payment_expires_at <= clock.now(),
-                        )
-                        .order_by(ShopOrder.payment_expires_at)
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                service = CheckoutService(db, settings)
-                for order_id in ids:
-                    row = await service._orders.cancel(order_id)
-                    service._audit.record_by(
-                        None,
-                        "ORDER_EXPIRED",
-                        "shop_order",
-                        row.id,
-                        previous={"status": S.PENDING_PAYMENT.value},
-                        new={
-                            "status": str(row.status),
-                            "paymentStatus": str(row.payment_status),
-                        },
-                    )
-            expired += len(ids)
-            if len(ids) < batch:
-                return expired
 
 
 async def _on_paid(session: AsyncSession, event: PaymentSucceeded) -> None:

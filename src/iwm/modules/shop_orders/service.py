@@ -16,7 +16,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -416,6 +416,47 @@ class ShopOrderService:
         products = ProductService(self._db)
         for item in sorted(items, key=lambda i: i.product_id):
             await products.release_stock(item.product_id, item.quantity)
+
+    @staticmethod
+    async def expire_unpaid(
+        maker: async_sessionmaker[AsyncSession], settings: Settings, batch: int = 200
+    ) -> int:
+        """Cancels the orders still PENDING_PAYMENT past their payment expiry and puts their
+        stock back, in batches. Safe in every process at once (SKIP LOCKED), and against a
+        payment arriving at the same moment: both take the order row's lock."""
+        expired = 0
+        while True:
+            async with maker.begin() as db:
+                ids = list(
+                    await db.scalars(
+                        select(ShopOrder.id)
+                        .where(
+                            ShopOrder.status == S.PENDING_PAYMENT,
+                            ShopOrder.payment_expires_at <= clock.now(),
+                        )
+                        .order_by(ShopOrder.payment_expires_at)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                service = ShopOrderService(db, settings)
+                audit = AuditService(db)
+                for order_id in ids:
+                    row = await service.cancel(order_id)
+                    audit.record_by(
+                        None,
+                        "ORDER_EXPIRED",
+                        "shop_order",
+                        row.id,
+                        previous={"status": S.PENDING_PAYMENT.value},
+                        new={
+                            "status": str(row.status),
+                            "paymentStatus": str(row.payment_status),
+                        },
+                    )
+            expired += len(ids)
+            if len(ids) < batch:
+                return expired
 
     async def admin_update(
         self,
