@@ -234,6 +234,19 @@ class Http1:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str, headers: str) -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            return await self._get(path, headers)
+        except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
+            partial = getattr(exc, "partial", b"")
+            if not reused or partial:
+                raise
+            # The server closed the kept-alive connection while it was idle (uvicorn's
+            # keep-alive timeout): as any HTTP client, send the GET again on a new one.
+            self.writer = None
+            return await self._get(path, headers)
+
+    async def _get(self, path: str, headers: str) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
