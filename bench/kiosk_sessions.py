@@ -41,7 +41,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -226,38 +225,63 @@ def rss_mb(pid: int) -> float:
 
 
 class Http1:
-    """A minimal HTTP/1.1 keep-alive client: one per kiosk, cheap enough for thousands."""
+    """A minimal HTTP/1.1 keep-alive client, cheap enough for thousands of kiosks (httpx
+    cost the load client more CPU than a server worker used)."""
+
+    # uvicorn closes a connection idle for 5 s: one idle this long is replaced before use.
+    IDLE_SECONDS = 4.0
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used_at = 0.0
 
     async def get(self, path: str, headers: str) -> tuple[int, bytes]:
         reused = self.writer is not None
         try:
-            return await self._get(path, headers)
+            return await self.request("GET", path, headers)
         except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
-            partial = getattr(exc, "partial", b"")
-            if not reused or partial:
+            if not reused or getattr(exc, "partial", b""):
                 raise
-            # The server closed the kept-alive connection while it was idle (uvicorn's
-            # keep-alive timeout): as any HTTP client, send the GET again on a new one.
-            self.writer = None
-            return await self._get(path, headers)
+            # Closed by the server as it went idle: as any HTTP client, the GET again.
+            self.close()
+            return await self.request("GET", path, headers)
 
-    async def _get(self, path: str, headers: str) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, headers: str = "", body: bytes = b""
+    ) -> tuple[int, bytes]:
+        if self.writer is not None and time.monotonic() - self.used_at > self.IDLE_SECONDS:
+            self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
-        await self.writer.drain()
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return int(head.split()[1]), await self.reader.readexactly(length)
+        try:
+            length = f"Content-Length: {len(body)}\r\n" if method != "GET" else ""
+            self.writer.write(
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}{length}\r\n".encode()
+                + body
+            )
+            await self.writer.drain()
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            size = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    size = int(line.split(b":")[1])
+            answer = int(head.split()[1]), await self.reader.readexactly(size)
+        except BaseException:
+            self.close()
+            raise
+        self.used_at = time.monotonic()
+        return answer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+ClientError = (OSError, asyncio.IncompleteReadError, ValueError)
 
 
 @dataclass
@@ -282,22 +306,34 @@ class Figures:
 class Load:
     def __init__(self, base: str, port: int, kiosks: list[Kiosk]) -> None:
         self.base, self.port, self.kiosks = base, port, kiosks
-        self.http = httpx.AsyncClient(
-            base_url=base, timeout=30, limits=httpx.Limits(max_connections=64)
-        )
+        # The provider's webhook deliveries: a few kept-alive connections, one per delivery
+        # under way.
+        self.hooks: asyncio.Queue[Http1] = asyncio.Queue()
+        for _ in range(32):
+            self.hooks.put_nowait(Http1(port))
         self.figures = Figures()
         self.waiting = 0
         self.running = True
         self.pg: asyncpg.Pool | None = None
 
+    def close(self) -> None:
+        for kiosk in self.kiosks:
+            if kiosk.conn is not None:
+                kiosk.conn.close()
+        while not self.hooks.empty():
+            self.hooks.get_nowait().close()
+
     async def open(self, kiosk: Kiosk) -> None:
-        resp = await self.http.post(
-            f"/kiosk/{kiosk.id}/sessions", headers={"Authorization": f"Bearer {kiosk.key}"}
+        if kiosk.conn is None:
+            kiosk.conn = Http1(self.port)
+        status, body = await kiosk.conn.request(
+            "POST", f"/kiosk/{kiosk.id}/sessions", f"Authorization: Bearer {kiosk.key}\r\n"
         )
-        if resp.status_code != 201:
-            raise RuntimeError(resp.text)
-        kiosk.session = resp.json()["id"]
-        payment_id = uuid.UUID(resp.json()["paymentUrl"].rsplit("/", 1)[1])
+        if status != 201:
+            raise RuntimeError(body.decode(errors="replace"))
+        opened = json.loads(body)
+        kiosk.session = opened["id"]
+        payment_id = uuid.UUID(opened["paymentUrl"].rsplit("/", 1)[1])
         assert self.pg is not None
         kiosk.reference = await self.pg.fetchval(
             "SELECT provider_reference FROM payments WHERE id = $1", payment_id
@@ -305,15 +341,16 @@ class Load:
         kiosk.paid_at = None
 
     async def poll_forever(self, kiosk: Kiosk) -> None:
-        kiosk.conn = Http1(self.port)
+        """The kiosk's loop, on its one kept-alive connection (polls, starts and opens)."""
+        if kiosk.conn is None:
+            kiosk.conn = Http1(self.port)
         while self.running:
             path = f"/kiosk/{kiosk.id}/sessions/{kiosk.session}?wait=25"
             self.waiting += 1
             try:
                 status, body = await kiosk.conn.get(path, f"Authorization: Bearer {kiosk.key}\r\n")
-            except (OSError, asyncio.IncompleteReadError) as exc:
+            except ClientError as exc:
                 self.figures.errors.append(f"poll: {exc!r}")
-                kiosk.conn = Http1(self.port)
                 await asyncio.sleep(1.0)  # as a kiosk would: no retry storm
                 continue
             finally:
@@ -327,39 +364,42 @@ class Load:
                 if kiosk.paid_at is not None:
                     self.figures.latencies.append((time.monotonic() - kiosk.paid_at) * 1000)
                 try:
-                    started = await self.http.post(
+                    started, _ = await kiosk.conn.request(
+                        "POST",
                         f"/kiosk/{kiosk.id}/sessions/{kiosk.session}/start",
-                        headers={"Authorization": f"Bearer {kiosk.key}"},
+                        f"Authorization: Bearer {kiosk.key}\r\n",
                     )
-                    if started.status_code != 200:
-                        self.figures.errors.append(f"start {started.status_code}")
-                except httpx.HTTPError as exc:
+                    if started != 200:
+                        self.figures.errors.append(f"start {started}")
+                except ClientError as exc:
                     self.figures.errors.append(f"start: {exc!r}")
                 while self.running:
                     try:
                         await self.open(kiosk)
                         break
-                    except (RuntimeError, httpx.HTTPError) as exc:
+                    except (RuntimeError, *ClientError) as exc:
                         self.figures.errors.append(f"open: {str(exc)[:120]}")
                         await asyncio.sleep(1.0)
 
     async def pay(self, kiosk: Kiosk) -> None:
         body = event_body("payment.succeeded", kiosk.reference)
         kiosk.paid_at = time.monotonic()
+        conn = await self.hooks.get()
         try:
-            resp = await self.http.post(
+            status, answer = await conn.request(
+                "POST",
                 "/api/v1/payments/webhook",
-                content=body,
-                headers={
-                    "Webhook-Signature": sign(SECRET.encode(), body),
-                    "Content-Type": "application/json",
-                },
+                f"Webhook-Signature: {sign(SECRET.encode(), body)}\r\n"
+                "Content-Type: application/json\r\n",
+                body,
             )
-        except httpx.HTTPError as exc:
+        except ClientError as exc:
             self.figures.errors.append(f"webhook: {exc!r}")
             return
-        if resp.status_code != 200:
-            self.figures.errors.append(f"webhook {resp.status_code}: {resp.text[:200]}")
+        finally:
+            self.hooks.put_nowait(conn)
+        if status != 200:
+            self.figures.errors.append(f"webhook {status}: {answer[:200]!r}")
 
     async def pay_at(self, rate: float, seconds: float, among: list[Kiosk]) -> None:
         interval, next_at = 1 / rate, time.monotonic()
@@ -440,7 +480,7 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
                 try:
                     await load.open(k)
                     return
-                except (RuntimeError, httpx.HTTPError) as exc:
+                except (RuntimeError, *ClientError) as exc:
                     load.figures.errors.append(f"open: {str(exc)[:120]}")
                     await asyncio.sleep(1.0)
 
@@ -464,7 +504,7 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     for p in pollers:
         p.cancel()
     await asyncio.gather(*pollers, sampler, return_exceptions=True)
-    await load.http.aclose()
+    load.close()
     await load.pg.close()
 
     return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss, shares)
