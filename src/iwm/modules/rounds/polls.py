@@ -22,8 +22,9 @@ from iwm.modules.rounds.models import KioskSession
 from iwm.modules.rounds.service import RoundService
 
 Found = tuple[KioskSession, str] | None
-# At most this many sessions in one statement.
-BATCH = 500
+# At most this many sessions in one statement: loading the rows holds the event loop (tens
+# of microseconds a row), and the heartbeats answered by the same loop should not wait long.
+BATCH = 100
 
 
 class SessionReads:
