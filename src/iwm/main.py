@@ -1,5 +1,6 @@
 """create_app(): resources, middleware, routers and error handlers."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from iwm.core.middleware import (
 from iwm.core.openapi import install_openapi, operation_id
 from iwm.core.resources import Resources
 from iwm.core.shutdown import drain_before_stopping
+from iwm.core.tracing import install_tracing
 from iwm.modules.accounts.router import router as me_router
 from iwm.modules.admin_views.router import audit_router as admin_audit_router
 from iwm.modules.admin_views.router import partners_router as admin_partner_views_router
@@ -96,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if scheduler is not None:
                 await scheduler.stop()
             await resources.close()
+            if stop_tracing is not None:
+                # The spans still in the batch leave now (within the exporter's timeout).
+                await asyncio.to_thread(stop_tracing)
 
     app = FastAPI(
         title="IWM platform API",
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.resources = resources
     install_error_handlers(app)
+    stop_tracing = install_tracing(app, settings)
 
     # Innermost first. Money in JSON bodies is written exactly (see core/money.py).
     app.add_middleware(ExactNumbersMiddleware)

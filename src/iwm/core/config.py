@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import (
+    AliasChoices,
     Field,
     SecretStr,
     ValidationError,
@@ -211,6 +212,14 @@ class Settings(BaseSettings):
     # with `Connection: close`, before they are closed; requests under way then have up to
     # `request_timeout_seconds` to finish.
     shutdown_drain_seconds: float = Field(default=1.0, ge=0, le=30)
+    # OTLP/HTTP collector (http://collector:4318) to send a span per request to; unset,
+    # tracing is off. Read from IWM_OTEL_ENDPOINT, else the standard OTEL_EXPORTER_OTLP_ENDPOINT.
+    otel_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "iwm_otel_endpoint", "otel_exporter_otlp_endpoint", "otel_endpoint"
+        ),
+    )
     # Unset: JSON lines in production, readable console lines in development.
     log_json: bool | None = None
     log_level: str = "INFO"
