@@ -4,7 +4,8 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -172,6 +173,33 @@ def _prepare_metrics_dir() -> None:
         os.makedirs(path, mode=0o700, exist_ok=True)
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="iwm-metrics-")
+
+
+@contextmanager
+def _progress(what: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr, so that what a command prints on stdout stays clean for a
+    script (and nothing of it shows when stderr is not a terminal); yields the
+    `on_progress(what, done, total)` the services take."""
+    from iwm.core.progress import silent  # noqa: PLC0415
+
+    stderr = Console(stderr=True)
+    if not stderr.is_terminal:
+        # A log or a pipe: not even the blank line Rich leaves when it stops.
+        yield silent
+        return
+    with Progress(
+        console=stderr,
+        transient=True,
+        # What the command prints meanwhile (demo-data's accounts) goes above the bar only
+        # when stdout is the terminal too; redirected, it stays in its file.
+        redirect_stdout=sys.stdout.isatty(),
+    ) as progress:
+        task = progress.add_task(what, total=None)
+
+        def on_progress(step: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, description=f"{what}: {step}")
+
+        yield on_progress
 
 
 def _production() -> bool:
@@ -437,7 +465,8 @@ def demo_data(
                 "(demo-password); add --force to load it anyway"
             ]
         )
-    _run(load_demo_data(get_settings(), console))
+    with _progress("demo data") as on_progress:
+        _run(load_demo_data(get_settings(), console, on_progress))
 
 
 @app.command("reconcile-payouts")
@@ -458,11 +487,12 @@ def reconcile_payouts_command(
 
     install()
 
-    async def go() -> dict[str, int]:
+    async def go(on_progress: Callable[[str, int, int], None]) -> dict[str, int]:
         async with Resources.opened(get_settings()) as resources:
-            return await reconcile_payouts(resources, now=now)
+            return await reconcile_payouts(resources, now=now, on_progress=on_progress)
 
-    counts = _run(go())
+    with _progress("reconcile") as on_progress:
+        counts = _run(go(on_progress))
     console.print(
         f"payouts completed {counts['completed']}, still sent {counts['sent']}, "
         f"failed {counts['failed']}"
@@ -488,12 +518,13 @@ def qualify_ranks_command(
 
     install()
 
-    async def go() -> Any:
+    async def go(on_progress: Callable[[str, int, int], None]) -> Any:
         async with Resources.opened(get_settings()) as resources:
-            return await qualify_ranks(resources, period)
+            return await qualify_ranks(resources, period, on_progress=on_progress)
 
     try:
-        report = _run(go())
+        with _progress("qualify") as on_progress:
+            report = _run(go(on_progress))
     except DomainError as exc:
         _refuse([_domain_problem(exc)])
     if report.already_done:
@@ -522,12 +553,13 @@ def distribute_returns_command(
 
     install()
 
-    async def go() -> Any:
+    async def go(on_progress: Callable[[str, int, int], None]) -> Any:
         async with Resources.opened(get_settings()) as resources:
-            return await distribute_returns(resources, period)
+            return await distribute_returns(resources, period, on_progress)
 
     try:
-        report = _run(go())
+        with _progress("distribute") as on_progress:
+            report = _run(go(on_progress))
     except DomainError as exc:
         _refuse([_domain_problem(exc)])
     amount = _amount(report.amount_minor)
@@ -559,21 +591,17 @@ def cleanup(
 
     steps = CleanupService.DRY_RUN_STEPS if dry_run else CleanupService.STEPS
 
-    async def go(progress: Progress) -> dict[str, Any]:
-        task = progress.add_task("cleanup", total=len(steps))
-
+    async def go(on_progress: Callable[[str, int, int], None]) -> dict[str, Any]:
         def on_step(name: str) -> None:
-            done = steps.index(name)
-            progress.update(task, completed=done, description=f"cleanup: {name}")
+            on_progress(name, steps.index(name), len(steps))
 
         async with Resources.opened(get_settings()) as resources:
             report = await CleanupService(resources).run(dry_run=dry_run, on_step=on_step)
-        progress.update(task, completed=len(steps), description="cleanup")
+        on_progress("done", len(steps), len(steps))
         return report.as_dict()
 
-    # On stderr, so that the table on stdout stays clean for a script.
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        report = _run(go(progress))
+    with _progress("cleanup") as on_progress:
+        report = _run(go(on_progress))
     table = Table(title="cleanup (dry run: nothing removed)" if dry_run else "cleanup")
     table.add_column("what")
     table.add_column("removed" if not dry_run else "would remove", justify="right")
@@ -597,13 +625,14 @@ def rebuild_projections(
 
     install()
 
-    async def go() -> list[events.Drift]:
+    async def go(on_progress: Callable[[str, int, int], None]) -> list[events.Drift]:
         async with Resources.opened(get_settings()) as resources:
             if not check:
-                await events.rebuild(resources.sessionmaker)
-            return await events.check(resources.sessionmaker)
+                await events.rebuild(resources.sessionmaker, on_progress)
+            return await events.check(resources.sessionmaker, on_progress)
 
-    drifts = _run(go())
+    with _progress("projections") as on_progress:
+        drifts = _run(go(on_progress))
     table = Table(title="projections: drift from the source rows" if check else "projections")
     table.add_column("projection")
     table.add_column("owner")

@@ -25,6 +25,8 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Executable, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from iwm.core.progress import OnProgress, silent
+
 
 class Event:
     """Base of every domain event: a frozen dataclass naming what happened, with the
@@ -181,14 +183,19 @@ def _compare(kept: Snapshot, rebuilt: Snapshot) -> list[Difference]:
     return out
 
 
-async def check(maker: async_sessionmaker[AsyncSession]) -> list[Drift]:
+async def check(
+    maker: async_sessionmaker[AsyncSession], on_progress: OnProgress = silent
+) -> list[Drift]:
     """Every projection against a rebuild of it from the source rows, in one transaction
     that is rolled back: nothing is changed. One `Drift` per projection, in order."""
     async with maker() as session:
         try:
             before = {p.name: await p.snapshot(session) for p in projections()}
-            for p in projections():
+            every = projections()
+            for done, p in enumerate(every):
+                on_progress(f"check {p.name}", done, len(every))
                 await p.rebuild(session)
+            on_progress("check", len(every), len(every))
             await session.flush()
             return [
                 Drift(p.name, p.owner, _compare(before[p.name], await p.snapshot(session)))
@@ -198,11 +205,16 @@ async def check(maker: async_sessionmaker[AsyncSession]) -> list[Drift]:
             await session.rollback()
 
 
-async def rebuild(maker: async_sessionmaker[AsyncSession]) -> None:
+async def rebuild(
+    maker: async_sessionmaker[AsyncSession], on_progress: OnProgress = silent
+) -> None:
     """Recomputes every projection from the source rows, in one transaction."""
     async with maker.begin() as session:
-        for p in projections():
+        every = projections()
+        for done, p in enumerate(every):
+            on_progress(f"rebuild {p.name}", done, len(every))
             await p.rebuild(session)
+        on_progress("rebuild", len(every), len(every))
 
 
 # -- snapshot helpers ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ and each safe to run twice."""
 from rich.console import Console
 
 from iwm.core.config import Settings
+from iwm.core.progress import OnProgress, silent
 from iwm.core.resources import Resources
 from iwm.demo.admin import load_admin_demo
 from iwm.demo.growth import load_growth_demo
@@ -13,10 +14,18 @@ from iwm.demo.money import load_money_demo
 from iwm.projections import install as install_projections
 
 
-async def load_demo_data(settings: Settings, console: Console) -> None:
+async def load_demo_data(
+    settings: Settings, console: Console, on_progress: OnProgress = silent
+) -> None:
     install_projections()
+    parts = [
+        ("kiosks", load_kiosk_demo),
+        ("admin", load_admin_demo),
+        ("money", load_money_demo),
+        ("growth", load_growth_demo),
+    ]
     async with Resources.opened(settings) as resources:
-        await load_kiosk_demo(resources, console)
-        await load_admin_demo(resources, console)
-        await load_money_demo(resources, console)
-        await load_growth_demo(resources, console)
+        for done, (name, load) in enumerate(parts):
+            on_progress(f"demo data: {name}", done, len(parts))
+            await load(resources, console)
+        on_progress("demo data", len(parts), len(parts))

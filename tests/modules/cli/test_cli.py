@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -186,3 +187,57 @@ async def test_serve_answers_and_runs_the_daily_cleanup(server: str, db: AsyncSe
     assert ranks is not None
     assert ranks.result is not None
     assert ranks.result["partners"] == 0
+
+
+def _as_terminal(profile: Profile, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as run at a terminal (Rich draws its progress bar), its two streams
+    captured apart, escape codes removed."""
+    env = {**os.environ, **profile.env, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
+    result = subprocess.run(  # noqa: S603
+        [IWM, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+    result.stdout = ansi.sub("", result.stdout)
+    result.stderr = ansi.sub("", result.stderr)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "bar", "printed"),
+    [
+        (("reconcile-payouts",), "reconcile", "payouts completed 0, still sent 0, failed 0"),
+        # (Run twice below: the second says the month was already qualified.)
+        (("qualify-ranks", "--period", "2020-03"), "qualify", "ranks for 2020-03"),
+        (
+            ("distribute-returns", "--period", "2020-03"),
+            "distribute",
+            "returns for 2020-03: 0 credited (0), 0 already credited before",
+        ),
+        (("rebuild-projections",), "projections", "rebuilt; no drift"),
+        (("rebuild-projections", "--check"), "projections", "no drift"),
+        (("cleanup", "--dry-run"), "cleanup", "would remove"),
+    ],
+)
+def test_long_commands_show_progress_on_stderr_and_print_their_result_on_stdout(
+    cli_profile: Profile, args: tuple[str, ...], bar: str, printed: str
+) -> None:
+    result = _as_terminal(cli_profile, *args)
+    assert result.returncode == 0, result.stderr
+    assert printed in result.stdout
+    # The bar (its description and percentage), drawn then cleared, on stderr only.
+    assert bar in result.stderr
+    assert "%" in result.stderr
+    assert "%" not in result.stdout
+    # Not at a terminal: the result alone, no bar.
+    quiet = run_cli(cli_profile, *args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert printed in quiet.stdout
+    assert quiet.stderr == ""
+
+
+def test_demo_data_shows_progress_and_still_prints_its_accounts(cli_profile: Profile) -> None:
+    result = _as_terminal(cli_profile, "demo-data")
+    assert result.returncode == 0, result.stderr
+    assert "demo data" in result.stderr
+    assert "demo accounts (password" in result.stdout
+    assert "demo accounts" not in result.stderr

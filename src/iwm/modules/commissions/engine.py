@@ -16,6 +16,7 @@ from iwm.core.config import Settings
 from iwm.core.events import publish
 from iwm.core.money import from_minor, json_text, to_minor, to_whole
 from iwm.core.principal import Principal
+from iwm.core.progress import OnProgress, silent
 from iwm.core.resources import Resources
 from iwm.modules.commissions.errors import CommissionNotFound
 from iwm.modules.commissions.events import commission_event
@@ -253,13 +254,18 @@ class CommissionEngine:
             currency=sale.currency,
         )
 
-    async def qualify_ranks(self, period: str, *, allow_open: bool = False) -> QualificationReport:
+    async def qualify_ranks(
+        self, period: str, *, allow_open: bool = False, on_progress: OnProgress = silent
+    ) -> QualificationReport:
         """Qualifies a month's ranks (once) and pays a RANK_BONUS for every rank a partner
         reaches for the first time, in the same transaction."""
         ranks = RankService(self._db, self._settings)
-        report, promotions = await ranks.qualify(period, allow_open=allow_open)
+        report, promotions = await ranks.qualify(
+            period, allow_open=allow_open, on_progress=on_progress
+        )
         plan = ranks.plan()
-        for promotion in promotions:
+        for done, promotion in enumerate(promotions):
+            on_progress("rank bonuses", done, len(promotions))
             for rule in promotion.ranks:
                 gross = to_minor(rule.bonus)
                 if gross <= 0:
@@ -278,6 +284,7 @@ class CommissionEngine:
                     points=0,
                     currency=self._settings.currency,
                 )
+        on_progress("rank bonuses", len(promotions), len(promotions))
         return report
 
     async def _locked_upline(self, buyer: uuid.UUID, levels: int) -> list[UplineLevel]:
@@ -434,12 +441,16 @@ class CommissionEngine:
 
 
 async def qualify_ranks(
-    resources: Resources, period: str | None = None, *, allow_open: bool = False
+    resources: Resources,
+    period: str | None = None,
+    *,
+    allow_open: bool = False,
+    on_progress: OnProgress = silent,
 ) -> QualificationReport:
     """One month's rank qualification and its bonuses in one transaction; by default the
     month before this one (what the monthly job runs)."""
     async with resources.sessionmaker.begin() as db:
         engine = CommissionEngine(db, resources.settings)
         return await engine.qualify_ranks(
-            period or previous_period(clock.now()), allow_open=allow_open
+            period or previous_period(clock.now()), allow_open=allow_open, on_progress=on_progress
         )

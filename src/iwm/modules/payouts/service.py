@@ -20,6 +20,7 @@ from iwm.core.events import publish
 from iwm.core.listing import Listing, at_least, below, equals
 from iwm.core.money import from_minor, to_minor
 from iwm.core.principal import Principal
+from iwm.core.progress import OnProgress, silent
 from iwm.core.resources import Resources
 from iwm.modules.audit.service import AuditService
 from iwm.modules.commissions.engine import CommissionEngine
@@ -546,7 +547,9 @@ class PayoutProcessor:
         assert row is not None  # noqa: S101 (only a reconciliation finds it moved on)
         return row
 
-    async def reconcile(self, stale_after: timedelta) -> dict[str, int]:
+    async def reconcile(
+        self, stale_after: timedelta, on_progress: OnProgress = silent
+    ) -> dict[str, int]:
         """Finishes payouts left in PROCESSING for longer than `stale_after` (the process
         stopped between its claim and the outcome, or the provider had not finished): asks
         the provider again with the same idempotency key, which pays at most once and
@@ -566,7 +569,8 @@ class PayoutProcessor:
                 )
             )
         counts = {"completed": 0, "sent": 0, "failed": 0}
-        for payout in stale:
+        for done, payout in enumerate(stale):
+            on_progress("payouts", done, len(stale))
             try:
                 result = await self._provider.pay(_payment_order(payout, payout.external_reference))
             except ProviderDeclined as exc:
@@ -578,6 +582,7 @@ class PayoutProcessor:
             )
             if row is not None:
                 counts["completed" if row.status == P.COMPLETED else "sent"] += 1
+        on_progress("payouts", len(stale), len(stale))
         return counts
 
     async def _paid(
@@ -691,7 +696,9 @@ async def _lock_payout(db: AsyncSession, network: NetworkService, payout_id: uui
     return row
 
 
-async def reconcile_payouts(resources: Resources, *, now: bool = False) -> dict[str, int]:
+async def reconcile_payouts(
+    resources: Resources, *, now: bool = False, on_progress: OnProgress = silent
+) -> dict[str, int]:
     """`PayoutProcessor.reconcile` of the app, for payouts stale past the configured delay;
     with `now`, every payout in PROCESSING at once (an operator who knows its `process` was
     interrupted). Safe even against a `process` still running: both ask the provider with
@@ -701,4 +708,4 @@ async def reconcile_payouts(resources: Resources, *, now: bool = False) -> dict[
         if now
         else timedelta(seconds=resources.settings.payout_reconcile_after_seconds)
     )
-    return await PayoutProcessor.of(resources).reconcile(stale_after)
+    return await PayoutProcessor.of(resources).reconcile(stale_after, on_progress)

@@ -21,6 +21,7 @@ from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
 from iwm.core.money import to_minor
+from iwm.core.progress import OnProgress, silent
 from iwm.core.upsert import insert
 from iwm.modules.audit.service import AuditService
 from iwm.modules.network.models import (
@@ -110,7 +111,7 @@ class RankService:
             await self._network.ensure_rank(rule.code, rule.name, rule.level)
 
     async def qualify(
-        self, period: str, *, allow_open: bool = False
+        self, period: str, *, allow_open: bool = False, on_progress: OnProgress = silent
     ) -> tuple[QualificationReport, list[Promotion]]:
         """Qualifies `period` once (see the module's docstring); the partners whose rank
         changes are locked in id order. Returns who reached ranks never held before."""
@@ -141,6 +142,7 @@ class RankService:
                 rank_bonuses=0,
             )
             return report, []
+        on_progress("ranks: volumes", 0, 1)
         figures = await self._figures(period)
         levels = {r.code: r.level for r in plan.ranks}
         codes = {rank.id: rank.code for rank in await self._db.scalars(select(PartnerRank))}
@@ -167,7 +169,8 @@ class RankService:
         await self._network.lock_partners({c[0] for c in changes})
         promotions: list[Promotion] = []
         promoted = demoted = 0
-        for partner_id, old, new, highest, got in changes:
+        for done, (partner_id, old, new, highest, got) in enumerate(changes):
+            on_progress("ranks", done, len(changes))
             await self._network.set_rank(partner_id, new.code if new else None)
             change = RankChange(
                 id=uuid.uuid4(),

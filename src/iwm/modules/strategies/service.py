@@ -16,6 +16,7 @@ from iwm.core.events import publish
 from iwm.core.listing import Listing, SortOrder, contains, equals, one_of
 from iwm.core.money import from_minor, percent_to_bp, to_minor
 from iwm.core.principal import Principal
+from iwm.core.progress import OnProgress, silent
 from iwm.core.resources import Resources
 from iwm.core.slug import first_free, slugify
 from iwm.core.upsert import insert
@@ -499,7 +500,7 @@ class ReturnService:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
 
-    async def distribute(self, period: str) -> ReturnsReport:
+    async def distribute(self, period: str, on_progress: OnProgress = silent) -> ReturnsReport:
         """Credits every participation that was active during `period` (a month that has
         ended; 400 on `period` otherwise) its prorated return: one `investment_returns`
         entry each, inserted with ON CONFLICT DO NOTHING on (participation, month), so
@@ -523,7 +524,8 @@ class ReturnService:
             )
         ).all()
         credited = total = skipped = 0
-        for part, rate_bp in rows:
+        for done, (part, rate_bp) in enumerate(rows):
+            on_progress("returns", done, len(rows))
             stop = min(part.ends_at, part.closed_at or part.ends_at).date()
             days = (min(stop, after) - max(part.started_at.date(), first)).days
             amount = prorated_return(part.amount_minor, rate_bp, days, first.year)
@@ -569,6 +571,7 @@ class ReturnService:
             )
             credited += 1
             total += amount
+        on_progress("returns", len(rows), len(rows))
         if credited:
             AuditService(self._db).record_by(
                 None,
@@ -580,8 +583,12 @@ class ReturnService:
         return ReturnsReport(period, credited, total, skipped)
 
 
-async def distribute_returns(resources: Resources, period: str | None = None) -> ReturnsReport:
+async def distribute_returns(
+    resources: Resources, period: str | None = None, on_progress: OnProgress = silent
+) -> ReturnsReport:
     """One month's returns in one transaction; by default the month before this one (what
     the monthly job runs)."""
     async with resources.sessionmaker.begin() as db:
-        return await ReturnService(db).distribute(period or previous_period(clock.now()))
+        return await ReturnService(db).distribute(
+            period or previous_period(clock.now()), on_progress
+        )
