@@ -64,6 +64,7 @@ from iwm.modules.scheduler.service import Scheduler
 from iwm.modules.shop_orders.member_router import router as member_orders_router
 from iwm.modules.shop_orders.products_router import router as admin_products_router
 from iwm.modules.shop_orders.router import router as admin_shop_orders_router
+from iwm.modules.strategies.investments_router import router as member_investments_router
 from iwm.modules.strategies.member_router import router as member_strategies_router
 from iwm.modules.strategies.router import router as admin_strategies_router
 from iwm.modules.users.router import router as admin_users_router
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         member_products_router,
         member_strategies_router,
         member_orders_router,
+        member_investments_router,
         admin_partners_router,
         admin_partner_views_router,
         admin_audit_router,

@@ -10,6 +10,7 @@ from iwm.modules.network.projections import NETWORK_LEVELS
 from iwm.modules.rounds.service import install as install_round_handlers
 from iwm.modules.shop_orders.checkout import install as install_checkout_handlers
 from iwm.modules.shop_orders.projections import SHOP_ORDER_TOTALS
+from iwm.modules.strategies.investments import install as install_investment_handlers
 from iwm.modules.strategies.projections import PARTICIPATION_RETURNS
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -28,3 +29,4 @@ def install() -> None:
     register(*PROJECTIONS)
     install_round_handlers()
     install_checkout_handlers()
+    install_investment_handlers()

@@ -1,6 +1,7 @@
-"""`iwm demo-data`, money part: categories, products and strategies; shop orders in every
-status, investments, commissions in every status and payouts in every status, made
-through the domain services on top of the admin demo's partner tree. Safe to run twice:
+"""`iwm demo-data`, money part: categories, products and strategies; shop orders and
+investments in every status (placed, paid, declined, expired, cancelled and refunded
+through the members' checkout), commissions in every status and payouts in every status,
+made through the domain services on top of the admin demo's partner tree. Safe to run twice:
 it stops when its first product exists."""
 
 import random
@@ -15,6 +16,7 @@ from iwm.core.money import to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.demo.admin import MODERATOR
+from iwm.demo.shop import DemoCheckout
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
 from iwm.modules.categories.service import CategoryService
@@ -22,6 +24,7 @@ from iwm.modules.commissions.admin_service import AdjustAction, CommissionServic
 from iwm.modules.commissions.models import Commission, CommissionStatus
 from iwm.modules.kyc.models import KycStatus
 from iwm.modules.network.models import NetworkPartner
+from iwm.modules.payments.models import Payment
 from iwm.modules.payouts.models import Payout, PayoutMethod
 from iwm.modules.payouts.provider import PaymentOrder, PaymentResult, make_provider
 from iwm.modules.payouts.service import PayoutProcessor, PayoutService
@@ -30,7 +33,7 @@ from iwm.modules.products.schemas import ProductCreate, ProductUpdate
 from iwm.modules.products.service import ProductService
 from iwm.modules.shop_orders.models import ShippingMethod, ShopOrderStatus
 from iwm.modules.shop_orders.service import OrderLine, ShopOrderService
-from iwm.modules.strategies.models import StrategyStatus
+from iwm.modules.strategies.models import Participation, ParticipationStatus, StrategyStatus
 from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
 from iwm.modules.strategies.service import ParticipationService, StrategyService
 from iwm.modules.users.models import User
@@ -69,7 +72,7 @@ ORDER_PLAN = [
     "DELIVERED",
     "REFUNDED",
     "PAID",
-    "DELIVERED",
+    "DECLINED",
     "SHIPPED",
     "DELIVERED",
     "PENDING_PAYMENT",
@@ -99,7 +102,6 @@ class _TransferInFlight:
 
 
 async def load_money_demo(resources: Resources, console: Console) -> None:
-    settings = resources.settings
     async with resources.sessionmaker.begin() as db:
         if await db.scalar(select(Product.id).where(Product.sku == MARKER_SKU)) is not None:
             console.print("money demo data already loaded; nothing to do")
@@ -127,27 +129,44 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
         task = progress.add_task(
             "shop and money", total=len(ORDER_PLAN) + len(INVESTMENTS) + len(PAYOUT_PLAN) + 2
         )
-        products, strategies = await _catalog(resources, admin)
+        products, every_strategy = await _catalog(resources, admin)
+        strategies, closing = every_strategy[: len(STRATEGIES)], every_strategy[len(STRATEGIES) :]
         progress.advance(task, 2)
+        checkout = DemoCheckout(resources)
+
+        def basket() -> list[OrderLine]:
+            chosen = rng.sample(products, rng.randint(1, 2))
+            return [OrderLine(p, rng.randint(1, 3)) for p in chosen]
+
+        async def left_unpaid() -> None:
+            # An order declined and never paid, an investment never paid: both expire.
+            _, declined = await checkout.order(buyers[0], basket(), ShippingMethod.STANDARD)
+            await checkout.provider_event(declined, succeeded=False)
+            await checkout.invest(buyers[1], strategies[0], to_minor(Decimal(300)))
+
+        await checkout.expire_later(left_unpaid)
         for i, plan in enumerate(ORDER_PLAN):
             buyer = buyers[i % len(buyers)]
-            lines = [
-                OrderLine(p, rng.randint(1, 3)) for p in rng.sample(products, rng.randint(1, 2))
-            ]
-            async with resources.sessionmaker.begin() as db:
-                order = await ShopOrderService(db, settings).place(
-                    buyer, lines, rng.choice(list(ShippingMethod))
-                )
-            await _move_order(resources, admin, order.id, plan, i)
+            order_id, payment = await checkout.order(
+                buyer, basket(), rng.choice(list(ShippingMethod))
+            )
+            await _move_order(resources, admin, checkout, buyer, order_id, payment, plan, i)
             progress.advance(task)
         for i, amount in enumerate(INVESTMENTS):
-            async with resources.sessionmaker.begin() as db:
-                await ParticipationService(db, settings).invest(
-                    buyers[(i * 5) % len(buyers)],
-                    strategies[i % len(strategies)],
-                    to_minor(Decimal(amount)),
-                )
+            _, payment = await checkout.invest(
+                buyers[(i * 5) % len(buyers)],
+                strategies[i % len(strategies)],
+                to_minor(Decimal(amount)),
+            )
+            if i != len(INVESTMENTS) - 1:  # the last one waits for its payment
+                await checkout.provider_event(payment)
             progress.advance(task)
+        # Paid after its fund stopped taking investments: refunded.
+        _, late = await checkout.invest(buyers[2], closing[0], to_minor(Decimal(400)))
+        await _close_to_new(resources, admin, closing)
+        await checkout.provider_event(late)
+        await checkout.send_refunds()
+        await _finish_two(resources)
         await _commission_statuses(resources, admin)
         await _payouts(resources, admin, processor, partners, progress, task)
     console.print(
@@ -247,20 +266,32 @@ async def _catalog(
             strategies.append(
                 (await StrategyService(db, resources.settings).create(admin, body)).id
             )
-        for strategy_id, (_, status) in zip(
-            strategies[len(STRATEGIES) :], CLOSED_TO_NEW, strict=True
-        ):
+    return products, strategies
+
+
+async def _close_to_new(
+    resources: Resources, admin: Principal, strategy_ids: list[uuid.UUID]
+) -> None:
+    async with resources.sessionmaker.begin() as db:
+        for strategy_id, (_, status) in zip(strategy_ids, CLOSED_TO_NEW, strict=True):
             await StrategyService(db, resources.settings).update(
                 admin, strategy_id, StrategyUpdate(status=StrategyStatus(status))
             )
-    return products, strategies[: len(STRATEGIES)]
 
 
 async def _move_order(
-    resources: Resources, admin: Principal, order_id: uuid.UUID, plan: str, i: int
+    resources: Resources,
+    admin: Principal,
+    checkout: DemoCheckout,
+    buyer: uuid.UUID,
+    order_id: uuid.UUID,
+    payment: Payment,
+    plan: str,
+    i: int,
 ) -> None:
     steps: dict[str, list[ShopOrderStatus]] = {
         "PENDING_PAYMENT": [],
+        "DECLINED": [],
         "PAID": [],
         "PROCESSING": [ShopOrderStatus.PROCESSING],
         "SHIPPED": [ShopOrderStatus.PROCESSING, ShopOrderStatus.SHIPPED],
@@ -270,16 +301,20 @@ async def _move_order(
             ShopOrderStatus.DELIVERED,
         ],
         "CANCELLED_UNPAID": [],
-        "REFUNDED": [ShopOrderStatus.CANCELLED],
+        "REFUNDED": [],
     }
     settings = resources.settings
-    async with resources.sessionmaker.begin() as db:
-        service = ShopOrderService(db, settings)
-        if plan == "CANCELLED_UNPAID":
-            await service.cancel(order_id, admin)
-            return
-        if plan != "PENDING_PAYMENT":
-            await service.pay(order_id)
+    if plan == "CANCELLED_UNPAID":
+        await checkout.member_cancel(buyer, order_id)
+        return
+    if plan == "DECLINED":
+        await checkout.provider_event(payment, succeeded=False)
+        return
+    if plan != "PENDING_PAYMENT":
+        await checkout.provider_event(payment)
+    if plan == "REFUNDED":
+        await checkout.member_cancel(buyer, order_id)
+        return
     for status in steps[plan]:
         fields: dict[str, str | None] = {}
         if status is ShopOrderStatus.SHIPPED:
@@ -290,6 +325,24 @@ async def _move_order(
             }
         async with resources.sessionmaker.begin() as db:
             await ShopOrderService(db, settings).admin_update(admin, order_id, status, fields)
+
+
+async def _finish_two(resources: Resources) -> None:
+    """The two oldest investments end: one at its term, one withdrawn early."""
+    async with resources.sessionmaker.begin() as db:
+        active = list(
+            await db.scalars(
+                select(Participation.id)
+                .where(Participation.status == ParticipationStatus.ACTIVE)
+                .order_by(Participation.created_at, Participation.id)
+                .limit(2)
+            )
+        )
+        participations = ParticipationService(db, resources.settings)
+        for participation_id, status in zip(
+            active, (ParticipationStatus.COMPLETED, ParticipationStatus.WITHDRAWN), strict=False
+        ):
+            await participations.finish(participation_id, status)
 
 
 async def _commission_statuses(resources: Resources, admin: Principal) -> None:

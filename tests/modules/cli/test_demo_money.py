@@ -15,13 +15,16 @@ from iwm.demo.money import load_money_demo
 from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.service import LedgerService
 from iwm.modules.network.models import NetworkPartner, PartnerStatus
+from iwm.modules.payments.models import Payment, PaymentStatus
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.products.models import Product, ProductStatus
 from iwm.modules.ranks.models import RankChange, RankPeriod
+from iwm.modules.shop_orders.models import PaymentStatus as OrderPayment
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderStatus
 from iwm.modules.strategies.models import (
     InvestmentReturn,
     Participation,
+    ParticipationStatus,
     Strategy,
     StrategyStatus,
 )
@@ -51,6 +54,11 @@ async def test_demo_money_holds_every_status_and_runs_once(
     assert await _statuses(db, Product.status) == {s.value for s in ProductStatus}
     assert await _statuses(db, Strategy.status) == {s.value for s in StrategyStatus}
     assert counts[3]
+    assert await _statuses(db, Participation.status) == {s.value for s in ParticipationStatus}
+    assert await _statuses(db, Payment.status) == {
+        s.value for s in PaymentStatus if s is not PaymentStatus.REFUND_PENDING
+    }
+    assert await _statuses(db, ShopOrder.payment_status) == {s.value for s in OrderPayment}
     # Balances were moved by the services only: each equals its ledger.
     for partner in await db.scalars(select(NetworkPartner)):
         sums = await LedgerService(db).sums(partner.id)

@@ -32,7 +32,7 @@ from iwm.core.listing import (
 from iwm.core.principal import Role
 from iwm.modules.network.models import NetworkPartner
 from iwm.modules.shop_orders.models import PaymentStatus, ShopOrder
-from iwm.modules.strategies.models import Participation
+from iwm.modules.strategies.models import Participation, invested
 from iwm.modules.users.models import User, UserRole, UserStatus, full_name_sql
 from iwm.modules.users.schemas import UserSortField
 
@@ -46,7 +46,7 @@ _ORDER_STATS = (
 )
 _INVESTMENT_STATS = (
     select(Participation.user_id, func.count(), func.sum(Participation.amount_minor))
-    .where(Participation.user_id.in_(_PAGE_IDS))
+    .where(Participation.user_id.in_(_PAGE_IDS), invested())
     .group_by(Participation.user_id)
 )
 
@@ -58,7 +58,7 @@ def _per_user(column: Any, where: ColumnElement[bool], label: str) -> Any:
 
 _own_roles = UserRole.user_id == User.id
 _own_orders = ShopOrder.user_id == User.id
-_own_investments = Participation.user_id == User.id
+_own_investments = (Participation.user_id == User.id) & invested()
 # A page of the users list, one row per user, every figure by the per-user indexes.
 _LIST_ROWS = select(
     User.id,

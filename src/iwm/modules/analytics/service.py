@@ -62,7 +62,7 @@ from iwm.modules.commissions.models import CommissionStatus
 from iwm.modules.network.models import NetworkPartner, PartnerRank, PartnerStatus
 from iwm.modules.payouts.models import Payout, PayoutStatus
 from iwm.modules.products.models import Product
-from iwm.modules.strategies.models import Participation, ParticipationStatus
+from iwm.modules.strategies.models import Participation, ParticipationStatus, invested
 from iwm.modules.users.models import User, UserStatus
 
 TOP = 10
@@ -481,24 +481,31 @@ class AnalyticsService:
         buyers, _, _ = await self._customers(ALL_CATEGORIES, w.start)
 
         pp = Participation
-        invest_total = await db_count(select(func.count()).select_from(pp))
+        invest_total = await db_count(select(func.count()).select_from(pp).where(invested()))
         invest_in = await db_count(
-            select(func.count()).select_from(pp).where(pp.created_at >= w.start)
+            select(func.count()).select_from(pp).where(invested()).where(pp.created_at >= w.start)
         )
-        invested_all = await db_count(select(func.coalesce(func.sum(pp.amount_minor), 0)))
+        invested_all = await db_count(
+            select(func.coalesce(func.sum(pp.amount_minor), 0)).where(invested())
+        )
         invested_in = await db_count(
-            select(func.coalesce(func.sum(pp.amount_minor), 0)).where(pp.created_at >= w.start)
+            select(func.coalesce(func.sum(pp.amount_minor), 0))
+            .where(invested())
+            .where(pp.created_at >= w.start)
         )
         invested_prev = await db_count(
-            select(func.coalesce(func.sum(pp.amount_minor), 0)).where(
-                pp.created_at >= w.previous_start, pp.created_at < w.start
-            )
+            select(func.coalesce(func.sum(pp.amount_minor), 0))
+            .where(invested())
+            .where(pp.created_at >= w.previous_start, pp.created_at < w.start)
         )
         invest_active = await db_count(
-            select(func.count()).select_from(pp).where(pp.status == ParticipationStatus.ACTIVE)
+            select(func.count())
+            .select_from(pp)
+            .where(invested())
+            .where(pp.status == ParticipationStatus.ACTIVE)
         )
         invest_before = await db_count(
-            select(func.count()).select_from(pp).where(pp.created_at < w.start)
+            select(func.count()).select_from(pp).where(invested()).where(pp.created_at < w.start)
         )
         invest_kept = await db_count(
             select(func.count())

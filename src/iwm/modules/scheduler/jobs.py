@@ -1,8 +1,8 @@
 """The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification and
 investment returns (checked daily), and at every wake-up the expiry of unpaid shop
-orders, the kiosk rounds' refunds and the reconciliation of payouts left in PROCESSING
-(safe in every process at once: the provider pays an idempotency key once, and the
-outcome is recorded under the payout's lock only while it is still PROCESSING)."""
+orders and investments, the kiosk rounds' refunds and the reconciliation of payouts left
+in PROCESSING (safe in every process at once: the provider pays an idempotency key once,
+and the outcome is recorded under the payout's lock only while it is still PROCESSING)."""
 
 from typing import Any
 
@@ -16,7 +16,7 @@ from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.rounds.service import RoundService
 from iwm.modules.scheduler.service import DailyJob, Job, RecurringJob
 from iwm.modules.shop_orders.service import ShopOrderService
-from iwm.modules.strategies.service import distribute_returns
+from iwm.modules.strategies.service import ParticipationService, distribute_returns
 
 log = structlog.get_logger()
 
@@ -48,8 +48,11 @@ async def _refund_unstarted_rounds(resources: Resources) -> None:
 
 async def _expire_unpaid_orders(resources: Resources) -> None:
     expired = await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings)
-    if expired:
-        log.info("shop_orders.expired", orders=expired)
+    investments = await ParticipationService.expire_unpaid(
+        resources.sessionmaker, resources.settings
+    )
+    if expired or investments:
+        log.info("payments.unpaid_expired", orders=expired, investments=investments)
 
 
 async def _distribute_returns(resources: Resources) -> dict[str, Any]:

@@ -23,3 +23,17 @@ class CapacityExceeded(DomainError):
 
 class ParticipationNotFound(DomainError):
     status_code, code, message = 404, "PARTICIPATION_NOT_FOUND", "Participation not found"
+
+
+class AmountOutOfRange(DomainError):
+    """Raised with the strategy's bounds in `details.amount`."""
+
+    status_code, code, message = (
+        400,
+        "AMOUNT_OUT_OF_RANGE",
+        "The amount is outside the strategy's minimum and maximum",
+    )
+
+
+class StrategyFull(DomainError):
+    status_code, code, message = 409, "STRATEGY_FULL", "The strategy has no room for this amount"

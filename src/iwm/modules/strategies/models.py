@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ColumnElement, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core import clock
@@ -26,9 +26,23 @@ class RiskLevel(enum.StrEnum):
 
 
 class ParticipationStatus(enum.StrEnum):
+    # A member's investment waits for its payment; not paid in time it is CANCELLED; paid
+    # when the strategy had no room left (or took no investments any more), REFUNDED.
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
     WITHDRAWN = "WITHDRAWN"
+
+
+# The participations that are (or were) money in a strategy: what every sum and count of
+# investments reads.
+INVESTED = (
+    ParticipationStatus.ACTIVE,
+    ParticipationStatus.COMPLETED,
+    ParticipationStatus.WITHDRAWN,
+)
 
 
 class Strategy(IdMixin, CreatedAtMixin, Base):
@@ -71,17 +85,27 @@ class Participation(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (
         Index("ix_strategy_participations_strategy_status", "strategy_id", "status"),
         Index("ix_strategy_participations_user", "user_id", "created_at"),
+        Index("ix_strategy_participations_status_payment_expires", "status", "payment_expires_at"),
     )
 
     strategy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("strategies.id", ondelete="RESTRICT"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=ParticipationStatus.ACTIVE)
-    started_at: Mapped[datetime]
-    ends_at: Mapped[datetime]
+    # From its payment on (a member's investment waits for it without dates).
+    started_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
     returns_distributed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     pending_returns_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     closed_at: Mapped[datetime | None]
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), unique=True
+    )
+    payment_expires_at: Mapped[datetime | None]
+
+
+def invested() -> ColumnElement[bool]:
+    return Participation.status.in_(INVESTED)
 
 
 class ReturnStatus(enum.StrEnum):

@@ -193,3 +193,65 @@ class CatalogueStrategy(CamelModel):
 
 class CatalogueStrategiesPage(CamelModel):
     strategies: list[CatalogueStrategy]
+
+
+# -- the member's investments (/api/v1/investments) ----------------------------------------
+
+
+class InvestmentCreate(StrictBody):
+    strategy_id: uuid.UUID
+    amount: PositiveAmountIn
+
+
+class InvestmentPayment(CamelModel):
+    id: uuid.UUID
+    status: str
+    checkout_url: str
+    expires_at: UtcDateTime | None
+
+
+class InvestmentStrategyRef(CamelModel):
+    id: uuid.UUID
+    name: str
+
+
+class ReturnsSummary(CamelModel):
+    """Every return credited so far; `pending`: credited, paid out with the principal when
+    the participation ends; `paid`: paid out."""
+
+    total: Money
+    pending: Money
+    paid: Money
+
+
+class ReturnEntry(CamelModel):
+    id: uuid.UUID
+    period: str
+    days: int
+    rate: Money  # the strategy's annual rate, percent
+    base: Money
+    amount: Money
+    status: str
+    credited_at: UtcDateTime
+    paid_at: UtcDateTime | None
+
+
+class MemberInvestment(CamelModel):
+    id: uuid.UUID
+    strategy: InvestmentStrategyRef
+    amount: Money
+    currency: str
+    status: str
+    start_date: UtcDateTime | None
+    end_date: UtcDateTime | None
+    closed_at: UtcDateTime | None
+    created_at: UtcDateTime
+    returns: ReturnsSummary
+    # One investment's read lists each month's return; the list leaves them out.
+    return_entries: list[ReturnEntry] | None = None
+    payment: InvestmentPayment | None
+
+
+class InvestmentPlaced(CamelModel):
+    participation: MemberInvestment
+    payment: InvestmentPayment

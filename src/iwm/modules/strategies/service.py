@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
@@ -25,6 +25,7 @@ from iwm.modules.categories.models import Category, CategoryType
 from iwm.modules.categories.service import CategoryService
 from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine
 from iwm.modules.commissions.models import SourceType
+from iwm.modules.payments.service import PaymentService
 from iwm.modules.ranks.service import parse_period, previous_period
 from iwm.modules.strategies.errors import (
     CapacityExceeded,
@@ -46,6 +47,7 @@ from iwm.modules.strategies.models import (
     ReturnStatus,
     Strategy,
     StrategyStatus,
+    invested,
 )
 from iwm.modules.strategies.schemas import StrategyCreate, StrategyUpdate
 
@@ -224,7 +226,7 @@ class StrategyService:
                 func.sum(Participation.returns_distributed_minor),
                 func.sum(Participation.pending_returns_minor),
             )
-            .where(Participation.strategy_id.in_(ids))
+            .where(Participation.strategy_id.in_(ids), invested())
             .group_by(Participation.strategy_id)
         )
         return {
@@ -376,6 +378,16 @@ class ParticipationService:
             strategy.max_amount_minor is not None and amount_minor > strategy.max_amount_minor
         ):
             raise ValidationFailed(details={"amount": ["outside the strategy's min and max"]})
+        if not await self.take_capacity(strategy_id, amount_minor):
+            raise CapacityExceeded()
+        row = Participation(strategy_id=strategy_id, user_id=user_id, amount_minor=amount_minor)
+        self._db.add(row)
+        await self.activate(row, strategy)
+        return row
+
+    async def take_capacity(self, strategy_id: uuid.UUID, amount_minor: int) -> bool:
+        """One conditional UPDATE: False when the strategy is not ACTIVE or `amount_minor`
+        no longer fits its capacity (so concurrent investments never overfill it)."""
         filled = await self._db.execute(
             update(Strategy)
             .where(
@@ -388,38 +400,75 @@ class ParticipationService:
             .returning(Strategy.id)
             .execution_options(synchronize_session=False)
         )
-        if filled.scalar_one_or_none() is None:
-            raise CapacityExceeded()
+        return filled.scalar_one_or_none() is not None
+
+    async def activate(self, row: Participation, strategy: Strategy) -> None:
+        """ACTIVE from now for the strategy's longest term, and the commission engine runs;
+        the caller has taken the capacity."""
         now = clock.now()
-        row = Participation(
-            strategy_id=strategy_id,
-            user_id=user_id,
-            amount_minor=amount_minor,
-            status=ParticipationStatus.ACTIVE,
-            started_at=now,
-            ends_at=now + timedelta(days=strategy.max_days),
-        )
-        self._db.add(row)
+        row.status = ParticipationStatus.ACTIVE
+        row.started_at = now
+        row.ends_at = now + timedelta(days=strategy.max_days)
         await self._db.flush()
         await publish(
             self._db,
             ParticipationStarted(
                 participation_id=row.id,
-                strategy_id=strategy_id,
-                user_id=user_id,
-                amount_minor=amount_minor,
+                strategy_id=row.strategy_id,
+                user_id=row.user_id,
+                amount_minor=row.amount_minor,
             ),
         )
         await CommissionEngine(self._db, self._settings).on_sale(
             Sale(
                 source_type=SourceType.INVESTMENT,
                 source_id=row.id,
-                buyer_user_id=user_id,
+                buyer_user_id=row.user_id,
                 currency=strategy.currency,
-                lines=[SaleLine(amount_minor, strategy.commission_bp, strategy.career_points_bp)],
+                lines=[
+                    SaleLine(row.amount_minor, strategy.commission_bp, strategy.career_points_bp)
+                ],
             )
         )
-        return row
+
+    @staticmethod
+    async def expire_unpaid(
+        maker: async_sessionmaker[AsyncSession], settings: Settings, batch: int = 200
+    ) -> int:
+        """Cancels the investments still PENDING_PAYMENT past their payment expiry (their
+        payment pages close). Rows claimed with SKIP LOCKED, as the orders' expiry."""
+        expired = 0
+        while True:
+            async with maker.begin() as db:
+                rows = list(
+                    await db.scalars(
+                        select(Participation)
+                        .where(
+                            Participation.status == ParticipationStatus.PENDING_PAYMENT,
+                            Participation.payment_expires_at <= clock.now(),
+                        )
+                        .order_by(Participation.payment_expires_at)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                audit = AuditService(db)
+                for row in rows:
+                    row.status = ParticipationStatus.CANCELLED
+                    row.closed_at = clock.now()
+                    if row.payment_id is not None:
+                        await PaymentService.close(db, row.payment_id)
+                    audit.record_by(
+                        None,
+                        "INVESTMENT_EXPIRED",
+                        "participation",
+                        row.id,
+                        previous={"status": ParticipationStatus.PENDING_PAYMENT.value},
+                        new={"status": ParticipationStatus.CANCELLED.value},
+                    )
+            expired += len(rows)
+            if len(rows) < batch:
+                return expired
 
     async def finish(
         self, participation_id: uuid.UUID, status: ParticipationStatus
@@ -516,6 +565,7 @@ class ReturnService:
                 select(Participation, Strategy.return_expected_bp)
                 .join(Strategy, Strategy.id == Participation.strategy_id)
                 .where(
+                    invested(),
                     Participation.started_at < end,
                     Participation.ends_at > start,
                     (Participation.closed_at.is_(None)) | (Participation.closed_at > start),
@@ -526,6 +576,9 @@ class ReturnService:
         credited = total = skipped = 0
         for done, (part, rate_bp) in enumerate(rows):
             on_progress("returns", done, len(rows))
+            # Invested participations have their dates (the query's bounds need them too).
+            assert part.started_at is not None  # noqa: S101
+            assert part.ends_at is not None  # noqa: S101
             stop = min(part.ends_at, part.closed_at or part.ends_at).date()
             days = (min(stop, after) - max(part.started_at.date(), first)).days
             amount = prorated_return(part.amount_minor, rate_bp, days, first.year)
