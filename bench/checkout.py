@@ -1,0 +1,375 @@
+"""Members' checkouts end to end: order, payment webhook, commissions for a 10-level upline.
+
+    .venv/bin/python bench/checkout.py [--workers 2] [--clients 8] [--duration 30]
+
+1. Builds the `iwm_bench_checkout` database afresh (migrations), then through the
+   services: a chain of 11 partners (a 10-level plan), `--buyers` members under its
+   bottom partner, each with an address, and a product with stock for the whole run.
+2. Captures the SQL of one checkout (POST /api/v1/orders, then the provider's signed
+   webhook that pays it and creates the commissions) from an in-process app with the
+   server's settings, and replays it on one plain asyncpg connection, in one transaction
+   rolled back each time (the rows would collide otherwise, so the replay has no commit
+   cost: a generous ceiling).
+3. Serves the app (`iwm serve --workers N`, PostgreSQL + Redis) and runs `--clients`
+   members at once, each checking out one order after another: the order, then the
+   webhook as the provider sends it (signed; the payment's reference computed as the
+   simulated provider makes it). A checkout counts when both answered 200/201.
+4. Prints checkouts/s beside the ceiling's rate, the webhook's p50/p95 and the load
+   average. Goals: at least 40% of the ceiling's rate, webhook p95 < 50 ms.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (db 14,
+keys under its own prefix). Everything runs on 127.0.0.1.
+"""
+# ruff: noqa: S101 (a script: asserts state what it expects)
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kiosk_fleet import REDIS_URL, app_server
+from kiosk_sessions import Http1
+
+from iwm.core.config import Settings
+from iwm.core.migrations import upgrade_head
+from iwm.core.principal import Role
+from iwm.core.resources import Resources
+from iwm.main import create_app
+from iwm.modules.network.service import NetworkService
+from iwm.modules.payments.provider import event_body, sign
+from iwm.modules.products.schemas import ProductCreate
+from iwm.modules.products.service import ProductService
+from iwm.modules.users.service import UserService, principal_of
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "iwm_bench_checkout"
+# A copy of the built database where the captured checkout commits its rows, so that its
+# statements replay on the untouched original.
+CAPTURE_DB = "iwm_bench_checkout_capture"
+WEBHOOK_SECRET = "iwm-bench-checkout-webhook-7c1d"
+PASSWORD = "Bench-checkout-1!"
+LEVELS = 10
+RATES = "30,15,10,10,5,5,5,5,5,5"
+RATE_GOAL = 0.40
+WEBHOOK_P95_GOAL_MS = 50.0
+WEBHOOK = "/api/v1/payments/webhook"
+
+
+def env_for(db_name: str = DB_NAME) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        IWM_ENV="production",
+        IWM_ALLOWED_HOSTS="127.0.0.1,localhost,bench",
+        IWM_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}",
+        IWM_REDIS_URL=REDIS_URL,
+        IWM_REDIS_PREFIX=f"bench-checkout-{os.getpid()}",
+        IWM_STORAGE_URL=f"file:///tmp/{DB_NAME}-files",
+        IWM_SECRET_KEY="iwm-bench-checkout-signing-key-93af",
+        IWM_PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        IWM_PUBLIC_BASE_URL="http://127.0.0.1",
+        IWM_SCHEDULER_ENABLED="false",
+        IWM_LOG_LEVEL="WARNING",
+        IWM_COMMISSION_LEVEL_RATES=RATES,
+        IWM_LOGIN_ATTEMPTS_PER_MINUTE="100000",
+    )
+    return env
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("IWM_")})
+
+
+@dataclass
+class World:
+    product_id: str
+    buyers: list[tuple[str, str]]  # (email, address id)
+
+
+async def build(resources: Resources, buyers: int, stock: int) -> World:
+    """The partner chain, the buyers with their addresses, the product: through services."""
+    password_hash = resources.passwords.hash(PASSWORD)
+    settings = resources.settings
+    async with resources.sessionmaker.begin() as db:
+        users = UserService(db)
+        admin = await users.create(
+            "admin@bench.local",
+            {Role.SUPER_ADMIN},
+            password_hash=password_hash,
+            first_name="Bench",
+            last_name="Admin",
+        )
+        sponsor = None
+        for i in range(LEVELS + 1):
+            user = await users.create(
+                f"partner{i}@bench.local",
+                {Role.USER},
+                password_hash=password_hash,
+                first_name="Bench",
+                last_name=f"N{i}",
+            )
+            partner = await NetworkService(db, settings).enroll(
+                user.id, sponsor.id if sponsor else None
+            )
+            sponsor = partner
+        assert sponsor is not None
+        made: list[tuple[str, str]] = []
+        for i in range(buyers):
+            user = await users.create(
+                f"buyer{i}@bench.local",
+                {Role.USER},
+                password_hash=password_hash,
+                first_name="Bench",
+                last_name=f"N{i}",
+            )
+            # A partner profile under the chain: every sale pays all ten levels.
+            await NetworkService(db, settings).enroll(user.id, sponsor.id)
+            address = await users.save_address(
+                user.id,
+                {"country": "DE", "city": "Berlin", "street": "Main", "building": "1"},
+                None,
+                settings.addresses_per_member,
+            )
+            made.append((user.email, str(address.id)))
+        product = await ProductService(db).create(
+            principal_of(admin),
+            ProductCreate(
+                name="Bench Vitamins",
+                description="for the benchmark",
+                price=Decimal("25.00"),
+                sku="BENCH-1",
+                status="ACTIVE",
+                stock_quantity=stock,
+                track_inventory=True,
+                commission_percentage=Decimal(20),
+                career_points_percentage=Decimal(5),
+            ),
+        )
+    return World(str(product.id), made)
+
+
+def reference_of(order_id: str) -> str:
+    """The simulated provider's payment reference for an order's payment."""
+    key = f"shop_order:{order_id}"
+    return f"sim_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def order_body(world: World, address: str) -> bytes:
+    return json.dumps(
+        {
+            "items": [{"productId": world.product_id, "quantity": 1}],
+            "shippingAddressId": address,
+            "shippingMethod": "STANDARD",
+        }
+    ).encode()
+
+
+def signed(body: bytes) -> str:
+    return (
+        f"Webhook-Signature: {sign(WEBHOOK_SECRET.encode(), body)}\r\n"
+        "Content-Type: application/json\r\n"
+    )
+
+
+async def capture(env: dict[str, str], world: World) -> list[tuple[str, Any, bool]]:
+    """The SQL of one checkout (the order and its webhook), after a first one to warm up."""
+    app = create_app(settings_of(env))
+    resources: Resources = app.state.resources
+    captured: list[tuple[str, Any, bool]] = []
+
+    @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
+    def _capture(_c: Any, _cur: Any, statement: str, parameters: Any, _x: Any, many: bool) -> None:
+        if many:
+            captured.append((statement, [tuple(p) for p in parameters], True))
+        else:
+            captured.append((statement, tuple(parameters or ()), False))
+
+    email, address = world.buyers[0]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            resp = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+            token = {"Authorization": f"Bearer {resp.json()['token']}"}
+            for _ in range(2):
+                captured.clear()
+                placed = await client.post(
+                    "/api/v1/orders",
+                    content=order_body(world, address),
+                    headers={**token, "Idempotency-Key": uuid.uuid4().hex, **_json},
+                )
+                assert placed.status_code == 201, placed.text
+                body = event_body(
+                    "payment.succeeded", reference_of(placed.json()["data"]["order"]["id"])
+                )
+                paid = await client.post(
+                    WEBHOOK,
+                    content=body,
+                    headers={"Webhook-Signature": sign(WEBHOOK_SECRET.encode(), body), **_json},
+                )
+                assert paid.status_code == 200, paid.text
+    finally:
+        await resources.close()
+    return list(captured)
+
+
+_json = {"Content-Type": "application/json"}
+
+
+async def ceiling(statements: list[tuple[str, Any, bool]], seconds: float) -> float:
+    """Checkouts/s of the captured SQL on one plain connection (rolled back each time)."""
+    raw = await asyncpg.connect(f"{PG_DSN}/{DB_NAME}")
+    try:
+        done = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            tx = raw.transaction()
+            await tx.start()
+            for statement, parameters, many in statements:
+                if many:
+                    await raw.executemany(statement, parameters)
+                else:
+                    await raw.fetch(statement, *parameters)
+            await tx.rollback()
+            done += 1
+        return done / (time.perf_counter() - start)
+    finally:
+        await raw.close()
+
+
+@dataclass
+class Results:
+    checkouts: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    webhook_ms: list[float] = field(default_factory=list)
+    order_ms: list[float] = field(default_factory=list)
+
+
+async def member(port: int, world: World, index: int, until: float, results: Results) -> None:
+    email, address = world.buyers[index % len(world.buyers)]
+    http = Http1(port)
+    login = json.dumps({"email": email, "password": PASSWORD}).encode()
+    status, body = await http.request(
+        "POST", "/auth/login", "Content-Type: application/json\r\n", login
+    )
+    assert status == 200, body
+    auth = (
+        f"Authorization: Bearer {json.loads(body)['token']}\r\nContent-Type: application/json\r\n"
+    )
+    payload = order_body(world, address)
+    try:
+        while time.monotonic() < until:
+            t = time.perf_counter()
+            status, body = await http.request(
+                "POST", "/api/v1/orders", auth + f"Idempotency-Key: {uuid.uuid4().hex}\r\n", payload
+            )
+            if status != 201:
+                results.errors[f"order {status}"] = results.errors.get(f"order {status}", 0) + 1
+                continue
+            results.order_ms.append((time.perf_counter() - t) * 1000)
+            order_id = json.loads(body)["data"]["order"]["id"]
+            event = event_body("payment.succeeded", reference_of(order_id))
+            t = time.perf_counter()
+            status, body = await http.request("POST", WEBHOOK, signed(event), event)
+            if status != 200:
+                results.errors[f"webhook {status}"] = results.errors.get(f"webhook {status}", 0) + 1
+                continue
+            results.webhook_ms.append((time.perf_counter() - t) * 1000)
+            results.checkouts += 1
+    finally:
+        http.close()
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def prepare(buyers: int, stock: int) -> tuple[dict[str, str], World]:
+    admin = await asyncpg.connect(f"{PG_DSN}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+    finally:
+        await admin.close()
+    env = env_for()
+    await asyncio.to_thread(upgrade_head, env["IWM_DATABASE_URL"])
+    app = create_app(settings_of(env))
+    resources: Resources = app.state.resources
+    try:
+        world = await build(resources, buyers, stock)
+    finally:
+        await resources.close()
+    admin = await asyncpg.connect(f"{PG_DSN}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{CAPTURE_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{CAPTURE_DB}" TEMPLATE "{DB_NAME}"')
+    finally:
+        await admin.close()
+    return env, world
+
+
+async def load(port: int, world: World, clients: int, seconds: float) -> tuple[Results, float]:
+    results = Results()
+    until = time.monotonic() + seconds
+    start = time.perf_counter()
+    await asyncio.gather(*(member(port, world, i, until, results) for i in range(clients)))
+    return results, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--buyers", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=30.0)
+    args = parser.parse_args()
+
+    env, world = asyncio.run(prepare(args.buyers, stock=1_000_000))
+    statements = asyncio.run(capture(env_for(CAPTURE_DB), world))
+    print(f"one checkout: {len(statements)} statements (order + webhook with commissions)")
+    ceiling_rate = asyncio.run(ceiling(statements, min(args.duration, 15.0)))
+    print(f"load average before the run (1, 5, 15 min): {loadavg()}")
+    with app_server(args.workers, env) as server:
+        asyncio.run(load(server.port, world, 2, 3.0))  # warm up every worker
+        results, elapsed = asyncio.run(load(server.port, world, args.clients, args.duration))
+    load_after = loadavg()
+    rate = results.checkouts / elapsed
+    p50, p95 = statistics.median(results.webhook_ms), percentile(results.webhook_ms, 95)
+    print(
+        f"\ncheckouts end to end ({args.workers} workers, {args.clients} members at once, "
+        f"{args.duration:.0f} s): {rate:.1f}/s ({results.checkouts} checkouts)"
+    )
+    print(f"ceiling: the same statements on one asyncpg connection: {ceiling_rate:.1f}/s")
+    print(f"share of the ceiling: {rate / ceiling_rate:.0%} (goal >= {RATE_GOAL:.0%})")
+    print(
+        f"POST /api/v1/orders p50 {statistics.median(results.order_ms):.1f} ms, "
+        f"p95 {percentile(results.order_ms, 95):.1f} ms"
+    )
+    print(f"webhook p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal < {WEBHOOK_P95_GOAL_MS:.0f} ms)")
+    print(f"errors: {results.errors or 'none'}")
+    print(f"load average after the run (1, 5, 15 min): {load_after}")
+    met = rate >= RATE_GOAL * ceiling_rate and p95 < WEBHOOK_P95_GOAL_MS
+    print("goals met" if met else "goals missed")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
