@@ -353,3 +353,12 @@ async def test_one_key_ten_times_at_once_makes_one_request(
     await fresh(db)
     assert len(list(await db.scalars(select(Payout.id)))) == 1
     assert (await balances(db, e.partner.id)).available == 8000
+
+
+async def test_the_documentation_says_the_key_is_required(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    parameters = spec["paths"][PAYOUTS]["post"]["parameters"]
+    [key] = [p for p in parameters if p["name"] == "Idempotency-Key"]
+    assert (key["in"], key["required"]) == ("header", True)
+    schema = spec["components"]["schemas"]["MemberPayout"]["properties"]
+    assert {"fundsReturned", "amountReturned"} <= set(schema)
