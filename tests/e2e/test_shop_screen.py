@@ -122,6 +122,8 @@ async def test_new_order_chimes_badges_notifies_and_stays_highlighted_until_seen
     # One tap turns the sound on (the browser's autoplay rule) and is remembered.
     await page.get_by_test_id("enable-sound").click()
     await expect(page.get_by_test_id("enable-sound")).to_have_attribute("aria-pressed", "true")
+    # Paper, copies and notifications are set once: they are folded under the settings.
+    await page.get_by_test_id("print-settings").locator("summary").click()
     await page.get_by_test_id("enable-notifications").click()
     await expect(page.get_by_test_id("enable-notifications")).to_have_attribute(
         "aria-pressed", "true"
@@ -212,6 +214,7 @@ async def test_print_and_mark_in_one_tap_print_all_and_bulk_select(
     await expect(page.get_by_test_id("count-to-print")).to_have_text("2")
 
     # Print all unprinted: one print job with every unprinted photo, then all marked.
+    await page.get_by_test_id("print-settings").locator("summary").click()
     await page.get_by_test_id("copies").fill("2")
     await page.get_by_test_id("copies").dispatch_event("change")
     await page.get_by_test_id("print-all").click()
@@ -222,6 +225,29 @@ async def test_print_and_mark_in_one_tap_print_all_and_bulk_select(
     await expect(page.get_by_test_id("count-to-print")).to_have_text("0")
     statuses = {o["id"]: await order_status(api, partner, o["id"]) for o in orders}
     assert set(statuses.values()) == {"printed"}
+
+
+async def test_print_and_mark_keeps_the_owner_where_he_was(
+    server: DashboardServer, screen: tuple[Page, str], api: httpx.AsyncClient
+) -> None:
+    page, name = screen
+    shop = await make_partner_shop(server, api)
+    partner = await bearer(api, shop.email)
+    orders = [
+        await post_order(api, shop.kiosks[0], f"Queue {i}", colour=COLOURS[i % len(COLOURS)])
+        for i in range(10)
+    ]
+    await open_screen(page, server, shop.email, name)
+    await expect(page.get_by_test_id("count-to-print")).to_have_text("10")
+    card = page.locator(f"#order-{orders[6]['id']}")
+    await card.scroll_into_view_if_needed()
+    before = await page.evaluate("window.scrollY")
+    assert before > 0
+    await card.get_by_test_id("print-and-mark").click()
+    await eventually(lambda: _status_is(api, partner, orders[6]["id"], "printed"))
+    await expect(page.get_by_test_id("count-to-print")).to_have_text("9")
+    # The printed card moves to the end of the queue; the screen does not follow it there.
+    assert abs(await page.evaluate("window.scrollY") - before) < 50
 
 
 async def _status_is(api: httpx.AsyncClient, headers: dict[str, str], oid: str, want: str) -> None:

@@ -239,6 +239,12 @@ MESSAGES["en"].update(
         "search": "Search",
         "more_filters": "More filters",
         "paper": "Paper",
+        "paper_letter": "Letter",
+        "print_settings": "Print settings",
+        "pages": "Pages",
+        "no_older_unprinted": (
+            "No older unprinted orders: everything waiting is on the new orders screen."
+        ),
         "copies": "Copies",
         "order_no": "Order",
         "kiosk_trouble_error": "{kiosk}: error",
@@ -268,6 +274,7 @@ MESSAGES["en"].update(
         "js_unmarked": "Marked not printed again.",
         "js_new_order": "New order #{number}",
         "js_print_failed": "The photo could not be loaded for printing.",
+        "js_not_saved": "Not saved: no connection to the server. Try again in a moment.",
         "js_selected": "{n} selected",
     }
 )
@@ -292,6 +299,10 @@ MESSAGES["he"].update(
         "search": "חיפוש",
         "more_filters": "מסננים נוספים",
         "paper": "נייר",
+        "paper_letter": "מכתב (Letter)",
+        "print_settings": "הגדרות הדפסה",
+        "pages": "עמודים",
+        "no_older_unprinted": "אין הזמנות ישנות שלא הודפסו: כל מה שממתין נמצא במסך ההזמנות החדשות.",
         "copies": "עותקים",
         "order_no": "הזמנה",
         "kiosk_trouble_error": "{kiosk}: תקלה",
@@ -316,6 +327,7 @@ MESSAGES["he"].update(
         "js_unmarked": "סומנו שוב כלא מודפסות.",
         "js_new_order": "הזמנה חדשה #{number}",
         "js_print_failed": "לא ניתן לטעון את התמונה להדפסה.",
+        "js_not_saved": "לא נשמר: אין חיבור לשרת. נסו שוב בעוד רגע.",
         "js_selected": "{n} נבחרו",
     }
 )

@@ -13,8 +13,10 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from iwm.core.config import Settings
+from iwm.core.deadline import arrived_at, extend_deadline
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
 from iwm.core.errors import DomainError, ValidationFailed
+from iwm.core.middleware import Draining
 from iwm.core.principal import Principal, Role
 from iwm.core.security import token_hash
 from iwm.modules.auth.service import AuthService
@@ -251,6 +253,8 @@ async def new_orders_stream(
     browser reconnects at once, and the session is checked again)."""
     async with resources.read_sessionmaker() as db:  # no transaction held by the stream
         shop_ids = list((await _shop_zones(db, partner)).keys())
+    # A stream is bounded by its own length, not by the deadline of ordinary requests.
+    extend_deadline(request, arrived_at(request) + STREAM_SECONDS + SESSION_CHECK_SECONDS + 5)
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
@@ -261,7 +265,9 @@ async def new_orders_stream(
                     yield "event: change\ndata: {}\n\n"
                 else:
                     yield ": keep-alive\n\n"
-                if await request.is_disconnected():
+                # A stopping server (SIGTERM) ends its streams: the browsers reconnect to
+                # another worker or server at once instead of holding this one open.
+                if Draining.now or await request.is_disconnected():
                     break
                 # Signed out elsewhere (or suspended): the screen goes to the sign-in page.
                 if await resources.sessions.get(partner.token_hash) is None:

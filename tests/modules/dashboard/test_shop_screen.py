@@ -3,7 +3,9 @@ session and the change notices behind the live view."""
 
 import asyncio
 import re
+import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.deps import SESSION_COOKIE
+from iwm.core.middleware import Draining
 from iwm.core.resources import Resources
 from iwm.core.security import token_hash
+from iwm.main import create_app
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.orders.models import Order
+from iwm.web import router as web_router
 from tests.factories.kiosk_network import login, make_kiosk, make_order, make_shop, make_world
 
 CSRF = "c" * 43
@@ -183,3 +188,33 @@ async def test_change_notice_reaches_the_shops_screens_after_commit(
         await make_order(resources, target.kiosks[0], "Noa")
         told = await screen.wait(3.0)
     assert told is (kind == "order")
+
+
+async def test_the_live_stream_outlives_the_request_deadline_and_ends_when_draining(
+    resources: Resources, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await make_world(resources)
+    monkeypatch.setattr(web_router, "STREAM_SECONDS", 1.5)
+    monkeypatch.setattr(web_router, "SESSION_CHECK_SECONDS", 0.2)
+    # Ordinary requests get half a second; the stream runs its whole length.
+    app = create_app(settings.model_copy(update={"request_timeout_seconds": 0.5}))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            _sign_in(http, await login(http, world.partner))
+            started = time.monotonic()
+            stream = await http.get("/dashboard/orders/stream")
+            lasted = time.monotonic() - started
+            assert stream.status_code == 200
+            assert stream.text.startswith("retry: 2000")
+            assert stream.text.count(": keep-alive") >= 5
+            assert lasted >= 1.4
+
+            # A stopping server ends its streams at the next check instead of holding them.
+            monkeypatch.setattr(Draining, "now", True)
+            started = time.monotonic()
+            ended = await http.get("/dashboard/orders/stream")
+            assert ended.status_code == 200
+            assert time.monotonic() - started < 1.0
+    finally:
+        await app.state.resources.close()

@@ -70,6 +70,9 @@
     }).then(function (resp) {
       if (!resp.ok) throw new Error("mark failed: " + resp.status);
       refreshAll();
+    }, function (error) {
+      toast(text("not_saved"));
+      throw error;
     });
   }
 
@@ -355,7 +358,13 @@
     setInterval(refreshLive, 60000);
   }
 
-  document.addEventListener("htmx:sendError", function () { setOnline(false); checkSession(); });
+  document.addEventListener("htmx:sendError", function (event) {
+    setOnline(false);
+    checkSession();
+    // A tap that could not reach the server says so (a refresh of its own need not).
+    var verb = event.detail && event.detail.requestConfig && event.detail.requestConfig.verb;
+    if (verb && verb.toLowerCase() !== "get") toast(text("not_saved"));
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail && event.detail.successful) setOnline(true);
   });
