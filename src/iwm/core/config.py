@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     # Payouts' provider: "simulated" pays at once; "failing" refuses every payment
     # (PAYMENT_FAILED).
     payout_provider: str = "simulated"
-    # Incoming payments (kiosk rounds, later shop orders and investments): the provider
+    # Incoming payments (kiosk rounds, shop orders and investments): the provider
     # class (modules/payments, docs/payments.md), the secret its webhooks are signed with
     # (unset: derived from IWM_SECRET_KEY, which the simulated provider shares with the
     # app; a real provider's secret comes from its dashboard) and how old a webhook may be.
