@@ -179,6 +179,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def queued_seconds(pid: int) -> float:
+    """Time the process spent runnable but not running (Linux schedstat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 @dataclass
 class CpuShare:
     """Who used the two cores during the full load: the server's workers, this script (the
@@ -193,6 +198,8 @@ class CpuShare:
     def _now(self) -> dict[str, float]:
         own = resource.getrusage(resource.RUSAGE_SELF)
         now = {f"worker {pid}": cpu_seconds(pid) for pid in self.workers}
+        # Time the worker was ready to run but waited for a core (other processes had them).
+        now |= {f"worker {pid} waiting for a core": queued_seconds(pid) for pid in self.workers}
         now["load client"] = own.ru_utime + own.ru_stime
         now["wrk"] = self.wrk_seconds
         return now
@@ -542,9 +549,16 @@ def report(
             f"worker {pid} resident memory       {f.rss.get(pid, 0):9.1f} MB   "
             f"{idle_rss.get(pid, 0):9.1f} MB idle"
         )
+    used = {k: v for k, v in shares.items() if "waiting" not in k}
+    queued = {k.split(" waiting")[0]: v for k, v in shares.items() if "waiting" in k}
     print(
-        "CPU during the full load (cores):    "
-        + ", ".join(f"{name} {share:.2f}" for name, share in shares.items())
+        "CPU used in the full load (cores):   "
+        + ", ".join(f"{name} {share:.2f}" for name, share in used.items())
+    )
+    # Ready to run but without a core (the machine's other processes had them), per second.
+    print(
+        "waiting for a core (s per s):        "
+        + ", ".join(f"{name} {share:.2f}" for name, share in queued.items())
     )
     kinds = Counter(e.split(":")[0] for e in f.errors)
     print(f"errors                              {len(f.errors):9d}  {dict(kinds)} {f.errors[:2]}")
