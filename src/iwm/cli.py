@@ -407,15 +407,17 @@ def create_user(
     email: Annotated[str, typer.Option(help="The new user's email (their login).")],
     # Asked for (hidden, twice) when not given: a password on the command line stays in
     # the shell's history and shows in the process list.
+    # Optional (no "[required]" in the help): when it is missing Click asks for it.
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
             prompt=True,
             hide_input=True,
             confirmation_prompt=True,
+            show_default=False,
             help="At least 8 characters; asked for, hidden, when not given.",
         ),
-    ],
+    ] = None,
     role: Annotated[Role, typer.Option(case_sensitive=False, help="The user's role.")] = Role.USER,
 ) -> None:
     """Create an active user; fails if the email is taken."""
@@ -425,6 +427,7 @@ def create_user(
     from iwm.projections import install  # noqa: PLC0415
 
     install()
+    secret = password or ""  # Click asked for it when it was not given
 
     async def go() -> tuple[str, str]:
         async with (
@@ -432,11 +435,11 @@ def create_user(
             resources.sessionmaker.begin() as db,
         ):
             user = await UserService(db).create(
-                email, {role}, password_hash=resources.passwords.hash(password)
+                email, {role}, password_hash=resources.passwords.hash(secret)
             )
             return str(user.id), user.email
 
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if len(secret) < MIN_PASSWORD_LENGTH:
         console.print(
             f"[red]the password must have at least {MIN_PASSWORD_LENGTH} characters[/red]"
         )

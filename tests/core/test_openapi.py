@@ -111,11 +111,34 @@ def test_timestamps_and_ids_carry_their_formats(spec: dict[str, Any]) -> None:
         for prop, sub in schema.get("properties", {}).items():
             options = [sub, *sub.get("anyOf", [])]
             strings = [o for o in options if o.get("type") == "string"]
-            if prop.endswith("At") and not all(o.get("format") == "date-time" for o in strings):
+            if prop.endswith(("At", "Time")) and not all(
+                o.get("format") == "date-time" for o in strings
+            ):
                 unformatted.append(f"{name}.{prop}")
             if prop == "id" and not all(o.get("format") == "uuid" for o in strings):
                 unformatted.append(f"{name}.{prop}")
+            # Any other id or date: a format, or the pattern of what it holds (a month).
+            if re.search(r"(Id|^date)$", prop) and not all(
+                "format" in o or "pattern" in o for o in strings
+            ):
+                unformatted.append(f"{name}.{prop}")
     assert not unformatted
+
+
+def test_fields_once_plain_strings_say_what_they_hold(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert schemas["HeartbeatAck"]["properties"]["serverTime"]["format"] == "date-time"
+    for point in ("SalesPoint", "CommissionPoint", "KioskDay"):
+        assert schemas[point]["properties"]["date"]["format"] == "date"
+    entity = schemas["AuditLogItem"]["properties"]["entityId"]["anyOf"]
+    assert entity[0] == {"type": "string", "format": "uuid"}
+    month = re.compile(entity[1]["pattern"])
+    assert month.match("2026-01")
+    assert not month.match("2026-13")
+    for commission in ("AdminCommission", "MemberCommission"):
+        (period, null) = schemas[commission]["properties"]["periodId"]["anyOf"]
+        assert period["pattern"] == entity[1]["pattern"]
+        assert null == {"type": "null"}
 
 
 def test_every_request_body_has_an_example(spec: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iwm.core.config import Settings
@@ -87,7 +88,30 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     if route is not None:
         return str(getattr(route, "path", "unmatched"))
-    return str(scope.get("state", {}).get("route", "unmatched"))
+    named = scope.get("state", {}).get("route")
+    if named is not None:
+        return str(named)
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return "unmatched"
+    path = _ENDPOINT_PATHS.get(endpoint)
+    if path is None:
+        path = _ENDPOINT_PATHS[endpoint] = _path_of(scope.get("app"), endpoint)
+    return path
+
+
+# Routes that are not FastAPI's own (`/openapi.json`, the mounted static files) leave only
+# their endpoint in the scope: their template, found once per endpoint.
+_ENDPOINT_PATHS: dict[object, str] = {}
+
+
+def _path_of(app: object, endpoint: object) -> str:
+    for route in getattr(app, "routes", ()):
+        if getattr(route, "endpoint", None) is endpoint:
+            return str(route.path)
+        if isinstance(route, Mount) and route.app is endpoint:
+            return f"{route.path}/{{path}}"
+    return "unmatched"
 
 
 def _principal(state: dict[str, object]) -> str | None:

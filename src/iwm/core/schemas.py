@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -21,7 +22,18 @@ def _iso_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-UtcDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str)]
+# The serializer's `str` would leave the OpenAPI document a plain string: typed clients
+# need the format to read a datetime.
+UtcDateTime = Annotated[
+    datetime,
+    PlainSerializer(_iso_z, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MonthText = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "examples": ["2026-01"]})
+]
+"""A month as stored (`YYYY-MM`): documented, not checked again on the way out."""
 
 
 class CamelModel(BaseModel):

@@ -9,10 +9,12 @@ shutdown runs, giving requests under way up to the request deadline to finish. A
 SIGTERM stops at once."""
 
 import asyncio
+import contextvars
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from types import FrameType
 
 import structlog
@@ -41,7 +43,13 @@ def drain_before_stopping(seconds: float) -> Iterator[None]:
             previous(sig, frame)
             return
         Draining.now = True
-        log.info("server.draining", seconds=seconds)
+        # Logged from the loop, not here: a signal handler can run inside the write of
+        # another log line (a write interrupted by the signal), and two lines ran together.
+        loop.call_soon_threadsafe(
+            partial(log.info, "server.draining", seconds=seconds),
+            # Not the context the signal interrupted (a request's id).
+            context=contextvars.Context(),
+        )
         loop.call_soon_threadsafe(loop.call_later, seconds, previous, sig, None)
 
     signal.signal(signal.SIGTERM, on_sigterm)

@@ -241,3 +241,24 @@ def test_demo_data_shows_progress_and_still_prints_its_accounts(cli_profile: Pro
     assert "demo data" in result.stderr
     assert "demo accounts (password" in result.stdout
     assert "demo accounts" not in result.stderr
+
+
+def test_create_user_password_is_optional_and_asked_for_when_missing(
+    cli_profile: Profile,
+) -> None:
+    helped = run_cli(cli_profile, "create-user", "--help")
+    assert helped.returncode == 0
+    block = helped.stdout[helped.stdout.index("--password") :].split("--role")[0]
+    assert "required" not in block  # --email is; --password is asked for instead
+    env = {**os.environ, **cli_profile.env}
+    asked = subprocess.run(  # noqa: S603
+        [IWM, "create-user", "--email", "asked@example.com"],
+        input="long-enough-pass\nlong-enough-pass\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "created USER asked@example.com" in asked.stdout

@@ -62,6 +62,29 @@ async def test_metrics_count_requests_by_route_template(
     assert "iwm_db_pool_connections_in_use" in text or resources.settings.is_sqlite
 
 
+async def test_documentation_and_static_files_are_counted_by_their_route(
+    client: httpx.AsyncClient,
+) -> None:
+    # Not FastAPI routes (the OpenAPI document, mounted folders): named all the same.
+    paths = {
+        "/openapi.json": "/openapi.json",
+        "/docs": "/docs",
+        "/redoc": "/redoc",
+        "/docs/static/swagger-ui.css": "/docs/static/{path}",
+        "/docs/static/no-such-file.js": "/docs/static/{path}",
+    }
+    before = (await client.get("/metrics")).text
+    statuses = {path: (await client.get(path)).status_code for path in paths}
+    assert statuses == {path: 404 if "no-such" in path else 200 for path in paths}
+    text = (await client.get("/metrics")).text
+    name = "iwm_http_requests_total"
+    for path, route in paths.items():
+        labels = {"method": "GET", "route": route, "status": str(statuses[path])}
+        assert _value(text, name, **labels) - _value(before, name, **labels) >= 1, path
+    lost = {"method": "GET", "route": "unmatched", "status": "200"}
+    assert _value(text, name, **lost) == _value(before, name, **lost)
+
+
 async def test_metrics_show_payouts_by_status(
     client: httpx.AsyncClient, resources: Resources, db: AsyncSession
 ) -> None:

@@ -95,7 +95,7 @@ class _Tally:
             ),
             "timeline": [
                 KioskDay(
-                    date=d.isoformat(),
+                    date=d,
                     orders=self.days[d][0] if d in self.days else 0,
                     printed=self.days[d][1] if d in self.days else 0,
                 )

@@ -1,5 +1,6 @@
 """Response bodies of the admin analytics (seed 004), camelCase, money with two decimals."""
 
+import datetime as dt
 import uuid
 
 from iwm.core.money import Money
@@ -86,7 +87,7 @@ class SalesSummary(CamelModel):
 
 
 class SalesPoint(CamelModel):
-    date: str
+    date: dt.date
     revenue: Money
     orders: int
     average_order_value: Money
@@ -139,7 +140,7 @@ class CommissionSummaryBlock(CamelModel):
 
 
 class CommissionPoint(CamelModel):
-    date: str
+    date: dt.date
     generated: Money
     paid: Money
     reversed: Money
@@ -193,7 +194,7 @@ class CommissionAnalyticsResponse(PeriodFields):
 
 
 class KioskDay(CamelModel):
-    date: str
+    date: dt.date
     orders: int
     printed: int
 

@@ -230,7 +230,7 @@ class AnalyticsService:
             ),
             timeline=[
                 SalesPoint(
-                    date=b.isoformat(),
+                    date=b,
                     revenue=_money(r),
                     orders=n,
                     average_order_value=average_minor(r, n),
@@ -312,9 +312,7 @@ class AnalyticsService:
                 partners_earning=earning,
             ),
             timeline=[
-                CommissionPoint(
-                    date=b.isoformat(), generated=_money(g), paid=_money(p), reversed=_money(r)
-                )
+                CommissionPoint(date=b, generated=_money(g), paid=_money(p), reversed=_money(r))
                 for b, (g, p, r) in points.items()
             ],
             by_source=[

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from iwm.core.amounts import AmountIn
 from iwm.core.money import Money
-from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
+from iwm.core.schemas import CamelModel, MonthText, StrictBody, UtcDateTime
 
 
 class PartnerRef(CamelModel):
@@ -42,7 +42,7 @@ class AdminCommission(CamelModel):
     career_points: int
     currency: str
     status: str
-    period_id: str | None
+    period_id: MonthText | None
     processed_at: UtcDateTime | None
     approved_by: str | None
     created_at: UtcDateTime
@@ -74,7 +74,7 @@ class MemberCommission(CamelModel):
     career_points: int
     currency: str
     status: str
-    period_id: str | None
+    period_id: MonthText | None
     processed_at: UtcDateTime | None
     created_at: UtcDateTime
 
