@@ -9,8 +9,8 @@ connection per process, whatever the number of waiters); in the embedded default
 stay in the process. A waiter holds no database connection while it waits.
 
 A watch that is never woken tells its waiter that nothing it watches changed
-(`Woken.complete`), when every wake-up could reach it: the subscription was live when the
-watch began, and losing it wakes every waiter. What is still possible is a writer that
+(`Woken.complete`), when every wake-up could reach it: Redis had confirmed the subscription
+when the watch began, and losing it wakes every waiter. What is still possible is a writer that
 committed but could not publish (Redis away at that moment): its waiters learn the change
 when they read the state again, at their next wait at the latest.
 """
@@ -111,13 +111,17 @@ class Wakeups:
     async def _listen(self) -> None:
         assert self._subscriber is not None  # noqa: S101
         while True:
-            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._subscriber.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
-                self._subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=None)
-                    if message is not None and message.get("type") == "message":
+                    if message is None:
+                        continue
+                    if message.get("type") == "subscribe":
+                        # Redis confirmed: from now on every publish reaches this process.
+                        self._subscribed.set()
+                    elif message.get("type") == "message":
                         data = message["data"]
                         text = data.decode() if isinstance(data, bytes) else str(data)
                         self._wake_here(text.split("\n"))

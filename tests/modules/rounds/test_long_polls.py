@@ -9,11 +9,13 @@ import uuid
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 
 from iwm.core.resources import Resources
 from iwm.core.security import new_token, token_hash
+from iwm.core.wakeups import Wakeups
 from iwm.main import create_app
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.rounds import device_router
@@ -196,3 +198,34 @@ async def test_a_key_rotated_elsewhere_is_refused_at_once(
     new = await client.get(_poll_url(kiosk, opened), headers={"Authorization": f"Bearer {new_key}"})
     assert new.status_code == 200
     assert new.json()["status"] == "pending"
+
+
+async def test_a_poll_trusts_its_silence_only_once_redis_confirmed_the_subscription(
+    resources: Resources, production_only: None
+) -> None:
+    """A wait begun before this process's subscription was confirmed (Redis away, or just
+    reconnecting) may miss a wake-up from another process: it is not `complete`, so the
+    poll reads again now and then instead of answering from memory."""
+    nowhere = Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.2)
+    cut_off = Wakeups(nowhere, nowhere)
+    try:
+        async with cut_off.watch("kiosk-session:x") as woken:
+            assert not woken.complete
+    finally:
+        await cut_off.close()
+
+    assert resources.settings.redis_url is not None
+    url = resources.settings.redis_url.get_secret_value()
+    prefix = f"{resources.settings.redis_prefix}:confirm"
+    clients = [Redis.from_url(url), Redis.from_url(url)]
+    here, other_process = Wakeups(clients[0], None, prefix), Wakeups(clients[1], None, prefix)
+    try:
+        async with here.watch("kiosk-session:y") as woken:
+            assert woken.complete
+            await other_process.wake("kiosk-session:y")
+            await asyncio.wait_for(woken.wait(), 2)
+    finally:
+        for wakeups in (here, other_process):
+            await wakeups.close()
+        for client in clients:
+            await client.aclose()
