@@ -130,8 +130,12 @@ class Wakeups:
             except Exception:  # Redis restarted: subscribe again; waits end on their timer
                 self._subscribed.clear()
                 log.warning("wakeup.subscription_lost")
-                # Everyone waiting rereads: a wake-up may have been lost meanwhile.
-                self._wake_here(list(self._waiters))
+                # Everyone waiting reads again, and no longer trusts its silence: a wake-up may
+                # have been lost meanwhile, and more may be until Redis is back.
+                for waiting in self._waiters.values():
+                    for woken in waiting:
+                        woken.complete = False
+                        woken.set()
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):

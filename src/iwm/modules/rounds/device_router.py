@@ -35,7 +35,7 @@ MAX_WAIT = 25
 # A long poll may take its wait plus this (the reads before and after the wait).
 POLL_MARGIN_SECONDS = 5.0
 # The part of the wait within which a poll that nothing woke ends (see poll_session).
-JITTER_SHARE = 0.2
+JITTER_SHARE = 0.5
 
 
 @router.post(
@@ -66,12 +66,12 @@ async def poll_session(
     # Bounded by its own wait, not by the deadline of ordinary requests.
     extend_deadline(request, arrived + wait + POLL_MARGIN_SECONDS)
     # Polls opened together (a fleet reconnecting) would all end together and come back
-    # together: each ends at a random point of the wait's last fifth instead.
+    # together: each ends at a random point of the wait's second half instead.
     until = arrived + wait - random.uniform(0, wait * JITTER_SHARE)  # noqa: S311
     # Entered before the first read: a change committed after it wakes this wait.
     reads = reads_of(request, resources)
     async with resources.wakeups.watch(wake_key(session_id)) as woken:
-        row = await _read(resources, reads, kiosk_id, session_id, key, check_key=True)
+        row = await _first_read(resources, reads, kiosk_id, session_id, key)
         state = status_now(row)
         while state is SessionStatus.PENDING:
             left = until - loop.time()
@@ -89,33 +89,47 @@ async def poll_session(
                 # (its state at this moment, which the clock may have moved to `expired`).
                 state = status_now(row)
                 continue
+            if woken.is_set() and woken.complete:
+                # Woken by a change: read on its own, not behind a burst's reads, since this
+                # is the answer the kiosk waits for.
+                async with resources.read_sessionmaker() as db:
+                    row = await RoundService(db, resources.settings).get(kiosk_id, session_id)
+            else:
+                # A look now and then, or every poll of the process at once (the subscription
+                # was lost): with the other polls' reads.
+                row = await _reread(resources, reads, kiosk_id, session_id)
             woken.clear()
-            row = await _read(resources, reads, kiosk_id, session_id, key, check_key=False)
             state = status_now(row)
     return SessionRead.build(row, state)
 
 
-async def _read(
+async def _first_read(
     resources: Resources,
     reads: SessionReads,
     kiosk_id: uuid.UUID,
     session_id: uuid.UUID,
     key: str | None,
-    *,
-    check_key: bool,
 ) -> KioskSession:
-    """The session, with the device key checked on the first read in the same statement
-    (`SessionReads`): no connection is held while the poll waits."""
+    """The session, with the device key checked in the same statement, read with the other
+    polls' first reads (`SessionReads`): no connection is held while the poll waits."""
     found = await reads.read(session_id)
     if found is not None:
         row, key_hash = found
-        if row.kiosk_id == kiosk_id and (
-            not check_key or (key is not None and same_hash(key_hash, token_hash(key)))
-        ):
+        if row.kiosk_id == kiosk_id and key is not None and same_hash(key_hash, token_hash(key)):
             return row
     # Refused or missing: the precise answer (401, 403 or 404), as on every kiosk route.
     async with resources.read_sessionmaker() as db:
         await KioskService(db, resources.settings).authenticate(kiosk_id, key)
+        return await RoundService(db, resources.settings).get(kiosk_id, session_id)
+
+
+async def _reread(
+    resources: Resources, reads: SessionReads, kiosk_id: uuid.UUID, session_id: uuid.UUID
+) -> KioskSession:
+    found = await reads.read(session_id)
+    if found is not None and found[0].kiosk_id == kiosk_id:
+        return found[0]
+    async with resources.read_sessionmaker() as db:
         return await RoundService(db, resources.settings).get(kiosk_id, session_id)
 
 
