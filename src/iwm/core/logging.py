@@ -7,10 +7,37 @@ lines only.
 """
 
 import logging
+import sys
+import threading
 
 import structlog
 
 _HANDLER_NAME = "iwm"
+
+
+class _LineWriter:
+    """Writes each line to stdout in one write. structlog's PrintLogger prints the text
+    and its newline apart, which unbuffered (PYTHONUNBUFFERED, as containers often set)
+    are two writes: with several worker processes on one stdout, two JSON lines ran
+    together. One write of a line up to the pipe's atomic size is never interleaved."""
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            # The current stdout, not the one at import (a test runner swaps it).
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+_LINE_WRITER = _LineWriter()
+
+
+def _line_writer(*_args: object) -> _LineWriter:
+    return _LINE_WRITER
 
 
 class _DropServerReRaise(logging.Filter):
@@ -44,6 +71,7 @@ def configure_logging(json: bool, level: str = "INFO") -> None:
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, *shared, exc_step, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=_line_writer,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()

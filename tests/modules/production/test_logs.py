@@ -5,7 +5,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 from iwm.core.config import SecretUrl, Settings
 from iwm.core.resources import Resources
 from tests.factories.kiosk_network import make_user
-from tests.support import Profile, free_port
+from tests.support import Profile, embedded_env, free_port
 
 USER_PASSWORD = "Users-Own-Passw0rd-7731"
 DB_PASSWORD = "Db-Passw0rd-5521"
@@ -133,3 +135,49 @@ def test_library_warnings_are_log_lines_in_json() -> None:
     assert lines, "the warning was not logged"
     for line in lines:
         assert "decompression bomb" in json.loads(line)["event"]
+
+
+def test_workers_sharing_stdout_never_run_two_lines_together(tmp_path: Path) -> None:
+    """Two workers answering at once, unbuffered (as containers often run), on one pipe:
+    every line of the log is one JSON object."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IWM_")}
+    env.update(embedded_env(tmp_path), IWM_LOG_JSON="true", PYTHONUNBUFFERED="1")
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [str(Path(sys.executable).parent / "iwm"), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    # Read as it comes: a full pipe would stop the workers.
+    out: list[bytes] = []
+    stdout = proc.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: out.extend(stdout), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        def hit(i: int) -> int:
+            headers = {"X-Request-ID": f"burst-{i}"}
+            return httpx.get(f"{base}/healthz", headers=headers, timeout=30).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            assert set(pool.map(hit, range(400))) == {200}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
+    lines = b"".join(out).decode().splitlines()
+    assert all(line.strip() for line in lines)
+    events = [json.loads(line) for line in lines]
+    burst = {e["request_id"] for e in events if str(e.get("request_id", "")).startswith("burst-")}
+    assert len(burst) == 400
