@@ -62,6 +62,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     pending: dict[str, tuple[int, float]] = field(default_factory=dict)  # order -> (shop, t)
     screen_requests: int = 0
+    answer_ms: list[float] = field(default_factory=list)  # each screen request's answer
     screen_errors: int = 0
     uploads: int = 0
     upload_errors: int = 0
@@ -126,6 +127,7 @@ async def poll_screen(http: httpx.AsyncClient, token: str, shop: int, run: Run) 
                 "/dashboard/orders/live", params={"v": fingerprint}, headers=cookie
             )
             run.screen_requests += 1
+            run.answer_ms.append((time.perf_counter() - started) * 1000)
             if resp.status_code == 200:
                 run.seen(shop, resp.text)
                 found = FINGERPRINT.search(resp.text)
@@ -280,6 +282,12 @@ async def run_mode(
         f"  screens: {screen_rps:.1f} requests/s in all, {screen_rps / screens:.3f} per screen;"
         f" open streams: {connections}; errors: {run.screen_errors}"
     )
+    if run.answer_ms:
+        answers = sorted(run.answer_ms)
+        print(
+            f"  a screen's poll answered in p50 {statistics.median(answers):.0f} ms,"
+            f" p95 {answers[int(0.95 * (len(answers) - 1))]:.0f} ms"
+        )
     print(
         f"  server memory: {idle_rss / 1024:.0f} MiB before, {open_rss / 1024:.0f} MiB with the"
         f" screens open ({(open_rss - idle_rss) / screens:.0f} KiB per screen);"

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
+from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.deadline import arrived_at, extend_deadline
 from iwm.core.deps import SESSION_COOKIE, ResourcesDep, client_ip
@@ -47,7 +48,7 @@ from iwm.web.deps import (
     safe_next,
     set_session_cookie,
 )
-from iwm.web.i18n import MESSAGES, age, translate
+from iwm.web.i18n import MESSAGES, translate
 
 router = APIRouter(prefix=PREFIX, route_class=WebRoute, include_in_schema=False)
 
@@ -189,13 +190,17 @@ async def _live_context(
     older = await orders.count_older_unprinted(partner)
     to_print = sum(1 for r in rows if r.printed_at is None)
     lang = language(request)
-    # What the partner can see change: a poll with the same fingerprint gets 204.
+    # What the partner can see change: a poll with the same fingerprint gets 204. Ages
+    # ("5 min ago") move once a minute for the whole screen, not whenever one card's does:
+    # with a card's own age in it, a busy screen's fingerprint changed every few seconds
+    # and every poll carried the whole fragment.
     state = [
         lang,
         total,
         printed,
         older,
-        [(str(o.id), o.status.value, age("en", o.created_at)) for o in rows],
+        int(clock.now().timestamp() // 60),
+        [(str(o.id), o.status.value) for o in rows],
     ]
     fingerprint = hashlib.sha256(json.dumps(state).encode()).hexdigest()[:20]
     return {

@@ -207,14 +207,15 @@ async def test_the_live_stream_outlives_the_request_deadline_and_ends_when_drain
             lasted = time.monotonic() - started
             assert stream.status_code == 200
             assert stream.text.startswith("retry: 2000")
-            assert stream.text.count(": keep-alive") >= 5
+            assert stream.text.count(": keep-alive") >= 3
             assert lasted >= 1.4
 
             # A stopping server ends its streams at the next check instead of holding them.
+            monkeypatch.setattr(web_router, "STREAM_SECONDS", 10.0)
             monkeypatch.setattr(Draining, "now", True)
             started = time.monotonic()
             ended = await http.get("/dashboard/orders/stream")
             assert ended.status_code == 200
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 5.0
     finally:
         await app.state.resources.close()
