@@ -394,7 +394,8 @@ async def _payouts(
                 )
             ).tuples()
         )
-    methods = list(PayoutMethod)
+    # What a member can ask for (the admin API also knows CRYPTO, members cannot use it).
+    methods = [PayoutMethod.BANK_TRANSFER, PayoutMethod.CARD]
     for n, plan in enumerate(PAYOUT_PLAN):
         if not richest:
             break

@@ -122,6 +122,7 @@ async def test_patch_my_profile(app: MemberApp, db: AsyncSession) -> None:
         ({"profile": {"language": "english"}}, "profile.language"),
         ({"profile": {"timezone": "Mars/Base"}}, "profile.timezone"),
         ({"profile": {"dateOfBirth": "2999-01-01"}}, "profile.dateOfBirth"),
+        ({"profile": {"dateOfBirth": "1800-01-01"}}, "profile.dateOfBirth"),
         ({"profile": {"firstName": None}}, "profile.firstName"),
         ({"phone": "nope"}, "phone"),
         ({"email": "other@example.com"}, "email"),

@@ -51,6 +51,9 @@ async def test_demo_money_holds_every_status_and_runs_once(
     assert await _statuses(db, ShopOrder.status) == {s.value for s in ShopOrderStatus}
     assert await _statuses(db, Commission.status) == {s.value for s in CommissionStatus}
     assert await _statuses(db, Payout.status) == {s.value for s in PayoutStatus}
+    # Members ask for bank transfers and cards (the member API knows no other method).
+    methods = set((await db.execute(select(Payout.method_type))).scalars())
+    assert methods == {"BANK_TRANSFER", "CARD"}
     assert await _statuses(db, Product.status) == {s.value for s in ProductStatus}
     assert await _statuses(db, Strategy.status) == {s.value for s in StrategyStatus}
     assert counts[3]

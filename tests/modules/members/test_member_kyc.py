@@ -118,6 +118,17 @@ async def test_an_id_card_needs_both_sides_and_enhanced_a_proof_of_address(
     types = {d["type"]: d for d in full.json()["data"]["documents"]}
     assert set(types) == {"ID_CARD_FRONT", "ID_CARD_BACK", "SELFIE", "PROOF_OF_ADDRESS"}
     assert types["PROOF_OF_ADDRESS"]["fileName"] == "proof_of_address.bin"
+    # Each file is served as what it is: a reviewer's browser refuses a PDF typed as JPEG.
+    for kind, content_type in (("PROOF_OF_ADDRESS", "application/pdf"), ("SELFIE", "image/jpeg")):
+        url = types[kind]["fileUrl"]
+        if "/media/" in url:
+            served = await client.get(url)
+        else:  # an S3 presigned link
+            async with httpx.AsyncClient() as s3:
+                served = await s3.get(url)
+        assert served.status_code == 200
+        assert served.headers["content-type"] == content_type, kind
+    assert served.content == jpeg()
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,14 @@ from iwm.modules.media.errors import PhotoNotFound
 
 router = APIRouter(tags=["media"])
 
+# What the stored files are, by the extension the storage gave them.
+MEDIA_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "pdf": "application/pdf",
+}
+
 
 @router.api_route("/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def media(
@@ -25,7 +33,9 @@ async def media(
     data = await storage.get(key)
     if data is None:
         raise PhotoNotFound()
-    media_type = "image/png" if key.endswith(".png") else "image/jpeg"
+    media_type = MEDIA_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")
     # A customer's photo: not kept in the browser's cache once the screen is left (the
-    # security headers middleware adds no-store, the sandbox policy and nosniff).
-    return Response(data, media_type=media_type)
+    # security headers middleware adds no-store, the sandbox policy and nosniff). A PDF
+    # (a KYC document) is downloaded rather than opened in the sandboxed page.
+    headers = {"Content-Disposition": "attachment"} if media_type == "application/pdf" else {}
+    return Response(data, media_type=media_type, headers=headers)

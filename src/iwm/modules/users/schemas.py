@@ -18,6 +18,9 @@ ZERO = Decimal("0.00")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
+# Nobody alive was born earlier: an earlier year is a typing slip (1800 for 1980).
+EARLIEST_BIRTH_YEAR = 1900
+
 
 class UserSortField(enum.StrEnum):
     CREATED_AT = "createdAt"
@@ -192,6 +195,8 @@ class ProfileUpdate(StrictBody):
     def _in_the_past(cls, value: date) -> date:
         if value >= date.today():  # noqa: DTZ011 - a birth date has no time zone
             raise ValueError("must be in the past")
+        if value.year < EARLIEST_BIRTH_YEAR:
+            raise ValueError(f"must be in {EARLIEST_BIRTH_YEAR} or later")
         return value
 
     @field_validator("language")
