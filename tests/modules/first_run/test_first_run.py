@@ -75,10 +75,15 @@ def test_serve_says_where_it_listens(profile: Profile, tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        # The line comes before uvicorn starts; without it, fail rather than wait forever.
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "serve printed nothing"
-        line = proc.stdout.readline()
+        # The line comes once the port answers (after the server's own probe of it, which
+        # is logged too); without it, fail rather than wait forever.
+        line = ""
+        until = time.monotonic() + 60
+        while "serving" not in line:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.1, until - time.monotonic()))
+            assert ready, "serve never said where it listens"
+            line = proc.stdout.readline()
+            assert line, "serve ended without saying where it listens"
         assert f"http://127.0.0.1:{port}" in line
         assert f"http://127.0.0.1:{port}/docs" in line
         deadline = time.monotonic() + 30
