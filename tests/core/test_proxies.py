@@ -186,6 +186,10 @@ async def test_other_hosts_are_refused(app_with: Callable[..., FastAPI]) -> None
                 },
             }
             assert "location" not in resp.headers
+        # A health check, a load balancer or a scraper calls the server by its address.
+        for probe in ("/healthz", "/readyz", "/metrics"):
+            by_address = await http.get(probe, headers={"Host": "10.0.0.7:8000"})
+            assert by_address.status_code in (200, 503), (probe, by_address.status_code)
         redirect = await http.get("/partner/orders/")
         assert redirect.status_code in (307, 308)
         assert redirect.headers["location"].startswith("http://api.example.com/")

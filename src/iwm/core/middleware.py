@@ -216,10 +216,15 @@ class ExactNumbersMiddleware:
         await self.app(scope, receive, send_exact)
 
 
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class AllowedHostsMiddleware:
     """A request whose Host is not one of `allowed` ("name", "*.domain", or "*" for any)
     is a 400 INVALID_HOST in the error format: links and redirects the app builds from the
-    Host header can then never point elsewhere."""
+    Host header can then never point elsewhere. Probes and scrapes (`PROBE_PATHS`) answer
+    whatever their Host: a container's health check, a load balancer or Prometheus call
+    the server by its address, and these answers carry no link."""
 
     def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
         self.app = app
@@ -232,7 +237,7 @@ class AllowedHostsMiddleware:
         return bool(name) and (name in self.exact or name.endswith(self.suffixes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.any or scope["type"] not in ("http", "websocket"):
+        if self.any or scope["type"] not in ("http", "websocket") or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")

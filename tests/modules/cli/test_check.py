@@ -180,6 +180,13 @@ def test_serve_on_a_busy_port_exits_non_zero_with_one_line(tmp_path: Path) -> No
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_serve_refuses_a_port_that_does_not_exist(tmp_path: Path, port: str) -> None:
+    result = _iwm(embedded_env(tmp_path), "serve", "--port", port, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--port" in result.stderr
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_says_it_is_serving_only_once_it_answers(tmp_path: Path, workers: str) -> None:
     port = free_port()
