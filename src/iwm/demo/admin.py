@@ -14,6 +14,7 @@ from rich.progress import Progress
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
+from iwm.demo.progress import progress_bar
 from iwm.modules.auth.accounts import AccountService
 from iwm.modules.auth.schemas import RegisterRequest
 from iwm.modules.kyc.models import DocumentKind, DocumentType, KycLevel, KycPriority
@@ -149,7 +150,7 @@ async def load_admin_demo(resources: Resources, console: Console) -> None:
         )
     admin, reviewer = principal_of(root), principal_of(moderator)
     rng = random.Random(11)  # noqa: S311 - demo data, not secrets
-    with Progress(console=console) as progress:
+    with progress_bar() as progress:
         members = await _members(resources, rng, progress)
         async with resources.sessionmaker.begin() as db:
             admin_users = UserAdminService(db, resources.sessions)

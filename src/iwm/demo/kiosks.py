@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from PIL import Image, ImageDraw
 from rich.console import Console
-from rich.progress import Progress
 from sqlalchemy import update
 
 from iwm.core import clock
 from iwm.core.principal import Principal, Role
 from iwm.core.resources import Resources
+from iwm.demo.progress import progress_bar
 from iwm.modules.codes.service import CodeService
 from iwm.modules.kiosks.models import Kiosk, KioskStatus
 from iwm.modules.kiosks.schemas import ErrorReport, KioskCreate
@@ -106,7 +106,7 @@ async def load_kiosk_demo(resources: Resources, console: Console) -> None:
                 keys.append((name, str(kiosk.id), key))
 
     now = clock.now()
-    with Progress(console=console) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("orders", total=len(kiosks) * 12)
         for kiosk, kiosk_key, partner in kiosks:
             for i in range(12):

@@ -16,6 +16,7 @@ from iwm.core.money import to_minor
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.demo.admin import MODERATOR
+from iwm.demo.progress import progress_bar
 from iwm.demo.shop import DemoCheckout
 from iwm.modules.categories.models import CategoryType
 from iwm.modules.categories.schemas import CategoryCreate
@@ -125,7 +126,7 @@ async def load_money_demo(resources: Resources, console: Console) -> None:
     # The newest partners buy, so that commissions climb through several levels.
     buyers = [u for _, u in rows[-12:]]
     rng = random.Random(23)  # noqa: S311 - demo data, not secrets
-    with Progress(console=console) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(
             "shop and money", total=len(ORDER_PLAN) + len(INVESTMENTS) + len(PAYOUT_PLAN) + 2
         )

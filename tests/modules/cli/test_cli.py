@@ -77,6 +77,9 @@ def test_create_user_then_refuse_the_same_email(cli_profile: Profile) -> None:
 async def test_demo_data_is_safe_to_run_twice(cli_profile: Profile, db: AsyncSession) -> None:
     first = run_cli(cli_profile, "demo-data")
     assert first.returncode == 0, first.stderr + first.stdout
+    # Not at a terminal: the accounts and keys alone, no progress bar in the file.
+    assert "━" not in first.stdout
+    assert "━" not in first.stderr
     kiosks = len(list((await db.execute(select(Kiosk.id))).scalars()))
     users = len(list((await db.execute(select(User.id))).scalars()))
     assert kiosks >= 4
