@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.core.config import Settings
 from iwm.core.migrations import upgrade_head
 from iwm.core.resources import Resources
-from tests.factories.kiosk_network import PASSWORD, PartnerWorld, make_world
+from tests.factories.kiosk_network import PASSWORD, KioskHandle, PartnerWorld, make_world
 from tests.factories.money import (
     API,
     admin,
@@ -113,6 +113,23 @@ async def _world(settings: Settings) -> PartnerWorld:
         return await make_world(resources)
 
 
+def _poll_once(base: str, kiosk: KioskHandle, token: str, request_id: str) -> None:
+    """The partner prices the kiosk's round, the kiosk opens a session and polls it once."""
+    priced = httpx.post(
+        f"{base}/partner/kiosks/{kiosk.id}/price",
+        json={"amount": 3, "currency": "EUR"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert priced.status_code == 200, priced.text
+    opened = httpx.post(f"{base}/kiosk/{kiosk.id}/sessions", headers=kiosk.headers)
+    assert opened.status_code == 201, opened.text
+    polled = httpx.get(
+        f"{base}/kiosk/{kiosk.id}/sessions/{opened.json()['id']}",
+        headers={**kiosk.headers, "X-Request-ID": request_id},
+    )
+    assert polled.status_code == 200
+
+
 def test_two_workers_count_together_and_log_each_request(tmp_path: Path) -> None:
     """`iwm serve --workers 2`: a scrape answered by either worker counts the requests of
     both; each request is one JSON log line naming its caller."""
@@ -158,6 +175,8 @@ def test_two_workers_count_together_and_log_each_request(tmp_path: Path) -> None
             headers={**kiosk.headers, "X-Request-ID": "who-kiosk"},
         )
         assert beat.status_code == 200
+        # A long poll checks the device key its own way, and is named all the same.
+        _poll_once(base, kiosk, token, "who-poll")
         scrapes = [httpx.get(f"{base}/metrics").text for _ in range(4)]
     finally:
         proc.terminate()
@@ -174,3 +193,7 @@ def test_two_workers_count_together_and_log_each_request(tmp_path: Path) -> None
     callers = {x["request_id"]: (x["route"], x["principal"]) for x in lines if "request_id" in x}
     assert callers["who-partner"] == ("/partner/orders/new", str(world.partner.id))
     assert callers["who-kiosk"] == ("/kiosk/{kiosk_id}/heartbeat", f"kiosk:{kiosk.id}")
+    assert callers["who-poll"] == (
+        "/kiosk/{kiosk_id}/sessions/{session_id}",
+        f"kiosk:{kiosk.id}",
+    )

@@ -72,6 +72,7 @@ async def poll_session(
     reads = reads_of(request, resources)
     async with resources.wakeups.watch(wake_key(session_id)) as woken:
         row = await _first_read(resources, reads, kiosk_id, session_id, key)
+        request.state.kiosk_id = kiosk_id  # the key matched: named by the request's log line
         state = status_now(row)
         while state is SessionStatus.PENDING:
             left = until - loop.time()
