@@ -6,6 +6,7 @@ Never commits a request's transaction: the request's dependency does. `process_r
 """
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -176,6 +177,18 @@ class PaymentService:
         await self._db.refresh(payment)
         await publish(self._db, _event(event, payment))
         return True
+
+    @staticmethod
+    async def by_ids(
+        session: AsyncSession, payment_ids: Iterable[uuid.UUID | None]
+    ) -> dict[uuid.UUID, Payment]:
+        """The payments of a page of orders or investments (those without one skipped), by
+        id, in one statement."""
+        wanted = {p for p in payment_ids if p is not None}
+        if not wanted:
+            return {}
+        found = await session.scalars(select(Payment).where(Payment.id.in_(wanted)))
+        return {p.id: p for p in found}
 
     @staticmethod
     async def close(session: AsyncSession, payment_id: uuid.UUID) -> None:

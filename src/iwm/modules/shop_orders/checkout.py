@@ -156,11 +156,7 @@ class CheckoutService:
             )
             for item, name in rows:
                 items[item.order_id].append((item, name))
-        payment_ids = [o.payment_id for o in orders if o.payment_id is not None]
-        payments: dict[uuid.UUID, Payment] = {}
-        if payment_ids:
-            found = await self._db.scalars(select(Payment).where(Payment.id.in_(payment_ids)))
-            payments = {p.id: p for p in found}
+        payments = await PaymentService.by_ids(self._db, (o.payment_id for o in orders))
         return [
             OrderView(
                 o, items[o.id], payments.get(o.payment_id) if o.payment_id is not None else None

@@ -156,11 +156,7 @@ class InvestmentService:
         if strategy_ids:
             found = await self._db.scalars(select(Strategy).where(Strategy.id.in_(strategy_ids)))
             strategies = {s.id: s for s in found}
-        payment_ids = [r.payment_id for r in rows if r.payment_id is not None]
-        payments: dict[uuid.UUID, Payment] = {}
-        if payment_ids:
-            paid = await self._db.scalars(select(Payment).where(Payment.id.in_(payment_ids)))
-            payments = {p.id: p for p in paid}
+        payments = await PaymentService.by_ids(self._db, (r.payment_id for r in rows))
         returns: dict[uuid.UUID, list[InvestmentReturn]] = {r.id: [] for r in rows}
         if with_returns and rows:
             entries = await self._db.scalars(
