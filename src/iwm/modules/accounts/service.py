@@ -101,9 +101,18 @@ class MeService:
     # -- profile -------------------------------------------------------------------------
 
     async def read(self, principal: Principal) -> s.Me:
-        """Raises USER_NOT_FOUND. The same view as `_view`, read in one statement."""
+        """Raises USER_NOT_FOUND."""
+        return await self._read(principal.user_id)
+
+    async def _view(self, user: User) -> s.Me:
+        """The account as just changed in this transaction."""
+        await self._db.flush()  # the read below goes by the connection, not the session
+        return await self._read(user.id)
+
+    async def _read(self, user_id: uuid.UUID) -> s.Me:
+        """The account, its roles and partner profile in one statement."""
         conn = await self._db.connection()
-        rows = (await conn.execute(_ME, {"user_id": principal.user_id})).all()
+        rows = (await conn.execute(_ME, {"user_id": user_id})).all()
         if not rows:
             raise UserNotFound()
         u = rows[0]
@@ -118,7 +127,7 @@ class MeService:
             )
         avatar = await self._resources.storage.url(u.avatar_url) if u.avatar_url else None
         return s.Me(
-            id=principal.user_id,
+            id=user_id,
             email=u.email,
             phone=u.phone,
             status=status_at(u.status, u.suspended_until, clock.now()),
@@ -137,47 +146,6 @@ class MeService:
             two_factor_enabled=u.two_factor_enabled,
             email_verified_at=u.email_verified_at,
             created_at=u.created_at,
-        )
-
-    async def _view(self, user: User) -> s.Me:
-        partner = None
-        row = (
-            await self._db.execute(
-                select(NetworkPartner, PartnerRank.name)
-                .outerjoin(PartnerRank, PartnerRank.id == NetworkPartner.rank_id)
-                .where(NetworkPartner.user_id == user.id)
-            )
-        ).first()
-        if row is not None:
-            found, rank = row
-            partner = s.MePartner(
-                id=found.id,
-                referral_code=found.referral_code,
-                status=found.status,
-                rank=rank,
-                joined_at=found.created_at,
-            )
-        avatar = await self._resources.storage.url(user.avatar_url) if user.avatar_url else None
-        return s.Me(
-            id=user.id,
-            email=user.email,
-            phone=user.phone,
-            status=user.effective_status,
-            roles=sorted(user.roles),
-            profile=s.MeProfile(
-                first_name=user.first_name,
-                last_name=user.last_name,
-                middle_name=user.middle_name,
-                date_of_birth=user.date_of_birth,
-                language=user.language,
-                timezone=user.timezone,
-                avatar_url=avatar,
-            ),
-            kyc=s.MeKyc(status=user.kyc_status, level=user.kyc_level),
-            partner=partner,
-            two_factor_enabled=user.two_factor_enabled,
-            email_verified_at=user.email_verified_at,
-            created_at=user.created_at,
         )
 
     async def update(self, principal: Principal, body: s.MeUpdate) -> s.Me:
