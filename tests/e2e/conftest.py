@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from iwm.core.config import Settings
 from iwm.core.migrations import upgrade_head
@@ -306,6 +306,16 @@ async def sign_in(page: Page, server: DashboardServer, email: str) -> None:
     await page.fill("input[name=password]", PASSWORD)
     await page.click("form[action='/dashboard/login'] button[type=submit]")
     await page.wait_for_url(f"{server.base_url}/dashboard")
+
+
+async def scroll_to(page: Page, selector: str) -> None:
+    """Scrolls the element into view in one step of the page's own script: the shop screen
+    may swap its cards for fresh ones at any moment, which a locator's find-then-scroll
+    loses ("not attached to the DOM")."""
+    await expect(page.locator(selector)).to_be_attached()
+    await page.evaluate(
+        "s => document.querySelector(s).scrollIntoView({block: 'center'})", selector
+    )
 
 
 async def eventually(check: Any, seconds: float = 10.0) -> None:

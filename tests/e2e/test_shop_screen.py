@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     eventually,
     make_partner_shop,
     post_order,
+    scroll_to,
     sign_in,
 )
 
@@ -146,7 +147,7 @@ async def test_new_order_chimes_badges_notifies_and_stays_highlighted_until_seen
 
     # Seen: on screen for a few seconds while the page is in front (on a phone, once
     # scrolled to).
-    await card.scroll_into_view_if_needed()
+    await scroll_to(page, f"#order-{order['id']}")
     await expect(card).not_to_have_class(re.compile(r"\bis-new\b"), timeout=20_000)
     await expect(page).not_to_have_title(re.compile(r"^\(\d+\) "))
 
@@ -240,7 +241,7 @@ async def test_print_and_mark_keeps_the_owner_where_he_was(
     await open_screen(page, server, shop.email, name)
     await expect(page.get_by_test_id("count-to-print")).to_have_text("10")
     card = page.locator(f"#order-{orders[6]['id']}")
-    await card.scroll_into_view_if_needed()
+    await scroll_to(page, f"#order-{orders[6]['id']}")
     before = await page.evaluate("window.scrollY")
     assert before > 0
     await card.get_by_test_id("print-and-mark").click()
@@ -466,7 +467,7 @@ async def test_layout_marks_photos_dates_and_logout(
     card = page.locator(f"#order-{tall['id']}")
     # A portrait photo is shown whole, not cut to the card's shape.
     thumb = card.locator(".thumb img")
-    await thumb.scroll_into_view_if_needed()
+    await scroll_to(page, f"#order-{tall['id']} .thumb img")
     await expect(thumb).to_have_js_property("complete", True)
     assert await thumb.evaluate("i => getComputedStyle(i).objectFit") == "contain"
     # "Mark not printed" looks like a button that works.

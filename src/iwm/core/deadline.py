@@ -107,9 +107,11 @@ def arrived_at(request: Request) -> float:
 def extend_deadline(request: Request, until: float) -> None:
     """Lets the request run until `until` (event loop clock) when that is later than its
     deadline: a long poll's wait is bounded by the wait itself, not by the deadline of
-    ordinary requests."""
+    ordinary requests. A deadline that already fired is left alone: the request's
+    cancellation is under way (504), or was swallowed by a library on its way, and neither
+    is a reason to crash the request."""
     state = request.scope.get("state", {})
     timeout: asyncio.Timeout | None = state.get("timeout")
-    if timeout is not None and until > state["deadline"]:
+    if timeout is not None and not timeout.expired() and until > state["deadline"]:
         timeout.reschedule(until)
         state["deadline"] = until

@@ -2,6 +2,8 @@
 504 REQUEST_TIMEOUT, and when its client has gone it is rolled back before the commit.
 On SIGTERM a kept-alive connection gets `Connection: close` on its last answer."""
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,7 +15,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
+from iwm.core.deadline import extend_deadline
 from iwm.core.migrations import upgrade_head
 from iwm.core.resources import Resources
 from iwm.main import create_app
@@ -55,6 +59,20 @@ async def test_a_request_past_its_deadline_is_504_and_creates_nothing(
     assert resp.json()["error"]["code"] == "REQUEST_TIMEOUT"
     assert resp.headers["connection"] == "close"
     assert await count(await fresh(db), Order) == 0
+
+
+async def test_a_long_poll_that_reaches_its_wait_after_its_deadline_fired_does_not_crash() -> None:
+    """A library may swallow the cancellation of a request whose deadline fired (a slow
+    sign-in lookup, say): the route then moves its deadline on an expiring timeout."""
+    loop = asyncio.get_running_loop()
+    timeout = asyncio.timeout_at(loop.time())
+    request = Request({"type": "http", "state": {"deadline": loop.time(), "timeout": timeout}})
+    async with timeout:
+        with contextlib.suppress(asyncio.CancelledError):  # what such a library does
+            await asyncio.sleep(0.01)
+        assert timeout.expired()
+        extend_deadline(request, loop.time() + 30)
+    assert request.scope["state"]["deadline"] < loop.time()
 
 
 async def test_an_upload_whose_client_has_gone_is_not_committed(
