@@ -193,7 +193,8 @@ async def capture(env: dict[str, str], world: World) -> list[tuple[str, Any, boo
 
     @event.listens_for(resources.engine.sync_engine, "before_cursor_execute")
     def _capture(_c: Any, _cur: Any, statement: str, parameters: Any, _x: Any, many: bool) -> None:
-        if many:
+        # A batched INSERT (insertmanyvalues) is "many" with one flat list of parameters.
+        if many and parameters and isinstance(parameters[0], (tuple, list)):
             captured.append((statement, [tuple(p) for p in parameters], True))
         else:
             captured.append((statement, tuple(parameters or ()), False))

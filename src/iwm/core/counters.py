@@ -6,14 +6,14 @@ concurrent writers rarely wait on the same row; readers sum over the shards.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from iwm.core.upsert import upsert
+from iwm.core.upsert import upsert_rows
 
 SHARDS = 16
 
@@ -36,7 +36,30 @@ async def add(
     if not any(deltas.values()):
         return
     values = {**key, "shard": pick_shard() if shard is None else shard, **deltas}
-    await session.execute(upsert(session, model, values, key=[*key, "shard"], add=list(deltas)))
+    await upsert_rows(session, model, [values], key=[*key, "shard"], add=list(deltas))
+
+
+async def add_many(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    key_names: Sequence[str],
+    rows: Mapping[tuple[Any, ...], Mapping[str, int]],
+    *,
+    shard: int | None = None,
+) -> None:
+    """`add` for several keys in one statement, all in one shard (a random one if not
+    given). Every row has the same delta columns; all-zero rows write nothing. The rows go
+    in sorted key order, so concurrent writers lock them in the same order."""
+    chosen = pick_shard() if shard is None else shard
+    values = [
+        {**dict(zip(key_names, key, strict=True)), "shard": chosen, **rows[key]}
+        for key in sorted(rows, key=lambda k: tuple(str(part) for part in k))
+        if any(rows[key].values())
+    ]
+    if not values:
+        return
+    deltas = [name for name in values[0] if name not in key_names and name != "shard"]
+    await upsert_rows(session, model, values, key=[*key_names, "shard"], add=deltas)
 
 
 async def bump(

@@ -7,6 +7,11 @@ the publisher's own `AsyncSession`: what a handler writes commits or rolls back 
 change itself, and a handler's exception reaches the publisher (the request fails, nothing
 is committed). There is no queue and no second transaction.
 
+A change that makes many rows at once (a sale's commissions for every upline level)
+publishes their events together with `publish_all`: a handler subscribed with `on_many`
+gets all of them in one call and writes its rows in one statement, instead of one
+round trip per event while the writer holds its locks.
+
 A `Projection` is a derived table (or derived columns) kept by its handlers, together with
 `rebuild` (recompute it from the source rows) and `snapshot` (read it in a comparable form).
 Projections live in the module that owns the derived rows and subscribe to events of that
@@ -16,7 +21,7 @@ transaction that is rolled back: the difference is the drift.
 """
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +43,15 @@ class Event:
 E = TypeVar("E", bound=Event)
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    event: type[Event]
+    handler: Handler
+    many: bool
+    """The handler takes a list of events (`on_many`), not one."""
+
+
 Key = tuple[Any, ...]
 Rows = dict[Key, tuple[Any, ...]]
 Snapshot = dict[str, Rows]
@@ -47,6 +61,12 @@ Snapshot = dict[str, Rows]
 class Subscriptions(Protocol):
     def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
         """Subscribe `handler` to `event` and its subclasses."""
+
+    def on_many(
+        self, event: type[E], handler: Callable[[AsyncSession, list[E]], Awaitable[None]]
+    ) -> None:
+        """Subscribe `handler` to `event` and its subclasses, with every such event of one
+        `publish_all` in one call (a single `publish` calls it with a list of one)."""
 
 
 @dataclass(eq=False)
@@ -66,19 +86,25 @@ class Projection:
 @dataclass
 class _Registry:
     projections: dict[str, Projection] = field(default_factory=dict)
-    subscriptions: list[tuple[type[Event], Handler]] = field(default_factory=list)
-    by_type: dict[type[Event], list[Handler]] = field(default_factory=dict)
-    """The handlers of each event class published so far, in registration order."""
+    subscriptions: list[_Subscription] = field(default_factory=list)
+    by_type: dict[type[Event], list[_Subscription]] = field(default_factory=dict)
+    """The subscriptions of each event class published so far, in registration order."""
     owners: set[str] = field(default_factory=set)
 
     def on(self, event: type[E], handler: Callable[[AsyncSession, E], Awaitable[None]]) -> None:
-        self.subscriptions.append((event, handler))
+        self.subscriptions.append(_Subscription(event, handler, many=False))
         self.by_type.clear()
 
-    def handlers(self, event: type[Event]) -> list[Handler]:
+    def on_many(
+        self, event: type[E], handler: Callable[[AsyncSession, list[E]], Awaitable[None]]
+    ) -> None:
+        self.subscriptions.append(_Subscription(event, handler, many=True))
+        self.by_type.clear()
+
+    def handlers(self, event: type[Event]) -> list[_Subscription]:
         found = self.by_type.get(event)
         if found is None:
-            found = [h for cls, h in self.subscriptions if issubclass(event, cls)]
+            found = [sub for sub in self.subscriptions if issubclass(event, sub.event)]
             self.by_type[event] = found
         return found
 
@@ -127,18 +153,44 @@ def recorded(event: type[E]) -> Iterator[list[E]]:
     try:
         yield seen
     finally:
-        _registry.subscriptions.remove((event, handler))
+        _registry.subscriptions.remove(_Subscription(event, handler, many=False))
         _registry.by_type.clear()
+
+
+def _ensure_heard() -> None:
+    # An event nobody hears would leave every derived table behind without a trace.
+    if not _registry.projections:
+        raise RuntimeError("no projections registered: call iwm.projections.install() first")
 
 
 async def publish(session: AsyncSession, event: Event) -> None:
     """Runs every handler of `event` (subscribed to its class or a base class) on `session`,
-    now. Fails when no projection is registered: an event nobody hears would leave every
-    derived table behind without a trace."""
-    if not _registry.projections:
-        raise RuntimeError("no projections registered: call iwm.projections.install() first")
-    for handler in _registry.handlers(type(event)):
-        await handler(session, event)
+    now. Fails when no projection is registered."""
+    _ensure_heard()
+    for sub in _registry.handlers(type(event)):
+        await sub.handler(session, [event] if sub.many else event)
+
+
+async def publish_all(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Publishes `events` together, handler by handler in registration order: an `on_many`
+    handler gets every one of them it listens to in one call, any other handler gets them
+    one by one, in the order given."""
+    _ensure_heard()
+    if not events:
+        return
+    heard: dict[_Subscription, list[Event]] = {}
+    for event in events:
+        for sub in _registry.handlers(type(event)):
+            heard.setdefault(sub, []).append(event)
+    for sub in _registry.subscriptions:
+        mine = heard.get(sub)
+        if not mine:
+            continue
+        if sub.many:
+            await sub.handler(session, mine)
+        else:
+            for event in mine:
+                await sub.handler(session, event)
 
 
 # -- rebuild and check ------------------------------------------------------------------

@@ -41,10 +41,48 @@ def upsert(
     the new value and the columns `set_(excluded)` returns set, where `excluded.<column>` is
     the value the insert proposed. With neither, the conflicting row is left as it is."""
     table = _table(target)
-    stmt = insert(session, table).values(values)
+    return _on_conflict(insert(session, table).values(values), table, key, add, set_)
+
+
+def _on_conflict(
+    stmt: Insert,
+    table: Table,
+    key: Sequence[str],
+    add: Sequence[str],
+    set_: Callable[[Any], Mapping[str, Any]] | None,
+) -> Insert:
     changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
     if set_ is not None:
         changes.update(set_(stmt.excluded))
     if not changes:
         return stmt.on_conflict_do_nothing(index_elements=list(key))
     return stmt.on_conflict_do_update(index_elements=list(key), set_=changes)
+
+
+_BUILT: dict[tuple[Any, ...], Insert] = {}
+
+
+async def upsert_rows(
+    session: AsyncSession,
+    target: type[DeclarativeBase] | Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    add: Sequence[str] = (),
+    set_: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> None:
+    """`upsert` of `rows` (each with the same columns) in one round trip: the statement is
+    built once per table, dialect and conflict rule (`set_` a function defined once, not a
+    new lambda per call) and run with the rows as its parameters, which the driver sends
+    together. Building an ON CONFLICT statement anew costs more than running it; so does
+    compiling a multi-row VALUES, whose shape changes with the number of rows."""
+    if not rows:
+        return
+    table = _table(target)
+    dialect = session.get_bind().dialect.name
+    built_key = (dialect, table, tuple(key), tuple(add), set_)
+    stmt = _BUILT.get(built_key)
+    if stmt is None:
+        stmt = _on_conflict(insert(session, table), table, key, add, set_)
+        _BUILT[built_key] = stmt
+    await session.execute(stmt, [dict(row) for row in rows])

@@ -26,7 +26,7 @@ from iwm.modules.users.events import UserCreated
 def _subscribe(bus: Subscriptions) -> None:
     bus.on(ShopOrderPaid, rollups.order_paid)
     bus.on(ShopOrderRefunded, rollups.order_refunded)
-    bus.on(CommissionEvent, rollups.commission_moved)
+    bus.on_many(CommissionEvent, rollups.commissions_moved)
     bus.on(UserCreated, rollups.user_registered)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from iwm.core import counters
-from iwm.core.upsert import upsert
+from iwm.core.upsert import upsert_rows
 from iwm.modules.analytics.models import (
     ALL_CATEGORIES,
     NO_CATEGORY,
@@ -53,17 +53,15 @@ async def _add(
     key_names: tuple[str, ...],
     value_names: tuple[str, ...],
 ) -> None:
-    """Adds each row's values to its counter row (one random shard per call, keys in a
-    fixed order so that concurrent writers lock rows in the same order)."""
-    shard = counters.pick_shard(SHARDS)
-    for key in sorted(rows, key=lambda k: tuple(str(part) for part in k)):
-        await counters.add(
-            session,
-            model,
-            dict(zip(key_names, key, strict=True)),
-            dict(zip(value_names, rows[key], strict=True)),
-            shard=shard,
-        )
+    """Adds each row's values to its counter row: one statement, one random shard per
+    call, keys in a fixed order so that concurrent writers lock rows in the same order."""
+    await counters.add_many(
+        session,
+        model,
+        key_names,
+        {key: dict(zip(value_names, values, strict=True)) for key, values in rows.items()},
+        shard=counters.pick_shard(SHARDS),
+    )
 
 
 async def _region_of(session: AsyncSession, user_id: uuid.UUID) -> str:
@@ -211,15 +209,21 @@ async def order_refunded(session: AsyncSession, order: ShopOrderRefunded) -> Non
     await _apply_facts(session, facts, -1)
 
 
-async def commission_moved(session: AsyncSession, row: CommissionEvent) -> None:
-    """A commission was created or changed status or net amount."""
-    key = (row.created_at.date(), row.source_type, row.level)
-    changes: dict[Key, tuple[int, ...]] = {}
-    if isinstance(row, CommissionChanged):
-        changes[(*key, row.before_status)] = (-1, -row.before_net_minor)
-    new_key = (*key, row.status)
-    old = changes.get(new_key, (0, 0))
-    changes[new_key] = (old[0] + 1, old[1] + row.net_minor)
+async def commissions_moved(session: AsyncSession, events: list[CommissionEvent]) -> None:
+    """Commissions were created or changed status or net amount: one statement per rollup
+    for all of them."""
+    changes: dict[Key, tuple[int, ...]] = defaultdict(lambda: (0, 0))
+    created: dict[uuid.UUID, tuple[datetime, int]] = {}
+    for row in events:
+        key = (row.created_at.date(), row.source_type, row.level)
+        if isinstance(row, CommissionChanged):
+            count, amount = changes[(*key, row.before_status)]
+            changes[(*key, row.before_status)] = (count - 1, amount - row.before_net_minor)
+        else:
+            last, made = created.get(row.partner_id, (row.created_at, 0))
+            created[row.partner_id] = (max(last, row.created_at), made + 1)
+        count, amount = changes[(*key, row.status)]
+        changes[(*key, row.status)] = (count + 1, amount + row.net_minor)
     await _add(
         session,
         CommissionDaily,
@@ -227,22 +231,29 @@ async def commission_moved(session: AsyncSession, row: CommissionEvent) -> None:
         ("day", "source_type", "level", "status"),
         ("row_count", "amount_minor"),
     )
-    if not isinstance(row, CommissionChanged):
-        table: Any = PartnerCommissions.__table__
-        stmt = upsert(
-            session,
-            table,
-            {"partner_id": row.partner_id, "last_created_at": row.created_at, "row_count": 1},
-            key=["partner_id"],
-            add=["row_count"],
-            set_=lambda new: {
-                "last_created_at": case(
-                    (new.last_created_at > table.c.last_created_at, new.last_created_at),
-                    else_=table.c.last_created_at,
-                )
-            },
+    if not created:
+        return
+    await upsert_rows(
+        session,
+        PartnerCommissions,
+        [
+            {"partner_id": partner, "last_created_at": last, "row_count": made}
+            for partner, (last, made) in sorted(created.items())
+        ],
+        key=["partner_id"],
+        add=["row_count"],
+        set_=_keep_latest_created,
+    )
+
+
+def _keep_latest_created(new: Any) -> dict[str, Any]:
+    table: Any = PartnerCommissions.__table__
+    return {
+        "last_created_at": case(
+            (new.last_created_at > table.c.last_created_at, new.last_created_at),
+            else_=table.c.last_created_at,
         )
-        await session.execute(stmt)
+    }
 
 
 async def user_registered(session: AsyncSession, user: UserCreated) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.config import Settings
-from iwm.core.events import publish
+from iwm.core.events import publish, publish_all
 from iwm.core.money import from_minor, json_text, to_minor, to_whole
 from iwm.core.principal import Principal
 from iwm.core.progress import OnProgress, silent
@@ -23,6 +23,7 @@ from iwm.modules.commissions.events import commission_event
 from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
+from iwm.modules.network.models import PartnerStatus
 from iwm.modules.network.service import NetworkService, UplineLevel
 from iwm.modules.ranks.schemas import QualificationReport
 from iwm.modules.ranks.service import RankService, previous_period
@@ -151,7 +152,7 @@ class CommissionEngine:
             if gross == 0 and points == 0:
                 continue
             made.append(
-                await self._create(
+                self._new(
                     partner_id=paid.partner_id,
                     source_type=sale.source_type,
                     source_id=sale.source_id,
@@ -172,9 +173,10 @@ class CommissionEngine:
                 bonus = await self._fast_start(sale, buyer, sponsor.partner_id)
                 if bonus is not None:
                     made.append(bonus)
+        await self._create_all(made)
         return made
 
-    async def _create(
+    def _new(
         self,
         *,
         partner_id: uuid.UUID,
@@ -190,10 +192,10 @@ class CommissionEngine:
         points: int,
         currency: str,
     ) -> Commission:
-        """A new PENDING commission with how it was computed, its ledger entry and event.
-        The caller holds the partner's lock."""
+        """A new PENDING commission with how it was computed, not saved yet
+        (`_create_all`)."""
         now = clock.now()
-        row = Commission(
+        return Commission(
             partner_id=partner_id,
             source_type=source_type,
             source_id=source_id,
@@ -213,18 +215,34 @@ class CommissionEngine:
             created_at=now,
             updated_at=now,
         )
-        self._db.add(row)
+
+    async def _create_all(self, rows: list[Commission]) -> None:
+        """Saves new commissions with their ledger entries and events: one statement per
+        table for all of them, as a sale's upline stays locked until the commit. The caller
+        holds the partners' locks."""
+        if not rows:
+            return
+        self._db.add_all(rows)
         await self._db.flush()
-        await commission_moved(self._ledger, row, "COMMISSION_CREATED", commission_shares("", 0, 0))
-        await publish(self._db, commission_event(row, None))
-        return row
+        await self._ledger.post_all(
+            [
+                self._ledger.entry(
+                    row.partner_id,
+                    "COMMISSION_CREATED",
+                    commission_shares(row.status, row.net_minor, row.career_points),
+                    commission_id=row.id,
+                )
+                for row in rows
+            ]
+        )
+        await publish_all(self._db, [commission_event(row, None) for row in rows])
 
     async def _fast_start(
         self, sale: Sale, buyer: uuid.UUID, sponsor: uuid.UUID
     ) -> Commission | None:
-        """BONUS to the ACTIVE sponsor on the buyer's first paid shop order: the plan's
-        fast-start percent of the order's amount, once per (sponsor, buyer) ever (a refund
-        reverses it and forfeits it). Both rows are locked by the sale."""
+        """BONUS to the ACTIVE sponsor on the buyer's first paid shop order (unsaved): the
+        plan's fast-start percent of the order's amount, once per (sponsor, buyer) ever (a
+        refund reverses it and forfeits it). Both rows are locked by the sale."""
         plan = RankService(self._db, self._settings).plan()
         gross = to_minor(from_minor(sale.amount_minor) * plan.fast_start_percent / HUNDRED)
         if gross <= 0:
@@ -239,7 +257,7 @@ class CommissionEngine:
         )
         if earlier is not None:
             return None
-        return await self._create(
+        return self._new(
             partner_id=sponsor,
             source_type=SourceType.BONUS,
             source_id=sale.source_id,
@@ -266,24 +284,28 @@ class CommissionEngine:
         plan = ranks.plan()
         for done, promotion in enumerate(promotions):
             on_progress("rank bonuses", done, len(promotions))
+            bonuses: list[Commission] = []
             for rule in promotion.ranks:
                 gross = to_minor(rule.bonus)
                 if gross <= 0:
                     continue
-                await self._create(
-                    partner_id=promotion.partner_id,
-                    source_type=SourceType.RANK_BONUS,
-                    source_id=promotion.change_id,
-                    source_partner_id=None,
-                    level=None,
-                    base_minor=gross,
-                    rate_bp=10_000,
-                    version=rank_plan_version(plan.version),
-                    rule=f"RANK:{rule.code}",
-                    gross=gross,
-                    points=0,
-                    currency=self._settings.currency,
+                bonuses.append(
+                    self._new(
+                        partner_id=promotion.partner_id,
+                        source_type=SourceType.RANK_BONUS,
+                        source_id=promotion.change_id,
+                        source_partner_id=None,
+                        level=None,
+                        base_minor=gross,
+                        rate_bp=10_000,
+                        version=rank_plan_version(plan.version),
+                        rule=f"RANK:{rule.code}",
+                        gross=gross,
+                        points=0,
+                        currency=self._settings.currency,
+                    )
                 )
+            await self._create_all(bonuses)
         on_progress("rank bonuses", len(promotions), len(promotions))
         return report
 
@@ -293,8 +315,8 @@ class CommissionEngine:
         read again (the locks already held keep the next read stable)."""
         while True:
             upline = await self._network.upline(buyer, levels)
-            await self._network.lock_partners({u.partner_id for u in upline} | {buyer})
-            if await self._network.still_active({u.partner_id for u in upline}):
+            statuses = await self._network.lock_partners({u.partner_id for u in upline} | {buyer})
+            if all(statuses.get(u.partner_id) == PartnerStatus.ACTIVE for u in upline):
                 return upline
 
     async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:

@@ -3,7 +3,10 @@
 partner's ledger entries, kept by `LedgerPosted`. The columns sit on the partner row, so
 that a payout request reads them under the partner's lock; the ledger owns their values."""
 
-from sqlalchemy import func, select, update
+import uuid
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core.events import Projection, Snapshot, Subscriptions, rows_of
@@ -27,22 +30,43 @@ _DELTAS = (
 )
 
 
-async def _posted(session: AsyncSession, event: LedgerPosted) -> None:
-    deltas = (event.available, event.pending, event.earned, event.withdrawn, event.career_points)
-    if not any(deltas):
-        return
-    # One atomic UPDATE: the partner row is locked by the poster, and concurrent postings
-    # to other partners never meet.
-    await session.execute(
-        update(NetworkPartner)
-        .where(NetworkPartner.id == event.partner_id)
-        .values({column: column + delta for column, delta in zip(_COLUMNS, deltas, strict=True)})
-        .execution_options(synchronize_session=False)
-    )
+_PARTNERS = cast(Table, NetworkPartner.__table__)
+# One UPDATE statement, run once per partner with its summed deltas (an executemany: one
+# round trip for a sale's whole upline). On the Core table: the ORM would read a list of
+# parameters as a bulk update by primary key.
+_ADD_DELTAS = (
+    update(_PARTNERS)
+    .where(_PARTNERS.c.id == bindparam("partner"))
+    .values({column.key: column + bindparam(f"add_{column.key}") for column in _COLUMNS})
+)
+
+
+async def _posted(session: AsyncSession, events: list[LedgerPosted]) -> None:
+    by_partner: dict[uuid.UUID, list[int]] = {}
+    for event in events:
+        deltas = (
+            event.available,
+            event.pending,
+            event.earned,
+            event.withdrawn,
+            event.career_points,
+        )
+        sums = by_partner.setdefault(event.partner_id, [0] * len(_COLUMNS))
+        for i, delta in enumerate(deltas):
+            sums[i] += delta
+    # Atomic increments; the poster holds the partners' locks, and concurrent postings to
+    # other partners never meet. In id order, as every writer locks partner rows.
+    params = [
+        {"partner": partner, **{f"add_{c.key}": d for c, d in zip(_COLUMNS, sums, strict=True)}}
+        for partner, sums in sorted(by_partner.items())
+        if any(sums)
+    ]
+    if params:
+        await session.execute(_ADD_DELTAS, params)
 
 
 def _subscribe(bus: Subscriptions) -> None:
-    bus.on(LedgerPosted, _posted)
+    bus.on_many(LedgerPosted, _posted)
 
 
 async def _rebuild(session: AsyncSession) -> None:

@@ -10,12 +10,13 @@ at every commit.
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.events import publish
+from iwm.core.events import publish_all
 from iwm.modules.ledger.events import LedgerPosted
 from iwm.modules.ledger.models import LedgerEntry
 
@@ -66,7 +67,29 @@ class LedgerService:
         payout_id: uuid.UUID | None = None,
         admin_id: uuid.UUID | None = None,
     ) -> LedgerEntry:
-        entry = LedgerEntry(
+        entry = self.entry(
+            partner_id,
+            kind,
+            delta,
+            commission_id=commission_id,
+            payout_id=payout_id,
+            admin_id=admin_id,
+        )
+        await self.post_all([entry])
+        return entry
+
+    @staticmethod
+    def entry(
+        partner_id: uuid.UUID,
+        kind: str,
+        delta: Shares,
+        *,
+        commission_id: uuid.UUID | None = None,
+        payout_id: uuid.UUID | None = None,
+        admin_id: uuid.UUID | None = None,
+    ) -> LedgerEntry:
+        """An entry not posted yet (`post_all` posts several at once)."""
+        return LedgerEntry(
             partner_id=partner_id,
             kind=kind,
             commission_id=commission_id,
@@ -78,20 +101,30 @@ class LedgerService:
             career_points_delta=delta.career_points,
             admin_id=admin_id,
         )
-        self._db.add(entry)
-        if not delta.is_zero:
-            await publish(
-                self._db,
+
+    async def post_all(self, entries: Sequence[LedgerEntry]) -> None:
+        """Posts `entries` together: their rows are inserted in one statement at the next
+        flush, and the balances move in one statement for all their partners."""
+        self._db.add_all(entries)
+        await publish_all(
+            self._db,
+            [
                 LedgerPosted(
-                    partner_id,
-                    delta.available,
-                    delta.pending,
-                    delta.earned,
-                    delta.withdrawn,
-                    delta.career_points,
-                ),
-            )
-        return entry
+                    e.partner_id,
+                    e.available_delta,
+                    e.pending_delta,
+                    e.earned_delta,
+                    e.withdrawn_delta,
+                    e.career_points_delta,
+                )
+                for e in entries
+                if e.available_delta
+                or e.pending_delta
+                or e.earned_delta
+                or e.withdrawn_delta
+                or e.career_points_delta
+            ],
+        )
 
     async def sums(self, partner_id: uuid.UUID) -> Shares:
         """The partner's balances as sums over the ledger."""

@@ -25,7 +25,7 @@ from iwm.core.events import publish
 from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
 from iwm.core.principal import Principal
-from iwm.core.upsert import upsert
+from iwm.core.upsert import upsert_rows
 from iwm.modules.audit.service import AuditService
 from iwm.modules.network import schemas as s
 from iwm.modules.network.errors import AlreadyPartner, PartnerNotFound, RankNotFound
@@ -276,18 +276,18 @@ class NetworkService:
             .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
             .execution_options(synchronize_session=False)
         )
-        await self._db.execute(
-            upsert(
-                self._db,
-                PartnerPeriodVolume,
+        await upsert_rows(
+            self._db,
+            PartnerPeriodVolume,
+            [
                 {
                     "partner_id": partner_id,
                     "period": clock.now().strftime("%Y-%m"),
                     "volume_minor": delta_minor,
-                },
-                key=["partner_id", "period"],
-                add=["volume_minor"],
-            )
+                }
+            ],
+            key=["partner_id", "period"],
+            add=["volume_minor"],
         )
         await publish(self._db, SalesVolumeBooked(partner_id=partner_id, delta_minor=delta_minor))
 
@@ -345,7 +345,7 @@ class NetworkService:
         """The plan's `levels` paid levels above `partner_id`, compressed: the nearest
         ACTIVE ancestors in tree order, so a SUSPENDED or TERMINATED partner's level goes to
         the next ACTIVE one above him. In ancestor id order (the lock order). Unlocked: the
-        caller locks them and asks `still_active` under the locks."""
+        caller locks them (`lock_partners`) and checks their statuses under the locks."""
         rows = await self._db.execute(
             select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
             .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
@@ -363,17 +363,6 @@ class NetworkService:
         ]
         # Partner rows are updated in id order: concurrent sales never deadlock.
         return sorted(found, key=lambda u: u.partner_id)
-
-    async def still_active(self, ids: set[uuid.UUID]) -> bool:
-        """True when every one of `ids` is ACTIVE (read under their locks)."""
-        if not ids:
-            return True
-        inactive = await self._db.scalar(
-            select(func.count())
-            .select_from(NetworkPartner)
-            .where(NetworkPartner.id.in_(ids), NetworkPartner.status != PartnerStatus.ACTIVE)
-        )
-        return not inactive
 
     async def set_status(
         self, admin: Principal, partner_id: uuid.UUID, status: PartnerStatus, reason: str
@@ -406,14 +395,16 @@ class NetworkService:
         )
         return partner, previous
 
-    async def lock_partners(self, ids: set[uuid.UUID]) -> None:
-        """Locks partner rows in id order, before any of them is updated."""
-        await self._db.execute(
-            select(NetworkPartner.id)
+    async def lock_partners(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Locks partner rows in id order, before any of them is updated; their statuses
+        as read under the locks."""
+        rows = await self._db.execute(
+            select(NetworkPartner.id, NetworkPartner.status)
             .where(NetworkPartner.id.in_(sorted(ids)))
             .order_by(NetworkPartner.id)
             .with_for_update()
         )
+        return {partner: str(status) for partner, status in rows}
 
     async def lock_partner(self, partner_id: uuid.UUID) -> NetworkPartner | None:
         """The partner row, locked and fresh: the money modules take this lock first (the

@@ -369,21 +369,6 @@ class ShopOrderService:
         if target is S.PAID:
             row.payment_status = PaymentStatus.PAID
             row.paid_at = now
-            items = await self._db.scalars(
-                select(ShopOrderItem).where(ShopOrderItem.order_id == row.id)
-            )
-            await engine.on_sale(
-                Sale(
-                    source_type=SourceType.ORDER,
-                    source_id=row.id,
-                    buyer_user_id=row.user_id,
-                    currency=row.currency,
-                    lines=[
-                        SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp)
-                        for i in items
-                    ],
-                )
-            )
         elif target is S.CANCELLED:
             row.cancelled_at = now
             if row.payment_status == PaymentStatus.PAID:
@@ -407,6 +392,24 @@ class ShopOrderService:
             await self._restock(row.id)
         await self._db.flush()
         await publish(self._db, _moved(row, before, payment_method))
+        if target is S.PAID:
+            # Last: the sale locks the buyer's whole upline until the commit, and every
+            # other sale under it waits for those locks.
+            items = await self._db.scalars(
+                select(ShopOrderItem).where(ShopOrderItem.order_id == row.id)
+            )
+            await engine.on_sale(
+                Sale(
+                    source_type=SourceType.ORDER,
+                    source_id=row.id,
+                    buyer_user_id=row.user_id,
+                    currency=row.currency,
+                    lines=[
+                        SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp)
+                        for i in items
+                    ],
+                )
+            )
         return row
 
     async def _restock(self, order_id: uuid.UUID) -> None:
