@@ -92,6 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # full collection, which otherwise stalls all requests for tens of milliseconds.
         gc.collect()
         gc.freeze()
+        # A full collection still walks every object of the requests in flight: a thousand
+        # waiting long polls are some 250,000 objects, 100 ms of a stalled event loop on a
+        # quiet machine. Python's default (10) ran one every 20 to 30 s under load; 1000
+        # makes it one every 15 to 30 minutes. It frees little: the cycles that live long
+        # enough to reach the oldest generation were some 200 objects per full collection
+        # (docs/decisions.md, with the memory measured).
+        gc.set_threshold(700, 10, 1000)
         try:
             with drain_before_stopping(settings.shutdown_drain_seconds):
                 yield

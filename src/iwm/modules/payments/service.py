@@ -12,11 +12,11 @@ from datetime import datetime
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.events import publish
+from iwm.core.upsert import insert
 from iwm.modules.payments.errors import PaymentNotFound
 from iwm.modules.payments.events import (
     PaymentEvent,
@@ -116,19 +116,22 @@ class PaymentService:
                 Payment.provider_reference == event.payment_reference,
             )
         )
-        try:
-            async with self._db.begin_nested():
-                self._db.add(
-                    PaymentWebhookEvent(
-                        event_id=event.event_id,
-                        provider=self._provider.name,
-                        type=event.type,
-                        payment_id=payment.id if payment else None,
-                        received_at=clock.now(),
-                    )
-                )
-                await self._db.flush()
-        except IntegrityError:
+        # One statement, not a savepoint around an INSERT: each round trip to the database
+        # is on the way from the payment to the kiosk's poll. A concurrent delivery of the
+        # same event waits for the first one's transaction, then finds its row.
+        recorded = await self._db.scalar(
+            insert(self._db, PaymentWebhookEvent)
+            .values(
+                event_id=event.event_id,
+                provider=self._provider.name,
+                type=event.type,
+                payment_id=payment.id if payment else None,
+                received_at=clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(PaymentWebhookEvent.event_id)
+        )
+        if recorded is None:
             return WebhookOutcome(True, payment.id if payment else None, None)
         if payment is None:
             log.warning("payment.webhook_unknown_payment", event_type=event.type)
@@ -165,16 +168,18 @@ class PaymentService:
             values["succeeded_at"] = now
         if target is PaymentStatus.REFUNDED:
             values["refunded_at"] = now
-        moved = await self._db.execute(
+        # The moved row comes back in the same statement (no refresh after it), into
+        # `payment` itself: the identity map holds it, and populate_existing overwrites it.
+        moved = await self._db.scalar(
             update(Payment)
             .where(Payment.id == payment.id, Payment.status.in_([s.value for s in sources]))
             .values(**values)
-            .returning(Payment.id)
-            .execution_options(synchronize_session=False)
+            .returning(Payment)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if moved.scalar_one_or_none() is None:
+        if moved is None:
             return False
-        await self._db.refresh(payment)
+        assert moved is payment  # noqa: S101 (one identity map, one object per row)
         await publish(self._db, _event(event, payment))
         return True
 
@@ -251,7 +256,7 @@ class PaymentService:
                 service = PaymentService(db, provider)
                 row = await db.get_one(Payment, payment.id)
                 row.refund_reference = refund.reference
-                await db.flush()  # before the move's UPDATE and refresh
+                await db.flush()  # before the move's UPDATE, which returns the row
                 if await service._move(
                     row, (PaymentStatus.REFUND_PENDING,), PaymentStatus.REFUNDED, PaymentRefunded
                 ):
