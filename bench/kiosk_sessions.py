@@ -1,6 +1,7 @@
 """Kiosk payment sessions: 2,000 kiosks each holding a long poll while heartbeats go on.
 
-    .venv/bin/python bench/kiosk_sessions.py [--workers 2] [--duration 30] [--kiosks 2000]
+    flock /tmp/iwm-bench.lock .venv/bin/python bench/kiosk_sessions.py [--workers 2] \
+        [--duration 30] [--kiosks 2000] [--profile]
 
 1. Builds the `iwm_bench_sessions` database afresh: migrations, one partner, 2,000 kiosks
    priced at 3.00 EUR (SQLAlchemy Core, model defaults apply).
@@ -12,7 +13,9 @@
    it ends); wrk sends 1,000 heartbeats/s; sessions are paid at 20/s by signed webhooks sent
    as the provider sends them; a kiosk whose poll answers `paid` starts the round, opens a
    new session and polls again. Sampled every 0.5 s: PostgreSQL connections of the app by
-   state (`pg_stat_activity`), and each worker's resident memory (/proc).
+   state (`pg_stat_activity`), and each worker's resident memory (/proc). Each worker's
+   garbage collections are timed by `bench/gc_probe` (loaded into the server's processes),
+   and with `--profile` its event loop is profiled (cProfile).
 5. Prints the figures beside the ceilings and the goals: no connection held by waiting
    polls (connections in use stay far below the number of waiting polls), heartbeat p99 <
    50 ms, webhook -> poll p95 < 200 ms.
@@ -27,10 +30,13 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import os
+import pstats
 import random
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -39,6 +45,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import insert
@@ -60,6 +67,7 @@ HEARTBEATS_PER_S = 1000.0
 PAYMENTS_PER_S = 20.0
 P99_GOAL_MS = 50.0
 P95_GOAL_MS = 200.0
+GC_PROBE = Path(__file__).resolve().parent / "gc_probe"
 
 
 def database_url() -> str:
@@ -133,7 +141,7 @@ async def build_database(kiosks: int) -> list[tuple[str, str]]:
     return fleet
 
 
-def env_for() -> dict[str, str]:
+def env_for(gc_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         IWM_ENV="production",
@@ -150,6 +158,9 @@ def env_for() -> dict[str, str]:
         # default 100 connections, which this machine's other databases share.
         IWM_DB_POOL_SIZE="10",
         IWM_KIOSK_SESSION_TTL_SECONDS="3600",
+        # Every garbage collection of the workers timed (bench/gc_probe/sitecustomize.py).
+        IWM_BENCH_GC_DIR=str(gc_dir),
+        PYTHONPATH=os.pathsep.join([str(GC_PROBE), *filter(None, [os.environ.get("PYTHONPATH")])]),
     )
     return env
 
@@ -299,11 +310,14 @@ class Kiosk:
     reference: str = ""
     paid_at: float | None = None
     conn: Http1 | None = None
+    # The current payment's moments: webhook sent, its answer, the poll's answer.
+    payment: list[float] = field(default_factory=list)
 
 
 @dataclass
 class Figures:
     latencies: list[float] = field(default_factory=list)
+    payments: list[list[float]] = field(default_factory=list)  # sent, answered, polled
     polls_answered: int = 0
     errors: list[str] = field(default_factory=list)
     connections: list[tuple[int, int, int]] = field(default_factory=list)  # in use, open, polls
@@ -370,6 +384,7 @@ class Load:
             if json.loads(body)["status"] == "paid":
                 if kiosk.paid_at is not None:
                     self.figures.latencies.append((time.monotonic() - kiosk.paid_at) * 1000)
+                    kiosk.payment[2] = time.monotonic()
                 try:
                     started, _ = await kiosk.conn.request(
                         "POST",
@@ -391,6 +406,8 @@ class Load:
     async def pay(self, kiosk: Kiosk) -> None:
         body = event_body("payment.succeeded", kiosk.reference)
         kiosk.paid_at = time.monotonic()
+        kiosk.payment = [kiosk.paid_at, float("nan"), float("nan")]
+        self.figures.payments.append(kiosk.payment)
         conn = await self.hooks.get()
         try:
             status, answer = await conn.request(
@@ -405,6 +422,7 @@ class Load:
             return
         finally:
             self.hooks.put_nowait(conn)
+        kiosk.payment[1] = time.monotonic()
         if status != 200:
             self.figures.errors.append(f"webhook {status}: {answer[:200]!r}")
 
@@ -445,7 +463,61 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_file: Path) -> int:
+def signal_all(workers: list[int], signum: int) -> None:
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+
+
+def print_profiles(workers: list[int], gc_dir: Path) -> None:
+    for pid in workers:
+        print(f"\n== profile of worker {pid} during the full load (event loop thread)")
+        with contextlib.suppress(OSError):
+            stats = pstats.Stats(str(gc_dir / f"{pid}.prof"))
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(40)
+
+
+async def gc_figures(workers: list[int], gc_dir: Path) -> dict[int, dict[str, Any]]:
+    """Each worker's garbage collections since the previous call (bench/gc_probe)."""
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            (gc_dir / f"{pid}.json").unlink(missing_ok=True)
+            os.kill(pid, signal.SIGUSR1)
+    found: dict[int, dict[str, Any]] = {}
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        for pid in workers:
+            with contextlib.suppress(OSError, ValueError):
+                found[pid] = json.loads((gc_dir / f"{pid}.json").read_text())
+        if len(found) == len(workers):
+            break
+    return found
+
+
+async def quiet_ceiling(load: Load, few: list[Kiosk]) -> tuple[list[asyncio.Task[None]], float]:
+    """Webhook -> poll with a few kiosks polling and nothing else: their polls go on."""
+    print(f"== ceiling: webhook -> poll with {len(few)} kiosks polling, nothing else running")
+    for k in few:
+        await load.open(k)
+    pollers = [asyncio.create_task(load.poll_forever(k)) for k in few]
+    await asyncio.sleep(1.0)
+    await load.pay_at(5.0, 6.0, few)
+    quiet_p95 = percentile(load.figures.latencies, 95)
+    print(f"   p95 {quiet_p95:.1f} ms over {len(load.figures.latencies)} payments")
+    load.figures.latencies.clear()
+    load.figures.payments.clear()
+    return pollers, quiet_p95
+
+
+async def run(
+    server: Server,
+    fleet: list[tuple[str, str]],
+    seconds: int,
+    hb_file: Path,
+    gc_dir: Path,
+    profile: bool,
+) -> int:
     assert server.proc is not None
     workers = workers_of(server.proc.pid)
     idle_rss = {pid: rss_mb(pid) for pid in workers}
@@ -464,16 +536,7 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     load.pg = await asyncpg.create_pool(
         f"{PG_DSN}/{DB_NAME}", min_size=2, max_size=6, server_settings={"application_name": "bench"}
     )
-    few = kiosks[:20]
-    print("== ceiling: webhook -> poll with 20 kiosks polling, nothing else running")
-    for k in few:
-        await load.open(k)
-    pollers = [asyncio.create_task(load.poll_forever(k)) for k in few]
-    await asyncio.sleep(1.0)
-    await load.pay_at(5.0, 6.0, few)
-    quiet_p95 = percentile(load.figures.latencies, 95)
-    print(f"   p95 {quiet_p95:.1f} ms over {len(load.figures.latencies)} payments")
-    load.figures.latencies.clear()
+    pollers, quiet_p95 = await quiet_ceiling(load, kiosks[:20])
 
     print(
         f"== full load: {len(kiosks)} long polls, {HEARTBEATS_PER_S:.0f} heartbeats/s, "
@@ -497,6 +560,9 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     await asyncio.sleep(3.0)
     print(f"   polls waiting: {load.waiting}")
     sampler = asyncio.create_task(load.sample(workers))
+    await gc_figures(workers, gc_dir)  # counted from here
+    if profile:
+        signal_all(workers, signal.SIGUSR2)
     cpu = CpuShare(workers)
     wrk = start_wrk(server.base, "heartbeat", hb_file, HEARTBEATS_PER_S, seconds, 64, hb_file)
     cpu.start(wrk.pid)
@@ -504,6 +570,9 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     await load.pay_at(PAYMENTS_PER_S, seconds - 1, kiosks)
     hb = await asyncio.to_thread(finish_wrk, wrk, "heartbeat", HEARTBEATS_PER_S)
     shares = cpu.stop()
+    if profile:
+        signal_all(workers, signal.SIGUSR2)
+    collections = await gc_figures(workers, gc_dir)
     following.cancel()
     load.running = False
     await asyncio.sleep(0.6)
@@ -513,8 +582,10 @@ async def run(server: Server, fleet: list[tuple[str, str]], seconds: int, hb_fil
     await asyncio.gather(*pollers, sampler, return_exceptions=True)
     load.close()
     await load.pg.close()
+    if profile:
+        print_profiles(workers, gc_dir)
 
-    return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss, shares)
+    return report(load.figures, hb, hb_alone, quiet_p95, workers, idle_rss, shares, collections)
 
 
 def report(
@@ -525,6 +596,7 @@ def report(
     workers: list[int],
     idle_rss: dict[int, float],
     shares: dict[str, float],
+    collections: dict[int, dict[str, Any]],
 ) -> int:
     full_p95 = percentile(f.latencies, 95)
     in_use = max(c[0] for c in f.connections)
@@ -542,12 +614,39 @@ def report(
         f"{max(f.latencies, default=float('nan')):9.1f} ms max"
     )
     print(f"payments answered                   {len(f.latencies):9d}")
+    hooked = [(a - s) * 1000 for s, a, _ in f.payments if not math.isnan(a)]
+    after = [(p - a) * 1000 for _, a, p in f.payments if not math.isnan(a + p)]
+    print(
+        f"webhook answered p50 / p95          {percentile(hooked, 50):9.1f} ms   "
+        f"{percentile(hooked, 95):9.1f} ms"
+    )
+    # Negative: the poll answered before the webhook's own answer was back.
+    print(
+        f"poll answer after it, p50 / p95     {percentile(after, 50):9.1f} ms   "
+        f"{percentile(after, 95):9.1f} ms"
+    )
     print(f"long polls waiting (min sampled)    {polls:9d}")
     print(f"DB connections in use (max)         {in_use:9d}      (open in the pools: {opened})")
     for pid in workers:
         print(
             f"worker {pid} resident memory       {f.rss.get(pid, 0):9.1f} MB   "
             f"{idle_rss.get(pid, 0):9.1f} MB idle"
+        )
+    for pid, g in collections.items():
+        pauses = g["pauses_ms"]
+        print(
+            f"worker {pid} GC (threshold {tuple(g['threshold'])}, frozen {g['frozen']}): "
+            + ", ".join(
+                f"gen {gen} {len(ms)} x, p99 {percentile(ms, 99):.1f} / max "
+                f"{max(ms, default=0):.1f} ms"
+                for gen, ms in sorted(pauses.items())
+            )
+            + f"; objects freed {g['collected']}, tracked now {g['tracked']}; cyclic garbage "
+            f"waiting {g['garbage'][0]} objects, {g['garbage'][1] / 1e6:.1f} MB (shallow)"
+        )
+        print(
+            "   its oldest generation by type: "
+            + ", ".join(f"{name} {n}" for name, n in g["oldest_by_type"][:12])
         )
     used = {k: v for k, v in shares.items() if "waiting" not in k}
     queued = {k.split(" waiting")[0]: v for k, v in shares.items() if "waiting" in k}
@@ -579,6 +678,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--kiosks", type=int, default=2000)
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile each worker's event loop during the full load (cProfile: slower)",
+    )
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
@@ -586,13 +690,15 @@ def main() -> int:
     fleet = asyncio.run(build_database(args.kiosks))
     tmp = Path(tempfile.mkdtemp(prefix="iwm-bench-sessions-"))
     hb_file = tmp / "kiosks.txt"
+    gc_dir = tmp / "gc"
+    gc_dir.mkdir()
     hb_file.write_text("".join(f"{k} {key}\n" for k, key in fleet))
     print(f"workers: {args.workers} (cores: {os.cpu_count()}), kiosks: {len(fleet)}")
     # The figures are only as good as the machine is quiet: the load is printed with them.
     print(f"load average before the run: {os.getloadavg()[0]:.1f}")
     try:
-        with app_server(args.workers, env_for()) as server:
-            return asyncio.run(run(server, fleet, args.duration, hb_file))
+        with app_server(args.workers, env_for(gc_dir)) as server:
+            return asyncio.run(run(server, fleet, args.duration, hb_file, gc_dir, args.profile))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
