@@ -3,9 +3,10 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iwm.core.after_commit import discard_jobs, run_job, take_jobs
 from iwm.core.config import Settings
 from iwm.core.deadline import ensure_still_wanted
 from iwm.core.resources import Resources
@@ -28,17 +29,23 @@ async def get_settings_dep(resources: ResourcesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+async def get_session(
+    request: Request, resources: ResourcesDep, background: BackgroundTasks
+) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent; rolled back
-    instead when the request's deadline passed or its client has gone."""
+    instead when the request's deadline passed or its client has gone. What the request's
+    services registered to follow the commit (`after_commit`) runs after the answer."""
     async with resources.sessionmaker() as session:
         try:
             yield session
             await ensure_still_wanted(request)
             await session.commit()
         except BaseException:
+            discard_jobs(session)
             await session.rollback()
             raise
+        for name, job in take_jobs(session):
+            background.add_task(run_job, resources, name, job)
 
 
 # scope="function": the commit runs when the handler returns, before the response goes

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from iwm.core import clock
+from iwm.core.after_commit import transaction
 from iwm.core.principal import Principal
 from iwm.core.resources import Resources
 from iwm.modules.payments.models import Payment
@@ -89,7 +90,7 @@ class DemoCheckout:
             payment_reference=payment.provider_reference,
             occurred_at=clock.now(),
         )
-        async with self._resources.sessionmaker.begin() as db:
+        async with transaction(self._resources) as db:
             await PaymentService(db, self._provider).handle_webhook(event)
 
     async def member_cancel(self, user_id: uuid.UUID, order_id: uuid.UUID) -> None:

@@ -2,16 +2,21 @@
 settlement. Every state change is a ledger entry and a commission event (see `events.py`)
 in the same transaction."""
 
+import asyncio
 import hashlib
 import uuid
+import weakref
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
+from iwm.core.after_commit import after_commit
 from iwm.core.config import Settings
 from iwm.core.events import publish, publish_all
 from iwm.core.money import from_minor, json_text, to_minor, to_whole
@@ -20,7 +25,7 @@ from iwm.core.progress import OnProgress, silent
 from iwm.core.resources import Resources
 from iwm.modules.commissions.errors import CommissionNotFound
 from iwm.modules.commissions.events import commission_event
-from iwm.modules.commissions.models import Commission, CommissionStatus, SourceType
+from iwm.modules.commissions.models import Commission, CommissionStatus, PendingSale, SourceType
 from iwm.modules.ledger.models import LedgerEntry
 from iwm.modules.ledger.service import LedgerService, Shares
 from iwm.modules.network.models import PartnerStatus
@@ -136,43 +141,130 @@ class CommissionEngine:
         """One PENDING commission per plan level, paid to the nearest ACTIVE upline partners
         (level 1 = the buyer's sponsor, or the first ACTIVE one above him: compression). A
         buyer without a partner profile earns nobody anything."""
-        buyer = await self._network.partner_id_of(sale.buyer_user_id)
+        return await self._book([sale])
+
+    async def defer(self, sale: Sale) -> None:
+        """Books `sale` after this transaction instead of in it: a pending row here, booked
+        by `book_pending_sales` once the transaction has committed (right after the answer,
+        or by the scheduler's sweep after a crash). A payment's transaction then takes no
+        partner lock, for which every sale under the same upline would wait."""
+        self._db.add(
+            PendingSale(
+                source_type=sale.source_type,
+                source_id=sale.source_id,
+                buyer_user_id=sale.buyer_user_id,
+                currency=sale.currency,
+                lines=[
+                    [ln.amount_minor, ln.commission_bp, ln.career_points_bp] for ln in sale.lines
+                ],
+            )
+        )
+        after_commit(self._db, "book-pending-sales", book_soon)
+
+    async def forget_pending(self, source_type: SourceType, source_id: uuid.UUID) -> bool:
+        """Takes a sale that was not booked yet out of the queue: True when it was waiting
+        (then no commission and no volume of it exist to reverse). The booker deletes the
+        rows it books, so of the two only one finds the row."""
+        gone = await self._db.execute(
+            delete(PendingSale)
+            .where(PendingSale.source_type == source_type, PendingSale.source_id == source_id)
+            .returning(PendingSale.id)
+            .execution_options(synchronize_session=False)
+        )
+        return gone.first() is not None
+
+    async def book_pending(self, limit: int) -> int:
+        """Books up to `limit` waiting sales, oldest first, and deletes their rows; rows that
+        another booker or a cancel holds are skipped (theirs to finish)."""
+        batch = (
+            select(PendingSale.id)
+            .order_by(PendingSale.created_at, PendingSale.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (
+            await self._db.execute(
+                delete(PendingSale)
+                .where(PendingSale.id.in_(batch.scalar_subquery()))
+                .returning(
+                    PendingSale.created_at,
+                    PendingSale.source_type,
+                    PendingSale.source_id,
+                    PendingSale.buyer_user_id,
+                    PendingSale.currency,
+                    PendingSale.lines,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        sales = [
+            Sale(
+                source_type=SourceType(row.source_type),
+                source_id=row.source_id,
+                buyer_user_id=row.buyer_user_id,
+                currency=row.currency,
+                lines=[SaleLine(*line) for line in row.lines],
+            )
+            for row in sorted(rows, key=lambda r: (r.created_at, r.source_id))
+        ]
+        await self._book(sales)
+        return len(sales)
+
+    async def _book(self, sales: Sequence[Sale]) -> list[Commission]:
+        """The commissions of `sales`: their uplines locked together (one statement, in id
+        order), each buyer's volume booked once, the rows written one statement per table."""
         rates = self._settings.commission_level_rates
-        if buyer is None:
+        buyers: list[tuple[Sale, uuid.UUID]] = []
+        for sale in sales:
+            buyer = await self._network.partner_id_of(sale.buyer_user_id)
+            if buyer is not None:
+                buyers.append((sale, buyer))
+        if not buyers:
             return []
-        upline = await self._locked_upline(buyer, len(rates))
-        await self._book_volume(buyer, sale.amount_minor)
-        volume = sale.commissionable
-        points = to_whole(sale.points_volume)
+        uplines = await self._locked_uplines({buyer for _, buyer in buyers}, len(rates))
+        volumes: dict[uuid.UUID, int] = defaultdict(int)
+        for sale, buyer in buyers:
+            volumes[buyer] += sale.amount_minor
+        for buyer in sorted(volumes):
+            await self._book_volume(buyer, volumes[buyer])
         version = plan_version(rates)
         made: list[Commission] = []
-        for paid in upline:
-            rate = rates[paid.level - 1]
-            gross = to_minor(volume * rate / HUNDRED)
-            if gross == 0 and points == 0:
-                continue
-            made.append(
-                self._new(
-                    partner_id=paid.partner_id,
-                    source_type=sale.source_type,
-                    source_id=sale.source_id,
-                    source_partner_id=buyer,
-                    level=paid.level,
-                    base_minor=to_minor(volume),
-                    rate_bp=to_minor(rate),
-                    version=version,
-                    rule="LEVEL" if paid.level == paid.depth else "LEVEL_COMPRESSED",
-                    gross=gross,
-                    points=points,
-                    currency=sale.currency,
+        bonused: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        for sale, buyer in buyers:
+            upline = uplines[buyer]
+            volume = sale.commissionable
+            points = to_whole(sale.points_volume)
+            for paid in upline:
+                rate = rates[paid.level - 1]
+                gross = to_minor(volume * rate / HUNDRED)
+                if gross == 0 and points == 0:
+                    continue
+                made.append(
+                    self._new(
+                        partner_id=paid.partner_id,
+                        source_type=sale.source_type,
+                        source_id=sale.source_id,
+                        source_partner_id=buyer,
+                        level=paid.level,
+                        base_minor=to_minor(volume),
+                        rate_bp=to_minor(rate),
+                        version=version,
+                        rule="LEVEL" if paid.level == paid.depth else "LEVEL_COMPRESSED",
+                        gross=gross,
+                        points=points,
+                        currency=sale.currency,
+                    )
                 )
-            )
-        if sale.source_type == SourceType.ORDER:
             sponsor = next((u for u in upline if u.depth == 1), None)
-            if sponsor is not None:
-                bonus = await self._fast_start(sale, buyer, sponsor.partner_id)
-                if bonus is not None:
-                    made.append(bonus)
+            if sale.source_type != SourceType.ORDER or sponsor is None:
+                continue
+            # A buyer's first order and his second in the same batch: one bonus.
+            if (sponsor.partner_id, buyer) in bonused:
+                continue
+            bonus = await self._fast_start(sale, buyer, sponsor.partner_id)
+            if bonus is not None:
+                bonused.add((sponsor.partner_id, buyer))
+                made.append(bonus)
         await self._create_all(made)
         return made
 
@@ -309,15 +401,19 @@ class CommissionEngine:
         on_progress("rank bonuses", len(promotions), len(promotions))
         return report
 
-    async def _locked_upline(self, buyer: uuid.UUID, levels: int) -> list[UplineLevel]:
-        """The compressed upline, its rows and the buyer's locked in id order. A status
-        change takes the partner's lock: if one slipped in between the read and the locks,
-        read again (the locks already held keep the next read stable)."""
+    async def _locked_uplines(
+        self, buyers: set[uuid.UUID], levels: int
+    ) -> dict[uuid.UUID, list[UplineLevel]]:
+        """Each buyer's compressed upline, all their rows and the buyers' locked in id order
+        by one statement. A status change takes the partner's lock: if one slipped in
+        between the read and the locks, read again (the locks already held keep the next
+        read stable)."""
         while True:
-            upline = await self._network.upline(buyer, levels)
-            statuses = await self._network.lock_partners({u.partner_id for u in upline} | {buyer})
-            if all(statuses.get(u.partner_id) == PartnerStatus.ACTIVE for u in upline):
-                return upline
+            uplines = {b: await self._network.upline(b, levels) for b in sorted(buyers)}
+            paid = {u.partner_id for upline in uplines.values() for u in upline}
+            statuses = await self._network.lock_partners(paid | buyers)
+            if all(statuses.get(p) == PartnerStatus.ACTIVE for p in paid):
+                return uplines
 
     async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
         # The partner's own volume and its level in every upline's per-level statistics.
@@ -460,6 +556,63 @@ class CommissionEngine:
             await publish(self._db, commission_event(row, totals_before))
             settled += 1
         return settled
+
+
+async def book_pending_sales(resources: Resources, batch: int = 200) -> int:
+    """Books every sale waiting for it (`CommissionEngine.defer`), `batch` per
+    transaction; how many were booked. Safe in several processes at once."""
+    booked = 0
+    while True:
+        async with resources.sessionmaker.begin() as db:
+            done = await CommissionEngine(db, resources.settings).book_pending(batch)
+        booked += done
+        if done < batch:
+            return booked
+
+
+class _Booker:
+    """The process's one booking loop: the sales paid by concurrent requests are booked by
+    one pass after another, never by one booker per request (they would all queue on the
+    same upline's row locks). Across processes, bookers skip each other's rows."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.Task[None] | None = None
+        self._waiting: list[asyncio.Future[None]] = []
+
+    async def book(self, resources: Resources) -> None:
+        """Returns once a pass that began after this call has booked what was waiting."""
+        booked = asyncio.get_running_loop().create_future()
+        self._waiting.append(booked)
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.create_task(self._passes(resources), name="iwm-sales-booker")
+        await booked
+
+    async def _passes(self, resources: Resources) -> None:
+        while self._waiting:
+            waiting, self._waiting = self._waiting, []
+            try:
+                await book_pending_sales(resources)
+            except Exception as error:  # the waiters log it; the sweep books the rest
+                for booked in waiting:
+                    if not booked.done():
+                        booked.set_exception(error)
+                continue
+            for booked in waiting:
+                if not booked.done():
+                    booked.set_result(None)
+
+
+# One booker per database (its sessionmaker) in this process.
+_bookers: "weakref.WeakKeyDictionary[object, _Booker]" = weakref.WeakKeyDictionary()
+
+
+async def book_soon(resources: Resources) -> None:
+    """What a transaction that deferred a sale runs after its commit (`after_commit`):
+    the process's booking loop books it, with whatever else is waiting."""
+    booker = _bookers.get(resources.sessionmaker)
+    if booker is None:
+        booker = _bookers[resources.sessionmaker] = _Booker()
+    await booker.book(resources)
 
 
 async def qualify_ranks(

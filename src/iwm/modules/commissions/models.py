@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iwm.core import clock
@@ -136,3 +136,20 @@ class CommissionTotal(Base):
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PendingSale(IdMixin, CreatedAtMixin, Base):
+    """A paid sale whose commissions are booked after its payment's transaction
+    (`CommissionEngine.defer`): what the engine needs, so booking reads nothing else. The
+    booker deletes the row in the transaction that books it; a cancel that deletes it first
+    leaves nothing to book and nothing to reverse."""
+
+    __tablename__ = "pending_sales"
+    __table_args__ = (UniqueConstraint("source_type", "source_id"),)
+
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[uuid.UUID]
+    buyer_user_id: Mapped[uuid.UUID]
+    currency: Mapped[str] = mapped_column(String(3))
+    lines: Mapped[list[list[int]]] = mapped_column(JSON)
+    """[amount_minor, commission_bp, career_points_bp] per line."""

@@ -70,13 +70,17 @@ class PaymentService:
         idempotency_key: str,
         description: str = "",
         expires_at: datetime | None = None,
+        *,
+        fresh: bool = False,
     ) -> Payment:
         """Opens a payment with the provider. The same idempotency key returns the payment
-        already opened for it."""
+        already opened for it; `fresh`: the key was made just now (a new order's id), so
+        there is none to look for."""
         key = f"{purpose.value}:{idempotency_key}"
-        known = await self._db.scalar(select(Payment).where(Payment.idempotency_key == key))
-        if known is not None:
-            return known
+        if not fresh:
+            known = await self._db.scalar(select(Payment).where(Payment.idempotency_key == key))
+            if known is not None:
+                return known
         payment = Payment(
             id=uuid.uuid4(),
             provider=self._provider.name,

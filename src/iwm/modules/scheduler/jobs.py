@@ -1,8 +1,9 @@
 """The jobs `iwm serve` runs: the daily cleanup, the monthly rank qualification and
-investment returns (checked daily), and at every wake-up the expiry of unpaid shop
-orders and investments, the kiosk rounds' refunds and the reconciliation of payouts left
-in PROCESSING (safe in every process at once: the provider pays an idempotency key once,
-and the outcome is recorded under the payout's lock only while it is still PROCESSING)."""
+investment returns (checked daily), and at every wake-up the booking of paid sales'
+commissions left waiting, the expiry of unpaid shop orders and investments, the kiosk
+rounds' refunds and the reconciliation of payouts left in PROCESSING (safe in every
+process at once: the provider pays an idempotency key once, and the outcome is recorded
+under the payout's lock only while it is still PROCESSING)."""
 
 from typing import Any
 
@@ -10,7 +11,7 @@ import structlog
 
 from iwm.core.resources import Resources
 from iwm.modules.cleanup.service import CleanupService
-from iwm.modules.commissions.engine import qualify_ranks
+from iwm.modules.commissions.engine import book_pending_sales, qualify_ranks
 from iwm.modules.payments.provider import make_provider
 from iwm.modules.payouts.service import reconcile_payouts
 from iwm.modules.rounds.service import RoundService
@@ -29,6 +30,14 @@ async def _reconcile_payouts(resources: Resources) -> None:
     counts = await reconcile_payouts(resources)
     if any(counts.values()):
         log.info("payouts.reconciled", **counts)
+
+
+async def _book_pending_sales(resources: Resources) -> None:
+    # Normally booked right after each payment's commit; this finds what a crash or a
+    # failure in between left waiting.
+    booked = await book_pending_sales(resources)
+    if booked:
+        log.info("commissions.pending_booked", sales=booked)
 
 
 async def _qualify_ranks(resources: Resources) -> dict[str, Any]:
@@ -76,6 +85,9 @@ CLEANUP = DailyJob(
 PAYOUT_RECONCILIATION = RecurringJob(
     "payout-reconciliation", run=_reconcile_payouts, failure_event="payouts.reconcile_failed"
 )
+SALES_BOOKING = RecurringJob(
+    "pending-sales-booking", run=_book_pending_sales, failure_event="commissions.booking_failed"
+)
 RANK_QUALIFICATION = DailyJob(
     "rank-qualification",
     hour_utc=lambda settings: settings.cleanup_hour_utc,
@@ -101,6 +113,8 @@ ORDER_EXPIRY = RecurringJob(
 JOBS: tuple[Job, ...] = (
     CLEANUP,
     PAYOUT_RECONCILIATION,
+    # Before the ranks: a month's volumes include every sale paid in it.
+    SALES_BOOKING,
     RANK_QUALIFICATION,
     RETURNS_DISTRIBUTION,
     ROUND_REFUNDS,

@@ -15,7 +15,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.db import settings_of
 from iwm.core.events import Subscriptions, handle
@@ -108,24 +107,29 @@ class CheckoutService:
         payment opened. ADDRESS_NOT_FOUND (another member's address too),
         PRODUCT_NOT_AVAILABLE, OUT_OF_STOCK (naming the product)."""
         address = await UserService(self._db).own_address(member.user_id, address_id)
-        order = await self._orders.place(member.user_id, merged(lines), method)
-        now = clock.now()
+        draft = await self._orders.draft(member.user_id, merged(lines), method)
+        order = draft.order
         order.shipping_address = {
             "id": str(address.id),
             **{name: getattr(address, name) for name in ADDRESS_FIELDS},
         }
-        order.payment_expires_at = now + timedelta(minutes=self._settings.order_payment_ttl_minutes)
+        order.payment_expires_at = order.created_at + timedelta(
+            minutes=self._settings.order_payment_ttl_minutes
+        )
+        # The payment is opened (a call to the provider) before the order takes its stock:
+        # nobody's checkout waits for this one's provider call.
         payment = await PaymentService(self._db, provider).create(
             PaymentPurpose.SHOP_ORDER,
             order.id,
             order.total_minor,
             order.currency,
             idempotency_key=str(order.id),
-            description=f"Order {order.order_number}",
+            description=f"Order {await self._orders.number(draft)}",
             expires_at=order.payment_expires_at,
+            fresh=True,
         )
         order.payment_id = payment.id
-        await self._db.flush()
+        await self._orders.submit(draft)
         self._audit.record(
             member,
             "ORDER_PLACED",
@@ -139,7 +143,11 @@ class CheckoutService:
                 "paymentId": str(payment.id),
             },
         )
-        return await self.view(order)
+        items = sorted(
+            ((item, product.name) for item, product in draft.items),
+            key=lambda pair: (pair[1], pair[0].id),
+        )
+        return OrderView(order, items, payment)
 
     async def view(self, order: ShopOrder) -> OrderView:
         return (await self._views([order]))[0]
@@ -207,8 +215,8 @@ class CheckoutService:
     # -- the payment's events (in the webhook's transaction) ---------------------------
 
     async def payment_succeeded(self, event: PaymentSucceeded) -> None:
-        """PENDING_PAYMENT -> PAID and the commission engine runs (the order row is locked,
-        so of concurrent deliveries one pays). Paid after the order was cancelled or
+        """PENDING_PAYMENT -> PAID, its commissions booked right after the commit (the order
+        row is locked, so of concurrent deliveries one pays). Paid after the order was cancelled or
         expired (a provider's late success): the money goes back."""
         row = await self._db.scalar(
             select(ShopOrder).where(ShopOrder.id == event.reference_id).with_for_update()
@@ -220,7 +228,7 @@ class CheckoutService:
             await PaymentService.request_refund(self._db, event.payment_id)
             log.info("shop_order.late_payment_refunded", payment_id=str(event.payment_id))
             return
-        await self._orders.pay(row.id)
+        await self._orders.pay(row.id, book_later=True)
         self._audit.record_by(
             None,
             "ORDER_PAID",

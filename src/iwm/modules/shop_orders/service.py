@@ -15,11 +15,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iwm.core import clock
 from iwm.core.config import Settings
+from iwm.core.db import new_id
 from iwm.core.events import publish
 from iwm.core.listing import Listing, at_least, below, clause, equals, like_pattern, param
 from iwm.core.principal import Principal
@@ -245,6 +247,15 @@ class ProductSales:
         return await products.archive(admin, product_id)
 
 
+@dataclass
+class Draft:
+    """An order being placed: built from the catalogue, not saved yet."""
+
+    order: ShopOrder
+    items: list[tuple[ShopOrderItem, Product]]
+    numbered: bool = False
+
+
 class ShopOrderService:
     """Never commits: the caller's transaction does."""
 
@@ -254,6 +265,13 @@ class ShopOrderService:
         self._audit = AuditService(session)
 
     async def _next_number(self, year: int) -> str:
+        """`ORD-<year>-<8 digits>`. PostgreSQL takes the number from a sequence: a counter
+        row would stay locked until the order's commit, and every checkout would wait for
+        the one before it (a number of a rolled back order is not reused). SQLite has one
+        writer at a time anyway: its counter row per year."""
+        if self._db.get_bind().dialect.name == "postgresql":
+            value = int(await self._db.scalar(text("SELECT nextval('shop_order_number_seq')")))
+            return f"ORD-{year}-{value:08d}"
         stmt = upsert(
             self._db,
             OrderNumberCounter,
@@ -270,47 +288,66 @@ class ShopOrderService:
         lines: list[OrderLine],
         shipping_method: ShippingMethod = ShippingMethod.STANDARD,
     ) -> ShopOrder:
-        """A member's order, PENDING_PAYMENT. ProductNotAvailable for a product that is not
-        ACTIVE; OutOfStock (naming the product) when a tracked stock would go below zero:
-        the stock is taken by a conditional UPDATE, so concurrent orders never oversell."""
+        """A member's order, PENDING_PAYMENT (`draft`, then `submit`)."""
+        return await self.submit(await self.draft(user_id, lines, shipping_method))
+
+    async def draft(
+        self,
+        user_id: uuid.UUID,
+        lines: list[OrderLine],
+        shipping_method: ShippingMethod = ShippingMethod.STANDARD,
+    ) -> Draft:
+        """The order at the catalogue's prices, not saved and without its number yet: only
+        reads. ProductNotAvailable for a product that is not ACTIVE."""
         if not lines or any(ln.quantity < 1 for ln in lines):
             raise ProductNotAvailable(details={"items": ["at least one item, quantity >= 1"]})
         now = clock.now()
-        items: list[ShopOrderItem] = []
+        items: list[tuple[ShopOrderItem, Product]] = []
         for line in sorted(lines, key=lambda ln: ln.product_id):
             product = await self._db.get(Product, line.product_id)
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise ProductNotAvailable(details={"productId": [str(line.product_id)]})
-            if not await ProductService(self._db).reserve_stock(product, line.quantity):
-                raise OutOfStock(
-                    f"Not enough stock of {product.name}: {line.quantity} wanted",
-                    details={"productId": [str(product.id)]},
-                )
-            items.append(
-                ShopOrderItem(
-                    product_id=product.id,
-                    quantity=line.quantity,
-                    unit_price_minor=product.price_minor,
-                    line_total_minor=product.price_minor * line.quantity,
-                    commission_bp=product.commission_bp,
-                    career_points_bp=product.career_points_bp,
-                )
+            item = ShopOrderItem(
+                id=new_id(),
+                product_id=product.id,
+                quantity=line.quantity,
+                unit_price_minor=product.price_minor,
+                line_total_minor=product.price_minor * line.quantity,
+                commission_bp=product.commission_bp,
+                career_points_bp=product.career_points_bp,
             )
+            items.append((item, product))
         order = ShopOrder(
-            order_number=await self._next_number(now.year),
+            id=new_id(),
             user_id=user_id,
             status=S.PENDING_PAYMENT,
             payment_status=PaymentStatus.PENDING,
             shipping_method=shipping_method,
             currency=self._settings.currency,
-            item_count=sum(i.quantity for i in items),
-            total_minor=sum(i.line_total_minor for i in items),
+            item_count=sum(i.quantity for i, _ in items),
+            total_minor=sum(i.line_total_minor for i, _ in items),
             created_at=now,
             updated_at=now,
         )
+        return Draft(order, items)
+
+    async def number(self, draft: Draft) -> str:
+        """Gives the draft its order number (before its payment is opened, which names it)."""
+        draft.order.order_number = await self._next_number(draft.order.created_at.year)
+        draft.numbered = True
+        return draft.order.order_number
+
+    async def submit(self, draft: Draft) -> ShopOrder:
+        """Saves the draft and takes its stock, last: a product's row stays locked by its
+        conditional UPDATE until the commit, and every order of that product waits for it.
+        OutOfStock (naming the product) when a tracked stock would go below zero, so
+        concurrent orders never oversell (the caller's transaction rolls back)."""
+        order = draft.order
+        if not draft.numbered:
+            await self.number(draft)
         self._db.add(order)
         await self._db.flush()
-        for item in items:
+        for item, _ in draft.items:
             item.order_id = order.id
             self._db.add(item)
         await self._db.flush()
@@ -324,6 +361,13 @@ class ShopOrderService:
                 total_minor=order.total_minor,
             ),
         )
+        products = ProductService(self._db)
+        for item, product in draft.items:
+            if not await products.reserve_stock(product, item.quantity):
+                raise OutOfStock(
+                    f"Not enough stock of {product.name}: {item.quantity} wanted",
+                    details={"productId": [str(product.id)]},
+                )
         return order
 
     async def lock(self, order_id: uuid.UUID) -> ShopOrder:
@@ -338,11 +382,17 @@ class ShopOrderService:
         return row
 
     async def pay(
-        self, order_id: uuid.UUID, payment_method: str = DEFAULT_PAYMENT_METHOD
+        self,
+        order_id: uuid.UUID,
+        payment_method: str = DEFAULT_PAYMENT_METHOD,
+        *,
+        book_later: bool = False,
     ) -> ShopOrder:
         """Payment received: PAID, and the commission engine runs (once: the order row is
-        locked and must still be PENDING_PAYMENT)."""
-        return await self._move(order_id, S.PAID, None, payment_method)
+        locked and must still be PENDING_PAYMENT). `book_later`: the commissions are booked
+        right after this transaction commits (`CommissionEngine.defer`), as the payment
+        webhook does so that it holds no upline lock."""
+        return await self._move(order_id, S.PAID, None, payment_method, book_later=book_later)
 
     async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
         return await self._move(order_id, S.CANCELLED, admin)
@@ -353,6 +403,8 @@ class ShopOrderService:
         target: ShopOrderStatus,
         admin: Principal | None,
         payment_method: str = DEFAULT_PAYMENT_METHOD,
+        *,
+        book_later: bool = False,
     ) -> ShopOrder:
         row = await self.lock(order_id)
         current = ShopOrderStatus(row.status)
@@ -377,13 +429,15 @@ class ShopOrderService:
                     # Decided here, sent to the provider by `process_refunds` after the
                     # commit (never a provider call inside this transaction).
                     await PaymentService.request_refund(self._db, row.payment_id)
-                await engine.reverse_source(
-                    SourceType.ORDER,
-                    row.id,
-                    admin,
-                    buyer_user_id=row.user_id,
-                    volume_minor=row.total_minor,
-                )
+                # A sale whose commissions were not booked yet has nothing to reverse.
+                if not await engine.forget_pending(SourceType.ORDER, row.id):
+                    await engine.reverse_source(
+                        SourceType.ORDER,
+                        row.id,
+                        admin,
+                        buyer_user_id=row.user_id,
+                        volume_minor=row.total_minor,
+                    )
             else:
                 row.payment_status = PaymentStatus.CANCELLED
                 if row.payment_id is not None:
@@ -398,18 +452,19 @@ class ShopOrderService:
             items = await self._db.scalars(
                 select(ShopOrderItem).where(ShopOrderItem.order_id == row.id)
             )
-            await engine.on_sale(
-                Sale(
-                    source_type=SourceType.ORDER,
-                    source_id=row.id,
-                    buyer_user_id=row.user_id,
-                    currency=row.currency,
-                    lines=[
-                        SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp)
-                        for i in items
-                    ],
-                )
+            sale = Sale(
+                source_type=SourceType.ORDER,
+                source_id=row.id,
+                buyer_user_id=row.user_id,
+                currency=row.currency,
+                lines=[
+                    SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp) for i in items
+                ],
             )
+            if book_later:
+                await engine.defer(sale)
+            else:
+                await engine.on_sale(sale)
         return row
 
     async def _restock(self, order_id: uuid.UUID) -> None:
