@@ -65,6 +65,11 @@ class DeadlineMiddleware:
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
+            answered = message["type"] == "http.response.body" and not message.get("more_body")
+            if answered and not timeout.expired():
+                # The deadline bounds the answer; what the request runs after it (its
+                # background tasks) is not cut off with it.
+                timeout.reschedule(None)
 
         try:
             async with timeout:

@@ -3,17 +3,21 @@ sale waits in `pending_sales` until the booker (right after the commit, or the s
 sweep after a crash) books it once; a cancel before that leaves nothing to reverse."""
 
 import asyncio
+import contextlib
 import uuid
+from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.resources import Resources
-from iwm.modules.commissions.engine import book_pending_sales
-from iwm.modules.commissions.models import PendingSale
-from iwm.modules.network.models import NetworkPartner
+from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine, book_pending_sales
+from iwm.modules.commissions.models import PendingSale, SourceType
+from iwm.modules.network.models import NetworkPartner, PartnerPeriodVolume
+from iwm.modules.network.service import NetworkService
 from iwm.modules.payments.models import Payment
 from iwm.modules.payments.provider import WebhookEvent
 from iwm.modules.payments.service import SUCCEEDED, PaymentService
@@ -28,6 +32,7 @@ from tests.factories.money import (
     fresh,
     ledger_sums,
     make_chain,
+    make_person,
     make_product,
     place_order,
 )
@@ -166,3 +171,81 @@ async def test_bookers_at_once_book_every_sale_once(
     assert await _volume(db, chain.buyer_partner.id) == 24 * 2_000
     for partner in chain.partners:
         assert await balances(db, partner.id) == await ledger_sums(db, partner.id)
+
+
+async def test_a_sale_booked_after_its_month_ended_counts_in_the_month_it_was_paid(
+    resources: Resources, db: AsyncSession
+) -> None:
+    chain = await make_chain(resources, levels=2)
+    product = await make_product(resources, price="100.00", commission="10")
+    now = clock.now()
+    next_month = (now.replace(day=1) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    clock.travel(next_month - now - timedelta(minutes=1))
+    paid_in = clock.now().strftime("%Y-%m")
+    order = await place_order(resources, chain.buyer, product)
+    await _pay_without_booking(resources, order)
+
+    clock.travel(timedelta(minutes=5))  # the sweep after a restart, in the next month
+    assert await book_pending_sales(resources) == 1
+
+    await fresh(db)
+    volumes = (
+        await db.execute(select(PartnerPeriodVolume.period, PartnerPeriodVolume.volume_minor))
+    ).all()
+    assert [tuple(v) for v in volumes] == [(paid_in, 10_000)]
+    assert {c.period_id for c in await commissions_of(db, order.id)} == {paid_in}
+
+
+async def test_bookers_of_buyers_at_other_depths_under_one_ancestor_do_not_deadlock(
+    production_only: None, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two branches under one root, buyers six and seven levels down: each booker has one
+    # of each, so booking them one after another takes the root's level rows (6 and 7) in
+    # opposite orders.
+    root = await _enroll(resources, None)
+    buyers: dict[int, list[tuple[uuid.UUID, uuid.UUID]]] = {6: [], 7: []}
+    for depth in (6, 6, 7, 7):
+        sponsor = root
+        for _ in range(depth):
+            sponsor = await _enroll(resources, sponsor[0])
+        buyers[depth].append(sponsor)
+    first = (min(buyers[6]), max(buyers[7]))  # its level-6 buyer has the lower id
+    second = (max(buyers[6]), min(buyers[7]))
+    if first[0][0] > first[1][0]:
+        first, second = (first[1], first[0]), (second[1], second[0])
+    met = asyncio.Barrier(2)
+    book = NetworkService.book_sales_volume
+    seen: set[int] = set()
+
+    async def book_then_meet(
+        self: NetworkService, partner_id: uuid.UUID, delta: int, period: str | None = None
+    ) -> None:
+        await book(self, partner_id, delta, period)
+        if id(self) not in seen:  # after each booker's first buyer: both hold one row
+            seen.add(id(self))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(met.wait(), 1.0)
+
+    monkeypatch.setattr(NetworkService, "book_sales_volume", book_then_meet)
+
+    async def booker(pair: tuple[tuple[uuid.UUID, uuid.UUID], ...]) -> None:
+        async with resources.sessionmaker.begin() as tx:
+            await CommissionEngine(tx, resources.settings).on_sales(
+                [_sale(user_id) for _, user_id in pair]
+            )
+
+    await asyncio.gather(booker(first), booker(second))
+
+
+async def _enroll(resources: Resources, sponsor: uuid.UUID | None) -> tuple[uuid.UUID, uuid.UUID]:
+    """A new partner under `sponsor`: (partner id, user id)."""
+    user = await make_person(resources, "Branch")
+    async with resources.sessionmaker.begin() as tx:
+        partner = await NetworkService(tx, resources.settings).enroll(user.id, sponsor)
+    return partner.id, user.id
+
+
+def _sale(user_id: uuid.UUID) -> Sale:
+    return Sale(SourceType.ORDER, uuid.uuid4(), user_id, "USD", [SaleLine(10_000, 1_000, 500)])

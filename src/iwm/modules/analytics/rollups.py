@@ -114,7 +114,48 @@ async def _apply_facts(session: AsyncSession, facts: list[SaleFact], sign: int) 
         ("day", "product_id", "category_id"),
         ("quantity", "revenue_minor"),
     )
-    await _recount_customer(session, first.user_id)
+    if sign > 0:
+        await _count_customer_order(session, facts)
+    else:
+        await _recount_customer(session, first.user_id)
+
+
+async def _count_customer_order(session: AsyncSession, facts: list[SaleFact]) -> None:
+    """One more paid order of its buyer, overall and in each of its categories: an upsert
+    (a refund recounts the buyer from the facts left instead)."""
+    first = facts[0]
+    categories = sorted({ALL_CATEGORIES, *(f.category_id for f in facts)}, key=str)
+    await upsert_rows(
+        session,
+        CustomerSales,
+        [
+            {
+                "category_id": category,
+                "user_id": first.user_id,
+                "first_paid_at": first.paid_at,
+                "last_paid_at": first.paid_at,
+                "paid_orders": 1,
+            }
+            for category in categories
+        ],
+        key=["category_id", "user_id"],
+        add=["paid_orders"],
+        set_=_widen_paid_span,
+    )
+
+
+def _widen_paid_span(new: Any) -> dict[str, Any]:
+    table: Any = CustomerSales.__table__
+    return {
+        "first_paid_at": case(
+            (new.first_paid_at < table.c.first_paid_at, new.first_paid_at),
+            else_=table.c.first_paid_at,
+        ),
+        "last_paid_at": case(
+            (new.last_paid_at > table.c.last_paid_at, new.last_paid_at),
+            else_=table.c.last_paid_at,
+        ),
+    }
 
 
 async def _recount_customer(session: AsyncSession, user_id: uuid.UUID) -> None:

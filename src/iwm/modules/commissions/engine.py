@@ -51,6 +51,9 @@ class Sale:
     buyer_user_id: uuid.UUID
     currency: str
     lines: list[SaleLine] = field(default_factory=list)
+    paid_at: datetime | None = None
+    """When it was paid, if booked later than that (its month is the commissions' and the
+    volume's period); now when None."""
 
     @property
     def commissionable(self) -> Decimal:
@@ -141,7 +144,7 @@ class CommissionEngine:
         """One PENDING commission per plan level, paid to the nearest ACTIVE upline partners
         (level 1 = the buyer's sponsor, or the first ACTIVE one above him: compression). A
         buyer without a partner profile earns nobody anything."""
-        return await self._book([sale])
+        return await self.on_sales([sale])
 
     async def defer(self, sale: Sale) -> None:
         """Books `sale` after this transaction instead of in it: a pending row here, booked
@@ -204,13 +207,14 @@ class CommissionEngine:
                 buyer_user_id=row.buyer_user_id,
                 currency=row.currency,
                 lines=[SaleLine(*line) for line in row.lines],
+                paid_at=row.created_at,
             )
             for row in sorted(rows, key=lambda r: (r.created_at, r.source_id))
         ]
-        await self._book(sales)
+        await self.on_sales(sales)
         return len(sales)
 
-    async def _book(self, sales: Sequence[Sale]) -> list[Commission]:
+    async def on_sales(self, sales: Sequence[Sale]) -> list[Commission]:
         """The commissions of `sales`: their uplines locked together (one statement, in id
         order), each buyer's volume booked once, the rows written one statement per table."""
         rates = self._settings.commission_level_rates
@@ -222,11 +226,13 @@ class CommissionEngine:
         if not buyers:
             return []
         uplines = await self._locked_uplines({buyer for _, buyer in buyers}, len(rates))
-        volumes: dict[uuid.UUID, int] = defaultdict(int)
+        if len({buyer for _, buyer in buyers}) > 1:
+            await self._network.lock_levels_above({buyer for _, buyer in buyers})
+        volumes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
         for sale, buyer in buyers:
-            volumes[buyer] += sale.amount_minor
-        for buyer in sorted(volumes):
-            await self._book_volume(buyer, volumes[buyer])
+            volumes[(buyer, period_of(sale.paid_at or clock.now()))] += sale.amount_minor
+        for buyer, period in sorted(volumes):
+            await self._network.book_sales_volume(buyer, volumes[(buyer, period)], period)
         version = plan_version(rates)
         made: list[Commission] = []
         bonused: set[tuple[uuid.UUID, uuid.UUID]] = set()
@@ -241,6 +247,7 @@ class CommissionEngine:
                     continue
                 made.append(
                     self._new(
+                        at=sale.paid_at,
                         partner_id=paid.partner_id,
                         source_type=sale.source_type,
                         source_id=sale.source_id,
@@ -283,10 +290,12 @@ class CommissionEngine:
         gross: int,
         points: int,
         currency: str,
+        at: datetime | None = None,
     ) -> Commission:
         """A new PENDING commission with how it was computed, not saved yet
-        (`_create_all`)."""
+        (`_create_all`); made `at` the sale's payment when it is booked later."""
         now = clock.now()
+        made = at or now
         return Commission(
             partner_id=partner_id,
             source_type=source_type,
@@ -303,8 +312,8 @@ class CommissionEngine:
             career_points=points,
             currency=currency,
             status=CommissionStatus.PENDING,
-            period_id=period_of(now),
-            created_at=now,
+            period_id=period_of(made),
+            created_at=made,
             updated_at=now,
         )
 
@@ -350,6 +359,7 @@ class CommissionEngine:
         if earlier is not None:
             return None
         return self._new(
+            at=sale.paid_at,
             partner_id=sponsor,
             source_type=SourceType.BONUS,
             source_id=sale.source_id,

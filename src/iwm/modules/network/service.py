@@ -265,7 +265,34 @@ class NetworkService:
         )
         return partner
 
-    async def book_sales_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
+    async def lock_levels_above(self, partner_ids: set[uuid.UUID]) -> None:
+        """Locks the per-level rows (`network_levels`) that the volume of any of
+        `partner_ids` moves, all at once in key order: booking several buyers' volumes one
+        after another would otherwise take a shared ancestor's rows in another order than
+        a concurrent booking does (one buyer at level 6 under the root, the other at 7)."""
+        edges = (
+            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
+            .where(
+                NetworkTreeEdge.descendant_id.in_(sorted(partner_ids)), NetworkTreeEdge.depth >= 1
+            )
+            .subquery()
+        )
+        await self._db.execute(
+            select(NetworkLevel.ancestor_id)
+            .join(
+                edges,
+                and_(
+                    NetworkLevel.ancestor_id == edges.c.ancestor_id,
+                    NetworkLevel.depth == edges.c.depth,
+                ),
+            )
+            .order_by(NetworkLevel.ancestor_id, NetworkLevel.depth)
+            .with_for_update(of=NetworkLevel)
+        )
+
+    async def book_sales_volume(
+        self, partner_id: uuid.UUID, delta_minor: int, period: str | None = None
+    ) -> None:
         """Adds (or, negative, removes) personal sales volume of a partner; its uplines'
         per-level rows follow (`SalesVolumeBooked`)."""
         if not delta_minor:
@@ -282,7 +309,7 @@ class NetworkService:
             [
                 {
                     "partner_id": partner_id,
-                    "period": clock.now().strftime("%Y-%m"),
+                    "period": period or clock.now().strftime("%Y-%m"),
                     "volume_minor": delta_minor,
                 }
             ],

@@ -228,7 +228,7 @@ class CheckoutService:
             await PaymentService.request_refund(self._db, event.payment_id)
             log.info("shop_order.late_payment_refunded", payment_id=str(event.payment_id))
             return
-        await self._orders.pay(row.id, book_later=True)
+        await self._orders.pay(row.id, book_later=True, locked=row)
         self._audit.record_by(
             None,
             "ORDER_PAID",

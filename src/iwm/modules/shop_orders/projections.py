@@ -3,18 +3,23 @@ summary of the admin list, kept by the shop order events."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iwm.core.counters import bump, recount
+from iwm.core.counters import add_many, recount
 from iwm.core.events import Projection, Snapshot, Subscriptions, summed
 from iwm.modules.shop_orders.events import ShopOrderEvent, ShopOrderMoved
 from iwm.modules.shop_orders.models import ShopOrder, ShopOrderTotal
 
 
 async def _moved(session: AsyncSession, event: ShopOrderEvent) -> None:
+    # Out of its old totals and into its new ones: one statement.
+    totals: dict[tuple[str, str], dict[str, int]] = {}
     if isinstance(event, ShopOrderMoved):
-        key = {"status": event.before_status, "payment_status": event.before_payment_status}
-        await bump(session, ShopOrderTotal, key, -1, -event.total_minor)
-    key = {"status": event.status, "payment_status": event.payment_status}
-    await bump(session, ShopOrderTotal, key, 1, event.total_minor)
+        key = (event.before_status, event.before_payment_status)
+        totals[key] = {"row_count": -1, "amount_minor": -event.total_minor}
+    key = (event.status, event.payment_status)
+    row = totals.setdefault(key, {"row_count": 0, "amount_minor": 0})
+    row["row_count"] += 1
+    row["amount_minor"] += event.total_minor
+    await add_many(session, ShopOrderTotal, ("status", "payment_status"), totals)
 
 
 def _subscribe(bus: Subscriptions) -> None:

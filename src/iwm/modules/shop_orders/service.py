@@ -247,6 +247,13 @@ class ProductSales:
         return await products.archive(admin, product_id)
 
 
+def _out_of_stock(product: Product, quantity: int) -> OutOfStock:
+    return OutOfStock(
+        f"Not enough stock of {product.name}: {quantity} wanted",
+        details={"productId": [str(product.id)]},
+    )
+
+
 @dataclass
 class Draft:
     """An order being placed: built from the catalogue, not saved yet."""
@@ -307,6 +314,10 @@ class ShopOrderService:
             product = await self._db.get(Product, line.product_id)
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise ProductNotAvailable(details={"productId": [str(line.product_id)]})
+            # Sold out already: refused before a payment is opened for it (`submit` takes
+            # the stock for real).
+            if product.track_inventory and (product.stock_quantity or 0) < line.quantity:
+                raise _out_of_stock(product, line.quantity)
             item = ShopOrderItem(
                 id=new_id(),
                 product_id=product.id,
@@ -364,10 +375,7 @@ class ShopOrderService:
         products = ProductService(self._db)
         for item, product in draft.items:
             if not await products.reserve_stock(product, item.quantity):
-                raise OutOfStock(
-                    f"Not enough stock of {product.name}: {item.quantity} wanted",
-                    details={"productId": [str(product.id)]},
-                )
+                raise _out_of_stock(product, item.quantity)
         return order
 
     async def lock(self, order_id: uuid.UUID) -> ShopOrder:
@@ -387,12 +395,16 @@ class ShopOrderService:
         payment_method: str = DEFAULT_PAYMENT_METHOD,
         *,
         book_later: bool = False,
+        locked: ShopOrder | None = None,
     ) -> ShopOrder:
         """Payment received: PAID, and the commission engine runs (once: the order row is
         locked and must still be PENDING_PAYMENT). `book_later`: the commissions are booked
         right after this transaction commits (`CommissionEngine.defer`), as the payment
-        webhook does so that it holds no upline lock."""
-        return await self._move(order_id, S.PAID, None, payment_method, book_later=book_later)
+        webhook does so that it holds no upline lock. `locked`: the order row, already
+        locked by the caller in this transaction."""
+        return await self._move(
+            order_id, S.PAID, None, payment_method, book_later=book_later, locked=locked
+        )
 
     async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
         return await self._move(order_id, S.CANCELLED, admin)
@@ -405,8 +417,9 @@ class ShopOrderService:
         payment_method: str = DEFAULT_PAYMENT_METHOD,
         *,
         book_later: bool = False,
+        locked: ShopOrder | None = None,
     ) -> ShopOrder:
-        row = await self.lock(order_id)
+        row = locked if locked is not None else await self.lock(order_id)
         current = ShopOrderStatus(row.status)
         if target not in TRANSITIONS[current]:
             raise InvalidTransition(
