@@ -22,6 +22,7 @@ from iwm.modules.strategies.schemas import (
     CatalogueStrategiesPage,
     CatalogueStrategy,
     CatalogueStrategyCategory,
+    TermsRead,
 )
 from iwm.modules.strategies.service import StrategyService
 from iwm.modules.users.deps import CurrentUser
@@ -73,7 +74,7 @@ def catalogue_strategy(row: Strategy, category: Category | None) -> CatalogueStr
                 None if total is None else from_minor(max(0, total - row.used_capacity_minor))
             ),
         ),
-        terms=dict(row.terms or {}),
+        terms=TermsRead.of(row.terms or {}),
     )
 
 

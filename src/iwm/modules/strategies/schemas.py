@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt
@@ -174,6 +175,25 @@ class CatalogueInvestment(CamelModel):
     available_capacity: Money | None  # null: no capacity limit
 
 
+class TermsRead(CamelModel):
+    early_withdrawal_allowed: bool
+    early_withdrawal_penalty: Money | None
+    compounding_available: bool
+    automatic_reinvestment: bool
+
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> "TermsRead":
+        """From the stored JSON (the admin's body as it was validated: the penalty there
+        is text, to keep its decimals exact)."""
+        penalty = stored.get("earlyWithdrawalPenalty")
+        return cls(
+            early_withdrawal_allowed=bool(stored.get("earlyWithdrawalAllowed")),
+            early_withdrawal_penalty=None if penalty is None else Decimal(str(penalty)),
+            compounding_available=bool(stored.get("compoundingAvailable")),
+            automatic_reinvestment=bool(stored.get("automaticReinvestment")),
+        )
+
+
 class CatalogueStrategy(CamelModel):
     """A strategy as members see it: terms and room left, not the platform's figures."""
 
@@ -188,7 +208,7 @@ class CatalogueStrategy(CamelModel):
     return_rate: CatalogueReturnRate
     duration: CatalogueDuration
     investment: CatalogueInvestment
-    terms: dict[str, Any]
+    terms: TermsRead
 
 
 class CatalogueStrategiesPage(CamelModel):
