@@ -61,20 +61,21 @@ async def test_a_long_poll_outlives_the_deadline_of_ordinary_requests(
 ) -> None:
     kiosk = await _priced_kiosk(client, resources)
     opened = await open_session(client, kiosk)
-    app = create_app(settings.model_copy(update={"request_timeout_seconds": 1.0}))
+    # 2 s for ordinary requests: a cold app's first request on a loaded machine may take one.
+    app = create_app(settings.model_copy(update={"request_timeout_seconds": 2.0}))
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             began = time.monotonic()
             resp = await http.get(
-                _poll_url(kiosk, opened), params={"wait": 3}, headers=kiosk.headers
+                _poll_url(kiosk, opened), params={"wait": 5}, headers=kiosk.headers
             )
             took = time.monotonic() - began
     finally:
         await app.state.resources.close()
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "pending"
-    assert took >= 3 * (1 - device_router.JITTER_SHARE) - 0.05
+    assert took >= 5 * (1 - device_router.JITTER_SHARE) - 0.05
 
 
 async def test_polls_opened_together_end_apart_within_their_wait(
