@@ -225,9 +225,10 @@ class CommissionEngine:
                 buyers.append((sale, buyer))
         if not buyers:
             return []
-        uplines = await self._locked_uplines({buyer for _, buyer in buyers}, len(rates))
-        if len({buyer for _, buyer in buyers}) > 1:
-            await self._network.lock_levels_above({buyer for _, buyer in buyers})
+        buyer_ids = {buyer for _, buyer in buyers}
+        uplines = await self._locked_uplines(buyer_ids, len(rates))
+        if len(buyer_ids) > 1:
+            await self._network.lock_levels_above(buyer_ids)
         volumes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
         for sale, buyer in buyers:
             volumes[(buyer, period_of(sale.paid_at or clock.now()))] += sale.amount_minor
@@ -425,10 +426,6 @@ class CommissionEngine:
             if all(statuses.get(p) == PartnerStatus.ACTIVE for p in paid):
                 return uplines
 
-    async def _book_volume(self, partner_id: uuid.UUID, delta_minor: int) -> None:
-        # The partner's own volume and its level in every upline's per-level statistics.
-        await NetworkService(self._db, self._settings).book_sales_volume(partner_id, delta_minor)
-
     async def reverse_source(
         self,
         source_type: SourceType,
@@ -462,7 +459,7 @@ class CommissionEngine:
             {r.partner_id for r in rows} | ({buyer} if buyer else set())
         )
         if buyer is not None:
-            await self._book_volume(buyer, -volume_minor)
+            await self._network.book_sales_volume(buyer, -volume_minor)
         for stale in rows:
             row = await self.lock(stale.id)
             if row.status == CommissionStatus.REVERSED:
