@@ -237,6 +237,7 @@ async def test_declined_stays_pending_then_expires_with_its_stock_back(
     assert await _stock(db, product) == 5
     page = await client.get(f"/pay/{mine['payment']['id']}")
     assert "expired" in page.text
+    assert "cancelled" not in page.text
     assert 'id="pay"' not in page.text
     assert await _actions(db, order["id"]) == ["ORDER_PLACED", "ORDER_EXPIRED"]
     assert await _commissions(db, order["id"]) == []
@@ -296,7 +297,17 @@ async def test_cancel_before_paying_closes_the_payment_page(
     assert cancelled.json()["data"]["paymentStatus"] == "CANCELLED"
     assert await _stock(db, product) == 2
     page = await client.get(f"/pay/{data['payment']['id']}")
+    assert page.status_code == 200
     assert 'id="pay"' not in page.text
+    assert 'id="decline"' not in page.text
+    # The member reads what he did: cancelled, not run out of time.
+    assert "cancelled" in page.text
+    assert "expired" not in page.text
+    # And the page takes no money for it.
+    refused = await client.post(f"/pay/{data['payment']['id']}", data={"action": "pay"})
+    assert refused.status_code == 303
+    mine = (await client.get(f"{ORDERS}/{data['order']['id']}", headers=headers)).json()["data"]
+    assert (mine["status"], mine["payment"]["status"]) == ("CANCELLED", "pending")
     # A provider's success arriving anyway is refunded, and the order stays cancelled.
     await fresh(db)
     payment = await db.get(Payment, uuid.UUID(data["payment"]["id"]))

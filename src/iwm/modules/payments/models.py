@@ -46,6 +46,9 @@ class Payment(IdMixin, CreatedAtMixin, Base):
     # Past it the hosted page takes no money: the owner (a kiosk session, an unpaid order)
     # has given up on the payment. A provider's late success is refunded by the owner.
     expires_at: Mapped[datetime | None]
+    # Set with `expires_at` when the owner closed the payment before its time (an order
+    # cancelled unpaid): the page then says cancelled rather than expired.
+    closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
     succeeded_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]

@@ -89,10 +89,12 @@ async def pay_submit(
 
 
 def _shown_status(payment: Payment) -> str:
-    """An open payment past its expiry is shown expired and takes no money."""
+    """An open payment past its expiry takes no money: shown cancelled when its owner closed
+    it (an order cancelled unpaid), expired when its time ran out. The page's words only:
+    the payment's status stays as it is."""
     open_ = payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED)
     if open_ and payment.expires_at is not None and clock.now() >= payment.expires_at:
-        return "expired"
+        return "cancelled" if payment.closed_at is not None else "expired"
     return payment.status
 
 

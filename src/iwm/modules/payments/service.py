@@ -202,7 +202,7 @@ class PaymentService:
     @staticmethod
     async def close(session: AsyncSession, payment_id: uuid.UUID) -> None:
         """The owner gave up on an open payment (an order cancelled before it was paid): its
-        page takes no money from now on, as after its expiry."""
+        page takes no money from now on, as after its expiry, and says it was cancelled."""
         now = clock.now()
         await session.execute(
             update(Payment)
@@ -211,7 +211,7 @@ class PaymentService:
                 Payment.status.in_([PaymentStatus.PENDING.value, PaymentStatus.FAILED.value]),
                 (Payment.expires_at.is_(None)) | (Payment.expires_at > now),
             )
-            .values(expires_at=now, updated_at=now)
+            .values(expires_at=now, closed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
 
