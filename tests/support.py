@@ -1,12 +1,18 @@
-"""Test profiles: the embedded default and the production parts (PostgreSQL, Redis, S3)."""
+"""Test profiles: the embedded default and the production parts (PostgreSQL, Redis, S3);
+and waiting for a server process a test started."""
 
 import os
 import secrets
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 from redis.asyncio import Redis
 
 PG_ADMIN_URL = os.environ.get("IWM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -34,6 +40,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(
+    proc: subprocess.Popen[Any],
+    base_url: str,
+    seconds: float,
+    *,
+    probe_timeout: float = 1.0,
+    output: Callable[[], str] | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
+    """Polls `base_url`/healthz until it answers 200 and returns that answer (`client`: the
+    probes go through it, so its kept-alive connection is the one that answered). Fails the
+    test when `proc` exits or `seconds` pass first, with the last probe's outcome, the exit
+    code and `output()` (the server's log), after killing `proc`."""
+    url = f"{base_url}/healthz"
+    deadline = time.monotonic() + seconds
+    last = "no probe was made"
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if client is None:
+                answer = httpx.get(url, timeout=probe_timeout)
+            else:
+                answer = client.get(url, timeout=probe_timeout)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if answer.status_code == httpx.codes.OK:
+                return answer
+            last = f"HTTP {answer.status_code}"
+        time.sleep(0.1)
+    code = proc.poll()
+    ended = f"it exited with code {code}" if code is not None else f"not within {seconds:g} s"
+    proc.kill()
+    proc.wait(timeout=10)
+    log = output() if output is not None else "(not captured)"
+    pytest.fail(f"the server at {url} did not answer 200: {ended}; last probe: {last}\n{log}")
 
 
 def production_available() -> bool:

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import typing
 import venv
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from tests.factories.money import (
     paid_order,
     request_payout,
 )
-from tests.support import embedded_env, free_port
+from tests.support import embedded_env, free_port, wait_until_healthy
 
 GENERATOR = "openapi-python-client==0.29.1"
 PACKAGE = "iwm_api_client"
@@ -73,14 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
     try:
+        wait_until_healthy(proc, url, 90, probe_timeout=5)
         yield url, env
     finally:
         proc.terminate()

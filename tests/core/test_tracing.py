@@ -9,7 +9,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from iwm.core.migrations import upgrade_head
-from tests.support import embedded_env, free_port
+from tests.support import embedded_env, free_port, wait_until_healthy
 
 IWM = str(Path(sys.executable).with_name("iwm"))
 
@@ -100,15 +99,8 @@ def _serve(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], str
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/healthz", timeout=2)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("the server did not start")
+    wait_until_healthy(proc, base, 60, probe_timeout=2, output=(cwd / "log.jsonl").read_text)
+    return proc, base
 
 
 def test_a_request_is_sent_as_a_span_with_its_route_and_status(

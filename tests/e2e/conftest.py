@@ -35,6 +35,7 @@ from tests.support import (
     production_env,
     psql,
     unlink_prefixed,
+    wait_until_healthy,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -112,18 +113,8 @@ def _start(env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[bytes], str
     base_url = f"http://127.0.0.1:{port}"
     # Generous: on a busy two-core machine the import and the startup checks alone can
     # take tens of seconds, and a slow start is not what these tests are about.
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return proc, base_url, log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"the server did not start:\n{log_path.read_text()}")
+    wait_until_healthy(proc, base_url, 90, output=log_path.read_text)
+    return proc, base_url, log_path
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

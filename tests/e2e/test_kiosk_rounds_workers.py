@@ -25,7 +25,14 @@ from iwm.core.resources import Resources
 from iwm.modules.payments.models import Payment
 from iwm.modules.payments.provider import event_body, sign
 from tests.factories.kiosk_network import PASSWORD, make_user
-from tests.support import RUN_ID, free_port, production_available, production_env, psql
+from tests.support import (
+    RUN_ID,
+    free_port,
+    production_available,
+    production_env,
+    psql,
+    wait_until_healthy,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="reads connections from Linux's /proc"
@@ -93,18 +100,13 @@ def two_workers(
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        workers: list[int] = []
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    workers = _children(proc.pid)
-                    if len(workers) >= 2:
-                        break
-            except httpx.HTTPError:
-                pass
+        wait_until_healthy(proc, base, 90, output=(tmp / "server.log").read_text)
+        workers = _children(proc.pid)
+        while len(workers) < 2:
+            if time.monotonic() >= deadline:
+                pytest.fail(f"{len(workers)} of 2 workers:\n{(tmp / 'server.log').read_text()}")
             time.sleep(0.3)
-        else:
-            pytest.fail((tmp / "server.log").read_text())
+            workers = _children(proc.pid)
         yield base, env, workers, port
     finally:
         proc.terminate()

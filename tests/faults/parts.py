@@ -14,9 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from tests.support import free_port, port_open
+from tests.support import free_port, port_open, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,16 +242,8 @@ class AppServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        _wait(self._healthy, 60, f"iwm serve (log: {self.log_path})")
+        wait_until_healthy(self.proc, self.base_url, 60, output=self.log_path.read_text)
         _wait(lambda: len(self.workers()) == 2, 30, "two workers")
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"iwm serve exited:\n{self.log_path.read_text()}")
-        try:
-            return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def workers(self) -> list[int]:
         """The worker processes (children of the supervisor that serve requests)."""

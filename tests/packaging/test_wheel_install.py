@@ -6,12 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.support import free_port
+from tests.support import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ONLY = ("pytest", "playwright", "moto", "mypy", "ruff", "hypothesis")
@@ -65,23 +62,19 @@ def test_wheel_installs_migrates_and_serves_from_an_empty_folder(tmp_path: Path)
     assert (workdir / "iwm.db").exists()
 
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [str(iwm), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [str(iwm), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert status == 200, server.stdout.read().decode() if server.poll() is not None else ""
+        wait_until_healthy(
+            server, f"http://127.0.0.1:{port}", 60, probe_timeout=2, output=log_path.read_text
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iwm.modules.kiosks.models import Kiosk
 from iwm.modules.scheduler.models import JobRun
 from iwm.modules.users.models import User
-from tests.support import Profile, free_port
+from tests.support import Profile, free_port, wait_until_healthy
 
 IWM = str(Path(sys.executable).with_name("iwm"))
 
@@ -149,12 +148,7 @@ def server(cli_profile: Profile, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(proc, base, 10)
         yield base
     finally:
         proc.terminate()

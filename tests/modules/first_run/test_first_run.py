@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import IO
@@ -20,7 +19,7 @@ import typer.main
 from iwm.cli import app as cli_app
 from iwm.core.config import Settings
 from iwm.main import create_app
-from tests.support import Profile, free_port
+from tests.support import Profile, free_port, wait_until_healthy
 
 IWM = str(Path(sys.executable).with_name("iwm"))
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,13 +102,7 @@ def test_serve_says_where_it_listens(profile: Profile, tmp_path: Path) -> None:
         assert line, "serve ended without saying where it listens"
         assert f"http://127.0.0.1:{port}" in line
         assert f"http://127.0.0.1:{port}/docs" in line
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until_healthy(proc, f"http://127.0.0.1:{port}", 30)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

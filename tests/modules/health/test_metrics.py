@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -26,7 +25,7 @@ from tests.factories.money import (
     paid_order,
     request_payout,
 )
-from tests.support import embedded_env, free_port
+from tests.support import embedded_env, free_port, wait_until_healthy
 
 IWM = Path(sys.executable).parent / "iwm"
 
@@ -151,13 +150,7 @@ def test_two_workers_count_together_and_log_each_request(tmp_path: Path) -> None
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until_healthy(proc, base, 90, probe_timeout=2, output=log_path.read_text)
         sent = 40
         for i in range(sent):  # a new connection each: both workers answer some
             resp = httpx.get(f"{base}/healthz", headers={"X-Request-ID": f"probe-{i}"})

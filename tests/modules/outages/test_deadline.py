@@ -25,7 +25,7 @@ from iwm.modules.orders.models import Order
 from tests.factories.images import jpeg
 from tests.factories.kiosk_network import count, make_world
 from tests.factories.money import fresh
-from tests.support import embedded_env, free_port
+from tests.support import embedded_env, free_port, wait_until_healthy
 
 BOUNDARY = "iwm-test-boundary"
 
@@ -134,13 +134,9 @@ def test_sigterm_answers_a_kept_alive_connection_with_connection_close(tmp_path:
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for _ in range(300):
-                try:
-                    first = http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            assert first.status_code == 200
+            first = wait_until_healthy(
+                proc, f"http://127.0.0.1:{port}", 30, probe_timeout=10, client=http
+            )
             assert first.headers.get("connection") != "close"
             proc.send_signal(signal.SIGTERM)
             time.sleep(0.5)

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from iwm.core.config import SecretUrl, Settings
 from iwm.core.resources import Resources
 from tests.factories.kiosk_network import make_user
-from tests.support import Profile, embedded_env, free_port
+from tests.support import Profile, embedded_env, free_port, wait_until_healthy
 
 USER_PASSWORD = "Users-Own-Passw0rd-7731"
 DB_PASSWORD = "Db-Passw0rd-5521"
@@ -43,15 +42,8 @@ def _serve(env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[bytes], str
             stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            httpx.get(f"{base_url}/healthz", timeout=1)
-            return proc, base_url, log_path
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"the server did not start:\n{log_path.read_text()}")
+    wait_until_healthy(proc, base_url, 30, output=log_path.read_text)
+    return proc, base_url, log_path
 
 
 @pytest.mark.parametrize("env_name", ["development", "production"])
@@ -158,13 +150,9 @@ def test_workers_sharing_stdout_never_run_two_lines_together(tmp_path: Path) -> 
     reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(
+            proc, base, 60, probe_timeout=2, output=lambda: b"".join(out).decode(errors="replace")
+        )
 
         def hit(i: int) -> int:
             headers = {"X-Request-ID": f"burst-{i}"}
