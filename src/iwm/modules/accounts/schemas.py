@@ -6,10 +6,10 @@ from datetime import date
 
 from pydantic import ConfigDict, Field, field_validator
 
+from iwm.core.phones import AccountPhone
 from iwm.core.schemas import CamelModel, PatchBody, StrictBody, UtcDateTime
 from iwm.modules.users.schemas import ProfileUpdate
 
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -57,18 +57,8 @@ class MeUpdate(StrictBody):
         json_schema_extra={"examples": [{"phone": "+79991234567", "profile": {"language": "ru"}}]}
     )
 
-    phone: str | None = None
+    phone: AccountPhone | None = None
     profile: ProfileUpdate | None = None
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(" ", "")
-        if not _PHONE.match(value):
-            raise ValueError("must be a phone number such as +79991234567")
-        return value
 
     @field_validator("profile")
     @classmethod

@@ -1,10 +1,10 @@
-import re
 import uuid
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator
 
 from iwm.core.emails import AccountEmail
+from iwm.core.phones import AccountPhone
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
 MIN_PASSWORD_LENGTH = 8
@@ -43,7 +43,6 @@ class LogoutResponse(CamelModel):
 
 # The same floor as `iwm create-user`; the ceiling keeps a hash's input bounded.
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 
 
 class RegisterRequest(StrictBody):
@@ -67,7 +66,7 @@ class RegisterRequest(StrictBody):
     password: Password
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
-    phone: str | None = None
+    phone: AccountPhone | None = None
     language: str | None = Field(default=None, min_length=2, max_length=2)
     referral_code: str | None = Field(default=None, min_length=1, max_length=32)
 
@@ -77,16 +76,6 @@ class RegisterRequest(StrictBody):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(" ", "")
-        if not _PHONE.match(value):
-            raise ValueError("must be a phone number such as +79991234567")
-        return value
 
     @field_validator("language")
     @classmethod

@@ -11,11 +11,11 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from iwm.core.emails import AccountEmail
 from iwm.core.money import Money
+from iwm.core.phones import AccountPhone
 from iwm.core.principal import Role
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
 ZERO = Decimal("0.00")
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 # Nobody alive was born earlier: an earlier year is a typing slip (1800 for 1980).
@@ -217,7 +217,7 @@ class ProfileUpdate(StrictBody):
 
 class UserUpdate(StrictBody):
     email: AccountEmail | None = None
-    phone: str | None = None
+    phone: AccountPhone | None = None
     profile: ProfileUpdate | None = None
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=4)
     note: str | None = Field(default=None, min_length=1, max_length=5000)
@@ -228,13 +228,6 @@ class UserUpdate(StrictBody):
         if value is None:
             raise ValueError("must not be null")
         return value
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value.replace(" ", "")):
-            raise ValueError("must be a phone number such as +79991234567")
-        return value.replace(" ", "") if value is not None else None
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "UserUpdate":
