@@ -157,10 +157,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         # A request is matched against each router's routes in turn (some twenty function
         # calls per route passed over): the most frequent first, after the three one-route
-        # routers (health checks, scrapes, photos), the admin's last.
+        # routers (health checks, scrapes, photos), the admin's last. The payment webhook
+        # and the members' orders lead: each checkout makes both, and the webhook's answer
+        # is waited for by the provider.
         health_router,
         metrics_router,
         media_router,
+        payments_router,
+        member_orders_router,
         partner_orders_router,
         partner_kiosks_router,
         member_network_router,
@@ -183,13 +187,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_strategies_router,
         admin_commissions_router,
         admin_payouts_router,
-        payments_router,
         admin_user_views_router,
         admin_users_router,
         admin_kyc_router,
         member_products_router,
         member_strategies_router,
-        member_orders_router,
         member_investments_router,
         admin_partners_router,
         admin_partner_views_router,

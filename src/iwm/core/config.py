@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         default_factory=lambda: [Decimal(r) for r in ("50", "20", "10", "10", "10")]
     )
     commission_withholding_percent: Decimal = Decimal(0)
+    # A paid sale's commissions are booked just after its payment commits, by a loop that
+    # first waits this long for other sales to book with it: one pass for several sales
+    # costs little more than a pass for one (0: book at once).
+    commission_booking_window_ms: int = Field(default=50, ge=0, le=5000)
     # The rank plan (ranks, their qualification, rank and fast-start bonuses): a JSON file
     # in the shape of `iwm.modules.ranks.schemas.RankPlan`; unset = the built-in plan.
     rank_plan_file: str | None = None

@@ -206,35 +206,27 @@ def _aware(value: datetime | str) -> datetime:
 
 async def order_paid(session: AsyncSession, order: ShopOrderPaid) -> None:
     """An order was paid: its lines join the sales rollups on the day of `paid_at`."""
-    region = await _region_of(session, order.user_id)
-    lines = (
-        await session.execute(
-            select(
-                ShopOrderItem.product_id,
-                Product.category_id,
-                func.sum(ShopOrderItem.quantity),
-                func.sum(ShopOrderItem.line_total_minor),
-            )
-            .join(Product, Product.id == ShopOrderItem.product_id)
-            .where(ShopOrderItem.order_id == order.order_id)
-            .group_by(ShopOrderItem.product_id, Product.category_id)
-        )
-    ).all()
-    if not lines:
+    if not order.lines:
         return
+    sold: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]] = {}
+    for line in order.lines:
+        key = (line.product_id, line.category_id or NO_CATEGORY)
+        quantity, revenue = sold.get(key, (0, 0))
+        sold[key] = (quantity + line.quantity, revenue + line.amount_minor)
+    region = await _region_of(session, order.user_id)
     facts = [
         SaleFact(
             order_id=order.order_id,
             product_id=product_id,
             user_id=order.user_id,
-            category_id=category_id or NO_CATEGORY,
+            category_id=category_id,
             paid_at=order.paid_at,
             payment_method=order.payment_method,
             region=region,
-            quantity=int(quantity),
-            revenue_minor=int(revenue),
+            quantity=quantity,
+            revenue_minor=revenue,
         )
-        for product_id, category_id, quantity, revenue in lines
+        for (product_id, category_id), (quantity, revenue) in sold.items()
     ]
     session.add_all(facts)
     await session.flush()

@@ -595,7 +595,10 @@ class _Booker:
         await booked
 
     async def _passes(self, resources: Resources) -> None:
+        window = resources.settings.commission_booking_window_ms / 1000
         while self._waiting:
+            # The sales paid meanwhile join this pass (its cost barely grows with them).
+            await asyncio.sleep(window)
             waiting, self._waiting = self._waiting, []
             try:
                 await book_pending_sales(resources)

@@ -114,78 +114,95 @@ class PaymentService:
         """Applies a verified provider event once: the event id is recorded in the same
         transaction, so a redelivery (even a concurrent one) changes nothing. The owner's
         handlers of the published event run in this transaction too."""
-        payment = await self._db.scalar(
-            select(Payment).where(
+        # One statement records the event with its payment's id (each round trip to the
+        # database is on the way from the payment to the kiosk's poll), not a savepoint
+        # around an INSERT: a concurrent delivery of the same event waits for the first
+        # one's transaction, then finds its row.
+        payment_of_event = (
+            select(Payment.id)
+            .where(
                 Payment.provider == self._provider.name,
                 Payment.provider_reference == event.payment_reference,
             )
+            .scalar_subquery()
         )
-        # One statement, not a savepoint around an INSERT: each round trip to the database
-        # is on the way from the payment to the kiosk's poll. A concurrent delivery of the
-        # same event waits for the first one's transaction, then finds its row.
-        recorded = await self._db.scalar(
-            insert(self._db, PaymentWebhookEvent)
-            .values(
-                event_id=event.event_id,
-                provider=self._provider.name,
-                type=event.type,
-                payment_id=payment.id if payment else None,
-                received_at=clock.now(),
+        recorded = (
+            await self._db.execute(
+                insert(self._db, PaymentWebhookEvent)
+                .values(
+                    event_id=event.event_id,
+                    provider=self._provider.name,
+                    type=event.type,
+                    payment_id=payment_of_event,
+                    received_at=clock.now(),
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(PaymentWebhookEvent.payment_id)
             )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(PaymentWebhookEvent.event_id)
-        )
+        ).first()
         if recorded is None:
-            return WebhookOutcome(True, payment.id if payment else None, None)
-        if payment is None:
+            first = await self._db.scalar(
+                select(PaymentWebhookEvent.payment_id).where(
+                    PaymentWebhookEvent.event_id == event.event_id
+                )
+            )
+            return WebhookOutcome(True, first, None)
+        payment_id = recorded.payment_id
+        if payment_id is None:
             log.warning("payment.webhook_unknown_payment", event_type=event.type)
             return WebhookOutcome(False, None, None)
+        moved: Payment | None = None
         if event.type == SUCCEEDED:
-            await self._move(
-                payment,
+            moved = await self._move(
+                payment_id,
                 (PaymentStatus.PENDING, PaymentStatus.FAILED),
                 PaymentStatus.SUCCEEDED,
                 PaymentSucceeded,
             )
         elif event.type == FAILED:
-            await self._move(payment, (PaymentStatus.PENDING,), PaymentStatus.FAILED, PaymentFailed)
+            moved = await self._move(
+                payment_id, (PaymentStatus.PENDING,), PaymentStatus.FAILED, PaymentFailed
+            )
         elif event.type == REFUNDED:
-            await self._move(
-                payment,
+            moved = await self._move(
+                payment_id,
                 (PaymentStatus.SUCCEEDED, PaymentStatus.REFUND_PENDING),
                 PaymentStatus.REFUNDED,
                 PaymentRefunded,
             )
+        # An event that moved nothing (a success after the refund, an unknown type):
+        # the answer says where the payment stands.
+        payment = moved or await self.get(payment_id)
         return WebhookOutcome(False, payment.id, payment.status)
 
     async def _move(
         self,
-        payment: Payment,
+        payment_id: uuid.UUID,
         sources: tuple[PaymentStatus, ...],
         target: PaymentStatus,
         event: type[PaymentEvent],
-    ) -> bool:
-        """A conditional UPDATE: of concurrent events for one payment, one moves it."""
+    ) -> Payment | None:
+        """A conditional UPDATE: of concurrent events for one payment, one moves it (and
+        gets the moved row, the others None)."""
         now = clock.now()
         values: dict[str, object] = {"status": target.value, "updated_at": now}
         if target is PaymentStatus.SUCCEEDED:
             values["succeeded_at"] = now
         if target is PaymentStatus.REFUNDED:
             values["refunded_at"] = now
-        # The moved row comes back in the same statement (no refresh after it), into
-        # `payment` itself: the identity map holds it, and populate_existing overwrites it.
+        # The moved row comes back in the same statement (no read before or after it);
+        # populate_existing overwrites the session's copy of it, if it holds one.
         moved = await self._db.scalar(
             update(Payment)
-            .where(Payment.id == payment.id, Payment.status.in_([s.value for s in sources]))
+            .where(Payment.id == payment_id, Payment.status.in_([s.value for s in sources]))
             .values(**values)
             .returning(Payment)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         if moved is None:
-            return False
-        assert moved is payment  # noqa: S101 (one identity map, one object per row)
-        await publish(self._db, _event(event, payment))
-        return True
+            return None
+        await publish(self._db, _event(event, moved))
+        return moved
 
     @staticmethod
     async def by_ids(
@@ -262,7 +279,7 @@ class PaymentService:
                 row.refund_reference = refund.reference
                 await db.flush()  # before the move's UPDATE, which returns the row
                 if await service._move(
-                    row, (PaymentStatus.REFUND_PENDING,), PaymentStatus.REFUNDED, PaymentRefunded
+                    row.id, (PaymentStatus.REFUND_PENDING,), PaymentStatus.REFUNDED, PaymentRefunded
                 ):
                     done += 1
         return done

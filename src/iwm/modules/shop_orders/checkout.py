@@ -215,20 +215,20 @@ class CheckoutService:
     # -- the payment's events (in the webhook's transaction) ---------------------------
 
     async def payment_succeeded(self, event: PaymentSucceeded) -> None:
-        """PENDING_PAYMENT -> PAID, its commissions booked right after the commit (the order
-        row is locked, so of concurrent deliveries one pays). Paid after the order was cancelled or
-        expired (a provider's late success): the money goes back."""
-        row = await self._db.scalar(
-            select(ShopOrder).where(ShopOrder.id == event.reference_id).with_for_update()
-        )
-        if row is None:  # not an order's payment (orders are never deleted)
-            log.warning("shop_order.payment_without_order", payment_id=str(event.payment_id))
-            return
-        if row.status != S.PENDING_PAYMENT or row.payment_id != event.payment_id:
+        """PENDING_PAYMENT -> PAID, its commissions booked right after the commit (of
+        concurrent deliveries one pays). Paid after the order was cancelled or expired (a
+        provider's late success): the money goes back."""
+        row = await self._orders.pay_pending(event.reference_id, event.payment_id)
+        if row is None:
+            known = await self._db.scalar(
+                select(ShopOrder.id).where(ShopOrder.id == event.reference_id)
+            )
+            if known is None:  # not an order's payment (orders are never deleted)
+                log.warning("shop_order.payment_without_order", payment_id=str(event.payment_id))
+                return
             await PaymentService.request_refund(self._db, event.payment_id)
             log.info("shop_order.late_payment_refunded", payment_id=str(event.payment_id))
             return
-        await self._orders.pay(row.id, book_later=True, locked=row)
         self._audit.record_by(
             None,
             "ORDER_PAID",

@@ -35,9 +35,23 @@ class ShopOrderMoved(ShopOrderEvent):
     before_payment_status: str
 
 
+@dataclass(frozen=True, slots=True)
+class PaidLine:
+    """A line of a paid order as it was sold: what the sales rollups and the commission
+    engine need of it (read once, with the payment)."""
+
+    product_id: uuid.UUID
+    category_id: uuid.UUID | None
+    quantity: int
+    amount_minor: int
+    commission_bp: int
+    career_points_bp: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShopOrderPaid(ShopOrderMoved):
     paid_at: datetime
+    lines: tuple[PaidLine, ...]
     payment_method: str = DEFAULT_PAYMENT_METHOD
 
 

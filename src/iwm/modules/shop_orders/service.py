@@ -16,6 +16,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +42,7 @@ from iwm.modules.shop_orders.errors import (
 )
 from iwm.modules.shop_orders.events import (
     DEFAULT_PAYMENT_METHOD,
+    PaidLine,
     ShopOrderCancelled,
     ShopOrderMoved,
     ShopOrderPaid,
@@ -99,8 +101,14 @@ class OrderSummary:
     shipped: int
 
 
-def _moved(row: ShopOrder, before: tuple[str, str], payment_method: str) -> ShopOrderMoved:
-    """The event of `row`'s move from `before` (status, payment status)."""
+def _moved(
+    row: ShopOrder,
+    before: tuple[str, str],
+    payment_method: str,
+    lines: tuple[PaidLine, ...] = (),
+) -> ShopOrderMoved:
+    """The event of `row`'s move from `before` (status, payment status); a payment's
+    carries the order's `lines`."""
     now: dict[str, Any] = {
         "order_id": row.id,
         "user_id": row.user_id,
@@ -112,7 +120,7 @@ def _moved(row: ShopOrder, before: tuple[str, str], payment_method: str) -> Shop
     }
     if row.status == S.PAID:
         assert row.paid_at is not None  # noqa: S101
-        return ShopOrderPaid(**now, paid_at=row.paid_at, payment_method=payment_method)
+        return ShopOrderPaid(**now, paid_at=row.paid_at, lines=lines, payment_method=payment_method)
     if row.status == S.CANCELLED and row.payment_status == PaymentStatus.REFUNDED:
         return ShopOrderRefunded(**now)
     if row.status == S.CANCELLED:
@@ -395,16 +403,41 @@ class ShopOrderService:
         payment_method: str = DEFAULT_PAYMENT_METHOD,
         *,
         book_later: bool = False,
-        locked: ShopOrder | None = None,
     ) -> ShopOrder:
         """Payment received: PAID, and the commission engine runs (once: the order row is
-        locked and must still be PENDING_PAYMENT). `book_later`: the commissions are booked
-        right after this transaction commits (`CommissionEngine.defer`), as the payment
-        webhook does so that it holds no upline lock. `locked`: the order row, already
-        locked by the caller in this transaction."""
-        return await self._move(
-            order_id, S.PAID, None, payment_method, book_later=book_later, locked=locked
+        locked and must still be PENDING_PAYMENT); `book_later`: right after this
+        transaction commits, as for a payment's webhook (`pay_pending`)."""
+        return await self._move(order_id, S.PAID, None, payment_method, book_later=book_later)
+
+    async def pay_pending(self, order_id: uuid.UUID, payment_id: uuid.UUID) -> ShopOrder | None:
+        """The order waiting for this payment becomes PAID, in one conditional statement
+        (of concurrent deliveries, and of a payment and the order's expiry, one moves it);
+        None when it is not waiting for it. Its commissions are booked right after this
+        transaction commits (`CommissionEngine.defer`): a payment's transaction holds no
+        upline lock."""
+        now = clock.now()
+        row = await self._db.scalar(
+            update(ShopOrder)
+            .where(
+                ShopOrder.id == order_id,
+                ShopOrder.status == S.PENDING_PAYMENT,
+                ShopOrder.payment_id == payment_id,
+            )
+            .values(
+                status=S.PAID,
+                payment_status=PaymentStatus.PAID,
+                paid_at=now,
+                updated_at=now,
+                updated_by=None,
+            )
+            .returning(ShopOrder)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
+        if row is None:
+            return None
+        before = (S.PENDING_PAYMENT.value, PaymentStatus.PENDING.value)
+        await self._moved_on(row, before, DEFAULT_PAYMENT_METHOD, book_later=True)
+        return row
 
     async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
         return await self._move(order_id, S.CANCELLED, admin)
@@ -417,9 +450,8 @@ class ShopOrderService:
         payment_method: str = DEFAULT_PAYMENT_METHOD,
         *,
         book_later: bool = False,
-        locked: ShopOrder | None = None,
     ) -> ShopOrder:
-        row = locked if locked is not None else await self.lock(order_id)
+        row = await self.lock(order_id)
         current = ShopOrderStatus(row.status)
         if target not in TRANSITIONS[current]:
             raise InvalidTransition(
@@ -430,7 +462,6 @@ class ShopOrderService:
         row.status = target
         row.updated_at = now
         row.updated_by = admin.user_id if admin else None
-        engine = CommissionEngine(self._db, self._settings)
         if target is S.PAID:
             row.payment_status = PaymentStatus.PAID
             row.paid_at = now
@@ -442,6 +473,7 @@ class ShopOrderService:
                     # Decided here, sent to the provider by `process_refunds` after the
                     # commit (never a provider call inside this transaction).
                     await PaymentService.request_refund(self._db, row.payment_id)
+                engine = CommissionEngine(self._db, self._settings)
                 # A sale whose commissions were not booked yet has nothing to reverse.
                 if not await engine.forget_pending(SourceType.ORDER, row.id):
                     await engine.reverse_source(
@@ -458,27 +490,56 @@ class ShopOrderService:
                     await PaymentService.close(self._db, row.payment_id)
             await self._restock(row.id)
         await self._db.flush()
-        await publish(self._db, _moved(row, before, payment_method))
-        if target is S.PAID:
-            # Last: the sale locks the buyer's whole upline until the commit, and every
-            # other sale under it waits for those locks.
-            items = await self._db.scalars(
-                select(ShopOrderItem).where(ShopOrderItem.order_id == row.id)
-            )
-            sale = Sale(
-                source_type=SourceType.ORDER,
-                source_id=row.id,
-                buyer_user_id=row.user_id,
-                currency=row.currency,
-                lines=[
-                    SaleLine(i.line_total_minor, i.commission_bp, i.career_points_bp) for i in items
-                ],
-            )
-            if book_later:
-                await engine.defer(sale)
-            else:
-                await engine.on_sale(sale)
+        await self._moved_on(row, before, payment_method, book_later=book_later)
         return row
+
+    async def _moved_on(
+        self,
+        row: ShopOrder,
+        before: tuple[str, str],
+        payment_method: str,
+        *,
+        book_later: bool = False,
+    ) -> None:
+        """What follows a saved move: its event, and for a payment its sale (booked now,
+        or after the commit: `book_later`)."""
+        lines = await self._paid_lines(row.id) if row.status == S.PAID else ()
+        await publish(self._db, _moved(row, before, payment_method, lines))
+        if row.status != S.PAID:
+            return
+        # Last: the sale locks the buyer's whole upline until the commit, and every other
+        # sale under it waits for those locks.
+        engine = CommissionEngine(self._db, self._settings)
+        sale = Sale(
+            source_type=SourceType.ORDER,
+            source_id=row.id,
+            buyer_user_id=row.user_id,
+            currency=row.currency,
+            lines=[
+                SaleLine(ln.amount_minor, ln.commission_bp, ln.career_points_bp) for ln in lines
+            ],
+        )
+        if book_later:
+            await engine.defer(sale)
+        else:
+            await engine.on_sale(sale)
+
+    async def _paid_lines(self, order_id: uuid.UUID) -> tuple[PaidLine, ...]:
+        """The order's lines with their products' categories, in one statement."""
+        rows = await self._db.execute(
+            select(
+                ShopOrderItem.product_id,
+                Product.category_id,
+                ShopOrderItem.quantity,
+                ShopOrderItem.line_total_minor,
+                ShopOrderItem.commission_bp,
+                ShopOrderItem.career_points_bp,
+            )
+            .join(Product, Product.id == ShopOrderItem.product_id)
+            .where(ShopOrderItem.order_id == order_id)
+            .order_by(ShopOrderItem.id)
+        )
+        return tuple(PaidLine(*row) for row in rows)
 
     async def _restock(self, order_id: uuid.UUID) -> None:
         items = await self._db.scalars(
