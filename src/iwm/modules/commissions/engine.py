@@ -218,22 +218,17 @@ class CommissionEngine:
         """The commissions of `sales`: their uplines locked together (one statement, in id
         order), each buyer's volume booked once, the rows written one statement per table."""
         rates = self._settings.commission_level_rates
-        buyers: list[tuple[Sale, uuid.UUID]] = []
-        for sale in sales:
-            buyer = await self._network.partner_id_of(sale.buyer_user_id)
-            if buyer is not None:
-                buyers.append((sale, buyer))
+        partners = await self._network.partner_ids_of({sale.buyer_user_id for sale in sales})
+        buyers = [
+            (sale, partners[sale.buyer_user_id]) for sale in sales if sale.buyer_user_id in partners
+        ]
         if not buyers:
             return []
-        buyer_ids = {buyer for _, buyer in buyers}
-        uplines = await self._locked_uplines(buyer_ids, len(rates))
-        if len(buyer_ids) > 1:
-            await self._network.lock_levels_above(buyer_ids)
+        uplines = await self._locked_uplines({buyer for _, buyer in buyers}, len(rates))
         volumes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
         for sale, buyer in buyers:
             volumes[(buyer, period_of(sale.paid_at or clock.now()))] += sale.amount_minor
-        for buyer, period in sorted(volumes):
-            await self._network.book_sales_volume(buyer, volumes[(buyer, period)], period)
+        await self._network.book_sales_volumes(volumes)
         version = plan_version(rates)
         made: list[Commission] = []
         bonused: set[tuple[uuid.UUID, uuid.UUID]] = set()
@@ -420,7 +415,7 @@ class CommissionEngine:
         between the read and the locks, read again (the locks already held keep the next
         read stable)."""
         while True:
-            uplines = {b: await self._network.upline(b, levels) for b in sorted(buyers)}
+            uplines = await self._network.uplines(buyers, levels)
             paid = {u.partner_id for upline in uplines.values() for u in upline}
             statuses = await self._network.lock_partners(paid | buyers)
             if all(statuses.get(p) == PartnerStatus.ACTIVE for p in paid):

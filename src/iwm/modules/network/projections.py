@@ -3,7 +3,22 @@ of each level below a partner), `network_partners.network_size` and `direct_refe
 Kept by `PartnerJoined` and `SalesVolumeBooked`; rebuilt from the closure rows and the
 partners' own sales volume."""
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, func, insert, select, update
+import uuid
+from collections import defaultdict
+from typing import cast
+
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,40 +57,52 @@ async def _joined(session: AsyncSession, event: PartnerJoined) -> None:
     )
 
 
-async def _volume(session: AsyncSession, event: SalesVolumeBooked) -> None:
-    """The same amount to the partner's level in each upline's row (locked in key order)."""
-    upline = (
-        select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
-        .where(NetworkTreeEdge.descendant_id == event.partner_id, NetworkTreeEdge.depth >= 1)
-        .subquery()
-    )
-    matches = and_(
-        NetworkLevel.ancestor_id == upline.c.ancestor_id, NetworkLevel.depth == upline.c.depth
-    )
-    await session.execute(
-        select(NetworkLevel.ancestor_id)
-        .join(upline, matches)
+_LEVELS = cast(Table, NetworkLevel.__table__)
+# One UPDATE run once per (ancestor, level) row (an executemany). On the Core table: the
+# ORM would read a list of parameters as a bulk update by primary key.
+_ADD_LEVEL_VOLUME = (
+    update(_LEVELS)
+    .where(_LEVELS.c.ancestor_id == bindparam("ancestor"), _LEVELS.c.depth == bindparam("level"))
+    .values(volume_minor=_LEVELS.c.volume_minor + bindparam("delta"))
+)
+
+
+async def _volumes(session: AsyncSession, events: list[SalesVolumeBooked]) -> None:
+    """Each partner's amount to his level in each of his uplines' rows: the rows of all
+    the partners locked by one statement in key order (so concurrent bookings of buyers
+    under a shared ancestor never deadlock), then moved by one executemany."""
+    deltas: dict[uuid.UUID, int] = defaultdict(int)
+    for event in events:
+        deltas[event.partner_id] += event.delta_minor
+    partners = sorted(p for p, d in deltas.items() if d)
+    if not partners:
+        return
+    edge = NetworkTreeEdge
+    rows = await session.execute(
+        select(edge.descendant_id, NetworkLevel.ancestor_id, NetworkLevel.depth)
+        .join(
+            NetworkLevel,
+            and_(NetworkLevel.ancestor_id == edge.ancestor_id, NetworkLevel.depth == edge.depth),
+        )
+        .where(edge.descendant_id.in_(partners), edge.depth >= 1)
         .order_by(NetworkLevel.ancestor_id, NetworkLevel.depth)
         .with_for_update(of=NetworkLevel)
     )
-    await session.execute(
-        update(NetworkLevel)
-        .where(
-            select(upline.c.ancestor_id)
-            .where(
-                upline.c.ancestor_id == NetworkLevel.ancestor_id,
-                upline.c.depth == NetworkLevel.depth,
-            )
-            .exists()
-        )
-        .values(volume_minor=NetworkLevel.volume_minor + event.delta_minor)
-        .execution_options(synchronize_session=False)
-    )
+    per_level: dict[tuple[uuid.UUID, int], int] = defaultdict(int)
+    for descendant, ancestor, depth in rows:
+        per_level[(ancestor, depth)] += deltas[descendant]
+    params = [
+        {"ancestor": ancestor, "level": depth, "delta": delta}
+        for (ancestor, depth), delta in sorted(per_level.items())
+        if delta
+    ]
+    if params:
+        await session.execute(_ADD_LEVEL_VOLUME, params)
 
 
 def _subscribe(bus: Subscriptions) -> None:
     bus.on(PartnerJoined, _joined)
-    bus.on(SalesVolumeBooked, _volume)
+    bus.on_many(SalesVolumeBooked, _volumes)
 
 
 async def _rebuild(session: AsyncSession) -> None:

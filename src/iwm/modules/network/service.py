@@ -8,20 +8,21 @@ publishes `PartnerJoined`: the network projection (`projections.py`) bumps the a
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from iwm.core import clock
 from iwm.core.config import Settings
 from iwm.core.errors import ValidationFailed
-from iwm.core.events import publish
+from iwm.core.events import publish, publish_all
 from iwm.core.listing import Listing, Sort, SortOrder, clause, equals, like_pattern, param
 from iwm.core.money import from_minor
 from iwm.core.principal import Principal
@@ -265,58 +266,45 @@ class NetworkService:
         )
         return partner
 
-    async def lock_levels_above(self, partner_ids: set[uuid.UUID]) -> None:
-        """Locks the per-level rows (`network_levels`) that the volume of any of
-        `partner_ids` moves, all at once in key order: booking several buyers' volumes one
-        after another would otherwise take a shared ancestor's rows in another order than
-        a concurrent booking does (one buyer at level 6 under the root, the other at 7)."""
-        edges = (
-            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
-            .where(
-                NetworkTreeEdge.descendant_id.in_(sorted(partner_ids)), NetworkTreeEdge.depth >= 1
-            )
-            .subquery()
-        )
-        await self._db.execute(
-            select(NetworkLevel.ancestor_id)
-            .join(
-                edges,
-                and_(
-                    NetworkLevel.ancestor_id == edges.c.ancestor_id,
-                    NetworkLevel.depth == edges.c.depth,
-                ),
-            )
-            .order_by(NetworkLevel.ancestor_id, NetworkLevel.depth)
-            .with_for_update(of=NetworkLevel)
-        )
-
     async def book_sales_volume(
         self, partner_id: uuid.UUID, delta_minor: int, period: str | None = None
     ) -> None:
-        """Adds (or, negative, removes) personal sales volume of a partner; its uplines'
-        per-level rows follow (`SalesVolumeBooked`)."""
-        if not delta_minor:
-            return
-        await self._db.execute(
-            update(NetworkPartner)
-            .where(NetworkPartner.id == partner_id)
-            .values(sales_volume_minor=NetworkPartner.sales_volume_minor + delta_minor)
-            .execution_options(synchronize_session=False)
+        """Adds (or, negative, removes) personal sales volume of a partner
+        (`book_sales_volumes`), in `period` (this month by default)."""
+        await self.book_sales_volumes(
+            {(partner_id, period or clock.now().strftime("%Y-%m")): delta_minor}
         )
+
+    async def book_sales_volumes(self, volumes: Mapping[tuple[uuid.UUID, str], int]) -> None:
+        """Adds (negative: removes) personal sales volume by (partner, period): to each
+        partner's total, its months' rows and its uplines' per-level rows
+        (`SalesVolumeBooked`), one statement each for all of them. The caller holds the
+        partners' locks."""
+        moved = {key: delta for key, delta in sorted(volumes.items()) if delta}
+        if not moved:
+            return
+        per_partner: dict[uuid.UUID, int] = defaultdict(int)
+        for (partner_id, _), delta in moved.items():
+            per_partner[partner_id] += delta
+        totals = [(p, d) for p, d in sorted(per_partner.items()) if d]
+        if totals:
+            await self._db.execute(
+                _ADD_SALES_VOLUME,
+                [{"partner": p, "delta": d, "now": clock.now()} for p, d in totals],
+            )
         await upsert_rows(
             self._db,
             PartnerPeriodVolume,
             [
-                {
-                    "partner_id": partner_id,
-                    "period": period or clock.now().strftime("%Y-%m"),
-                    "volume_minor": delta_minor,
-                }
+                {"partner_id": partner_id, "period": period, "volume_minor": delta}
+                for (partner_id, period), delta in moved.items()
             ],
             key=["partner_id", "period"],
             add=["volume_minor"],
         )
-        await publish(self._db, SalesVolumeBooked(partner_id=partner_id, delta_minor=delta_minor))
+        await publish_all(
+            self._db, [SalesVolumeBooked(partner_id=p, delta_minor=d) for p, d in totals]
+        )
 
     async def _unused_code(self) -> str:
         while True:
@@ -368,28 +356,49 @@ class NetworkService:
         conn = await self._db.connection()  # a plain statement: every member read runs it
         return (await conn.execute(_PARTNER_OF, {"user_id": user_id})).scalar()
 
-    async def upline(self, partner_id: uuid.UUID, levels: int) -> list[UplineLevel]:
-        """The plan's `levels` paid levels above `partner_id`, compressed: the nearest
-        ACTIVE ancestors in tree order, so a SUSPENDED or TERMINATED partner's level goes to
-        the next ACTIVE one above him. In ancestor id order (the lock order). Unlocked: the
-        caller locks them (`lock_partners`) and checks their statuses under the locks."""
+    async def partner_ids_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The partner profile ids of those of the users that have one, by user id."""
+        if not user_ids:
+            return {}
         rows = await self._db.execute(
-            select(NetworkTreeEdge.ancestor_id, NetworkTreeEdge.depth)
-            .join(NetworkPartner, NetworkPartner.id == NetworkTreeEdge.ancestor_id)
+            select(NetworkPartner.user_id, NetworkPartner.id).where(
+                NetworkPartner.user_id.in_(sorted(user_ids))
+            )
+        )
+        return {row.user_id: row.id for row in rows}
+
+    async def uplines(
+        self, partner_ids: set[uuid.UUID], levels: int
+    ) -> dict[uuid.UUID, list[UplineLevel]]:
+        """Each partner's `levels` paid levels above him, compressed: the nearest ACTIVE
+        ancestors in tree order, so a SUSPENDED or TERMINATED partner's level goes to the
+        next ACTIVE one above him; each list in ancestor id order (the lock order). One
+        statement for all of them. Unlocked: the caller locks them (`lock_partners`) and
+        checks their statuses under the locks."""
+        edge = NetworkTreeEdge
+        ranked = (
+            select(
+                edge.descendant_id,
+                edge.ancestor_id,
+                edge.depth,
+                func.row_number()
+                .over(partition_by=edge.descendant_id, order_by=edge.depth)
+                .label("level"),
+            )
+            .join(NetworkPartner, NetworkPartner.id == edge.ancestor_id)
             .where(
-                NetworkTreeEdge.descendant_id == partner_id,
-                NetworkTreeEdge.depth >= 1,
+                edge.descendant_id.in_(sorted(partner_ids)),
+                edge.depth >= 1,
                 NetworkPartner.status == PartnerStatus.ACTIVE,
             )
-            .order_by(NetworkTreeEdge.depth)
-            .limit(levels)
+            .subquery()
         )
-        found = [
-            UplineLevel(ancestor, level, depth)
-            for level, (ancestor, depth) in enumerate(rows.all(), start=1)
-        ]
+        rows = await self._db.execute(select(ranked).where(ranked.c.level <= levels))
+        found: dict[uuid.UUID, list[UplineLevel]] = {p: [] for p in partner_ids}
+        for descendant, ancestor, depth, level in rows:
+            found[descendant].append(UplineLevel(ancestor, level, depth))
         # Partner rows are updated in id order: concurrent sales never deadlock.
-        return sorted(found, key=lambda u: u.partner_id)
+        return {p: sorted(ups, key=lambda u: u.partner_id) for p, ups in found.items()}
 
     async def set_status(
         self, admin: Principal, partner_id: uuid.UUID, status: PartnerStatus, reason: str
@@ -666,6 +675,18 @@ class NetworkService:
 
 
 _PARTNER_OF = select(NetworkPartner.id).where(NetworkPartner.user_id == bindparam("user_id"))
+_PARTNERS = cast(Table, NetworkPartner.__table__)
+# One UPDATE run once per partner (an executemany: one round trip for a booking pass's
+# buyers). On the Core table: the ORM would read a list of parameters as a bulk update by
+# primary key.
+_ADD_SALES_VOLUME = (
+    update(_PARTNERS)
+    .where(_PARTNERS.c.id == bindparam("partner"))
+    .values(
+        sales_volume_minor=_PARTNERS.c.sales_volume_minor + bindparam("delta"),
+        updated_at=bindparam("now"),
+    )
+)
 _BALANCE = select(
     NetworkPartner.available_minor,
     NetworkPartner.pending_minor,
