@@ -472,7 +472,7 @@ def main() -> int:
         booked = asyncio.run(commissions_booked()) - booked_before
         cpu.start()
         at_goal, paced_elapsed = asyncio.run(
-            paced(server.port, world, goal_rate, args.duration, args.buyers)
+            paced(server.port, world, goal_rate, args.duration, 2 * args.buyers)
         )
         paced_lag = asyncio.run(drained())
         paced_busy = cpu.stop()
@@ -492,7 +492,7 @@ def main() -> int:
     print(f"   workers' CPU (seconds per second): {busy}")
     print(
         f"\n2. at {RATE_GOAL:.0%} of the ceiling: checkouts started at {goal_rate:.1f}/s "
-        f"whatever the answers' times ({args.buyers} connections, {args.duration:.0f} s)"
+        f"whatever the answers' times ({2 * args.buyers} connections, {args.duration:.0f} s)"
     )
     print(f"   checkouts end to end: {paced_rate:.1f}/s ({at_goal.checkouts} checkouts)")
     report(at_goal, paced_lag)

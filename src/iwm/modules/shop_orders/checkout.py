@@ -93,7 +93,7 @@ class CheckoutService:
     async def lock_member(self, user_id: uuid.UUID) -> None:
         """The member's row lock: a retry with the same Idempotency-Key waits for the first
         attempt to commit and then replays its answer."""
-        await UserService(self._db).lock(user_id)
+        await UserService(self._db).lock_only(user_id)
 
     async def place(
         self,

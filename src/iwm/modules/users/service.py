@@ -253,6 +253,13 @@ class UserService:
             raise UserNotFound()
         return user
 
+    async def lock_only(self, user_id: uuid.UUID) -> None:
+        """The user row's lock, without reading the account (nor its roles): one writer of
+        the member's own things at a time. Raises USER_NOT_FOUND."""
+        locked = await self._db.scalar(select(User.id).where(User.id == user_id).with_for_update())
+        if locked is None:
+            raise UserNotFound()
+
     async def verify_email(self, user_id: uuid.UUID) -> User:
         """The address is proven: a PENDING_VERIFICATION account becomes ACTIVE (any other
         status stays as it is: a suspension is not lifted by a link)."""
@@ -366,7 +373,7 @@ class UserService:
         """Adds (`address_id` None) or edits one of the member's addresses. The first one is
         the default; a new default takes over from the old one. Raises ADDRESS_NOT_FOUND,
         VALIDATION_ERROR past `limit` addresses."""
-        await self.lock(user_id)  # one writer of this member's addresses at a time
+        await self.lock_only(user_id)  # one writer of this member's addresses at a time
         existing = await self.addresses(user_id)
         if address_id is None:
             if len(existing) >= limit:
@@ -394,7 +401,7 @@ class UserService:
     async def delete_address(self, user_id: uuid.UUID, address_id: uuid.UUID) -> None:
         """Raises ADDRESS_NOT_FOUND. Deleting the default makes the oldest remaining one
         the default."""
-        await self.lock(user_id)
+        await self.lock_only(user_id)
         address = await self.own_address(user_id, address_id)
         was_default = address.is_default
         await self._db.delete(address)
