@@ -276,8 +276,8 @@ async def signed_in(port: int, world: World, index: int) -> tuple[Http1, str]:
 
 
 async def checkout(http: Http1, auth: str, world: World, index: int, results: Results) -> None:
-    """One checkout as the member and the provider make it: the order, then the webhook that
-    pays it."""
+    """One checkout as the member and the provider make it: the order on the member's
+    connection, then the webhook that pays it."""
     _, address = world.buyers[index % len(world.buyers)]
     t = time.perf_counter()
     status, body = await http.request(
@@ -293,7 +293,13 @@ async def checkout(http: Http1, auth: str, world: World, index: int, results: Re
     order_id = json.loads(body)["data"]["order"]["id"]
     event = event_body("payment.succeeded", reference_of(order_id))
     t = time.perf_counter()
-    status, body = await http.request("POST", WEBHOOK, signed(event), event)
+    # As a provider delivers its webhooks: each on a connection of its own (which the
+    # first worker free to accept it takes), not on the member's.
+    provider = Http1(http.port)
+    try:
+        status, body = await provider.request("POST", WEBHOOK, signed(event), event)
+    finally:
+        provider.close()
     if status != 200:
         results.errors[f"webhook {status}"] = results.errors.get(f"webhook {status}", 0) + 1
         return
