@@ -451,3 +451,47 @@ async def test_one_webhook_delivered_twenty_times_at_once_pays_once(
     assert (await _actions(db, order_id)).count("ORDER_PAID") == 1
     for partner in chain.partners:
         assert await balances(db, partner.id) == await ledger_sums(db, partner.id)
+
+
+async def test_a_cancel_meeting_the_payments_webhook_waits_for_it_instead_of_deadlocking(
+    production_only: None,
+    client: httpx.AsyncClient,
+    resources: Resources,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The webhook locks the payment, then the order; the member's cancel closes the
+    # payment. Held up between its two locks, the webhook lets the cancel reach the order
+    # first: the cancel must then wait for the payment, not hold the order against it.
+    chain = await make_chain(resources, levels=2)
+    product = await make_product(resources, stock=5)
+    headers, address = await _buyer(client, chain)
+    placed = await checkout(client, headers, order_body(address, (product.id, 1)))
+    order_id = placed.json()["data"]["order"]["id"]
+    await fresh(db)
+    payment = await db.get(Payment, uuid.UUID(placed.json()["data"]["payment"]["id"]))
+    assert payment is not None
+    pay_pending = ShopOrderService.pay_pending
+
+    async def held_up(self: ShopOrderService, *args: Any) -> ShopOrder | None:
+        await asyncio.sleep(0.5)
+        return await pay_pending(self, *args)
+
+    monkeypatch.setattr(ShopOrderService, "pay_pending", held_up)
+
+    async def cancel_meanwhile() -> httpx.Response:
+        await asyncio.sleep(0.2)
+        return await client.post(f"{ORDERS}/{order_id}/cancel", headers=headers)
+
+    paid, cancelled = await asyncio.gather(
+        deliver(client, resources, SUCCEEDED, payment), cancel_meanwhile()
+    )
+
+    assert (paid.status_code, cancelled.status_code) == (200, 200), (paid.text, cancelled.text)
+    # Paid first, then cancelled: refunded, its sale never booked, the stock back.
+    data = cancelled.json()["data"]
+    assert (data["status"], data["paymentStatus"]) == ("CANCELLED", "REFUNDED")
+    assert await _commissions(db, order_id) == []
+    assert await _stock(db, product) == 5
+    for partner in chain.partners:
+        assert await balances(db, partner.id) == await ledger_sums(db, partner.id)

@@ -5,6 +5,7 @@ sweep after a crash) books it once; a cancel before that leaves nothing to rever
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 import httpx
@@ -216,19 +217,19 @@ async def test_bookers_of_buyers_at_other_depths_under_one_ancestor_do_not_deadl
     if first[0][0] > first[1][0]:
         first, second = (first[1], first[0]), (second[1], second[0])
     met = asyncio.Barrier(2)
-    book = NetworkService.book_sales_volume
+    book = NetworkService.book_sales_volumes
     seen: set[int] = set()
 
-    async def book_then_meet(
-        self: NetworkService, partner_id: uuid.UUID, delta: int, period: str | None = None
+    async def meet_then_book(
+        self: NetworkService, volumes: Mapping[tuple[uuid.UUID, str], int]
     ) -> None:
-        await book(self, partner_id, delta, period)
-        if id(self) not in seen:  # after each booker's first buyer: both hold one row
-            seen.add(id(self))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(met.wait(), 1.0)
+        # Both bookers hold their uplines' partner rows, and neither a per-level row yet.
+        seen.add(id(self))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(met.wait(), 1.0)
+        await book(self, volumes)
 
-    monkeypatch.setattr(NetworkService, "book_sales_volume", book_then_meet)
+    monkeypatch.setattr(NetworkService, "book_sales_volumes", meet_then_book)
 
     async def booker(pair: tuple[tuple[uuid.UUID, uuid.UUID], ...]) -> None:
         async with resources.sessionmaker.begin() as tx:
@@ -237,6 +238,7 @@ async def test_bookers_of_buyers_at_other_depths_under_one_ancestor_do_not_deadl
             )
 
     await asyncio.gather(booker(first), booker(second))
+    assert len(seen) == 2  # both bookers met where a deadlock would begin
 
 
 async def _enroll(resources: Resources, sponsor: uuid.UUID | None) -> tuple[uuid.UUID, uuid.UUID]:

@@ -217,6 +217,13 @@ class PaymentService:
         return {p.id: p for p in found}
 
     @staticmethod
+    async def lock(session: AsyncSession, payment_id: uuid.UUID) -> None:
+        """The payment row's lock. A webhook locks the payment before its owner's row: an
+        owner that will close or refund its payment takes this lock before its own row,
+        so the two wait for each other instead of deadlocking."""
+        await session.execute(select(Payment.id).where(Payment.id == payment_id).with_for_update())
+
+    @staticmethod
     async def close(session: AsyncSession, payment_id: uuid.UUID) -> None:
         """The owner gave up on an open payment (an order cancelled before it was paid): its
         page takes no money from now on, as after its expiry, and says it was cancelled."""

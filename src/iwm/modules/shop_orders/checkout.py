@@ -197,7 +197,7 @@ class CheckoutService:
         owner = await self._db.scalar(select(ShopOrder.user_id).where(ShopOrder.id == order_id))
         if owner != member.user_id:
             raise ShopOrderNotFound()
-        row = await self._orders.lock(order_id)
+        row = await self._orders.lock(order_id, payment_first=True)
         if row.status not in CANCELLABLE:
             raise NotCancellable()
         before = {"status": str(row.status), "paymentStatus": str(row.payment_status)}

@@ -386,7 +386,15 @@ class ShopOrderService:
                 raise _out_of_stock(product, item.quantity)
         return order
 
-    async def lock(self, order_id: uuid.UUID) -> ShopOrder:
+    async def lock(self, order_id: uuid.UUID, *, payment_first: bool = False) -> ShopOrder:
+        """The order row, locked and fresh; `payment_first`: its payment's row before it
+        (`PaymentService.lock`), for a cancel, which closes or refunds the payment."""
+        if payment_first:
+            payment_id = await self._db.scalar(
+                select(ShopOrder.payment_id).where(ShopOrder.id == order_id)
+            )
+            if payment_id is not None:
+                await PaymentService.lock(self._db, payment_id)
         row = await self._db.scalar(
             select(ShopOrder)
             .where(ShopOrder.id == order_id)
@@ -410,11 +418,9 @@ class ShopOrderService:
         return await self._move(order_id, S.PAID, None, payment_method, book_later=book_later)
 
     async def pay_pending(self, order_id: uuid.UUID, payment_id: uuid.UUID) -> ShopOrder | None:
-        """The order waiting for this payment becomes PAID, in one conditional statement
-        (of concurrent deliveries, and of a payment and the order's expiry, one moves it);
-        None when it is not waiting for it. Its commissions are booked right after this
-        transaction commits (`CommissionEngine.defer`): a payment's transaction holds no
-        upline lock."""
+        """The order waiting for this payment becomes PAID by one conditional UPDATE (of
+        concurrent deliveries, and of a payment and a cancel, one moves it), its sale
+        booked after the commit (`CommissionEngine.defer`); None if it was not waiting."""
         now = clock.now()
         row = await self._db.scalar(
             update(ShopOrder)
@@ -436,11 +442,16 @@ class ShopOrderService:
         if row is None:
             return None
         before = (S.PENDING_PAYMENT.value, PaymentStatus.PENDING.value)
-        await self._moved_on(row, before, DEFAULT_PAYMENT_METHOD, book_later=True)
+        await self._after_move(row, before, DEFAULT_PAYMENT_METHOD, book_later=True)
         return row
 
-    async def cancel(self, order_id: uuid.UUID, admin: Principal | None = None) -> ShopOrder:
-        return await self._move(order_id, S.CANCELLED, admin)
+    async def cancel(
+        self, order_id: uuid.UUID, admin: Principal | None = None, *, payment_first: bool = True
+    ) -> ShopOrder:
+        """CANCELLED (a paid order refunded). `payment_first=False` only when the order row
+        is locked already and its payment is past its expiry (closing it then takes no
+        lock): the expiry job."""
+        return await self._move(order_id, S.CANCELLED, admin, payment_first=payment_first)
 
     async def _move(
         self,
@@ -450,8 +461,9 @@ class ShopOrderService:
         payment_method: str = DEFAULT_PAYMENT_METHOD,
         *,
         book_later: bool = False,
+        payment_first: bool = False,
     ) -> ShopOrder:
-        row = await self.lock(order_id)
+        row = await self.lock(order_id, payment_first=payment_first)
         current = ShopOrderStatus(row.status)
         if target not in TRANSITIONS[current]:
             raise InvalidTransition(
@@ -490,10 +502,10 @@ class ShopOrderService:
                     await PaymentService.close(self._db, row.payment_id)
             await self._restock(row.id)
         await self._db.flush()
-        await self._moved_on(row, before, payment_method, book_later=book_later)
+        await self._after_move(row, before, payment_method, book_later=book_later)
         return row
 
-    async def _moved_on(
+    async def _after_move(
         self,
         row: ShopOrder,
         before: tuple[str, str],
@@ -574,7 +586,7 @@ class ShopOrderService:
                 service = ShopOrderService(db, settings)
                 audit = AuditService(db)
                 for order_id in ids:
-                    row = await service.cancel(order_id)
+                    row = await service.cancel(order_id, payment_first=False)
                     audit.record_by(
                         None,
                         "ORDER_EXPIRED",
@@ -598,7 +610,7 @@ class ShopOrderService:
         fields: dict[str, str | None],
     ) -> ShopOrder:
         """Status transition (InvalidTransition, 400 VALIDATION_ERROR), tracking and note."""
-        row = await self.lock(order_id)
+        row = await self.lock(order_id, payment_first=status == S.CANCELLED)
         previous = {
             "status": str(row.status),
             "trackingNumber": row.tracking_number,
