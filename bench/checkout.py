@@ -10,14 +10,19 @@
    server's settings, and replays it on one plain asyncpg connection, in one transaction
    rolled back each time (the rows would collide otherwise, so the replay has no commit
    cost: a generous ceiling).
-3. Serves the app (`iwm serve --workers N`, PostgreSQL + Redis) and runs `--clients`
-   members at once, each checking out one order after another: the order, then the
-   webhook as the provider sends it (signed; the payment's reference computed as the
-   simulated provider makes it). A checkout counts when both answered 200/201.
-4. Waits until every paid sale's commissions are booked (right after each webhook's
-   answer), then prints checkouts/s end to end (up to the last commission) beside the
-   ceiling's rate, the webhook's p50/p95 and the load average. Goals: at least 40% of
-   the ceiling's rate, webhook p95 < 50 ms.
+3. Serves the app (`iwm serve --workers N`, PostgreSQL + Redis). The members log in one
+   after another (connections that arrive in the same instant all go to the worker that
+   wakes first). A checkout is the order on the member's connection, then the webhook
+   as the provider sends it, on a connection of its own (signed; the payment's
+   reference computed as the simulated provider makes it); it counts when both
+   answered 200/201.
+4. Run 1, the most checkouts: `--clients` members at once, each checking out again as
+   soon as his last is done; the rate counts until every paid sale's commissions are
+   booked (right after each webhook's answer). Run 2, the answers' times at 40% of the
+   ceiling's rate: checkouts started at that rate whatever the answers' times, over
+   twice `--buyers` connections. Each run prints the orders' and the webhook's p50/p95
+   and each worker's CPU. Goals: run 1 at least 40% of the ceiling's rate; run 2 keeps
+   up with its rate and its webhook p95 < 50 ms.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (db 14,
 keys under its own prefix). Everything runs on 127.0.0.1.
