@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iwm.core import clock
 from iwm.core.resources import Resources
-from iwm.modules.commissions.engine import CommissionEngine, Sale, SaleLine, book_pending_sales
+from iwm.modules.commissions import engine
+from iwm.modules.commissions.engine import (
+    CommissionEngine,
+    Sale,
+    SaleLine,
+    book_pending_sales,
+    book_soon,
+)
 from iwm.modules.commissions.models import PendingSale, SourceType
 from iwm.modules.network.models import NetworkPartner, PartnerPeriodVolume
 from iwm.modules.network.service import NetworkService
@@ -251,3 +258,35 @@ async def _enroll(resources: Resources, sponsor: uuid.UUID | None) -> tuple[uuid
 
 def _sale(user_id: uuid.UUID) -> Sale:
     return Sale(SourceType.ORDER, uuid.uuid4(), user_id, "USD", [SaleLine(10_000, 1_000, 500)])
+
+
+async def test_sales_paid_within_the_booking_window_are_booked_in_one_pass(
+    resources: Resources, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three payments a few milliseconds apart, each handing its sale to the booking loop
+    # after its commit: the loop waits out the window, then books the three together.
+    monkeypatch.setattr(resources.settings, "commission_booking_window_ms", 1000)
+    chain = await make_chain(resources, levels=2)
+    product = await make_product(resources, price="20.00")
+    passes: list[int] = []
+
+    async def counted(resources: Resources, batch: int = 200) -> int:
+        booked = await book_pending_sales(resources, batch)
+        passes.append(booked)
+        return booked
+
+    monkeypatch.setattr(engine, "book_pending_sales", counted)
+    handed: list[asyncio.Task[None]] = []
+    orders = []
+    for _ in range(3):
+        order = await place_order(resources, chain.buyer, product)
+        await _pay_without_booking(resources, order)
+        orders.append(order)
+        handed.append(asyncio.create_task(book_soon(resources)))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*handed)
+
+    assert passes == [3]
+    assert await _waiting(db) == 0
+    for order in orders:
+        assert len(await commissions_of(db, order.id)) == 2
