@@ -1,6 +1,7 @@
 """One rule for a phone number on every route that takes one: sign-up, the member's PATCH
 /api/v1/me and the admin's PATCH of a user accept the same numbers (kept without their
-spaces) and refuse the same others, on both profiles."""
+spaces) and refuse the same others, on both profiles; the two-letter codes of an address's
+country and a profile's language refuse a line break as the phone does."""
 
 import httpx
 from sqlalchemy import select
@@ -65,3 +66,23 @@ async def test_every_route_refuses_the_same_values(app: MemberApp, db: AsyncSess
             error = resp.json()["error"]
             assert error["code"] == "VALIDATION_ERROR"
             assert "phone" in error["details"], (given, error)
+
+
+async def test_a_country_or_a_language_with_a_line_break_is_refused(app: MemberApp) -> None:
+    # The same trap as the phone's: an anchored pattern let "RU\n" and "en\n" through.
+    _, member = await app.verified_member()
+    address = await app.http.post(
+        "/api/v1/me/addresses", json={"country": "RU\n", "city": "Kazan"}, headers=member
+    )
+    language = await app.http.patch(
+        "/api/v1/me", json={"profile": {"language": "en\n"}}, headers=member
+    )
+    for resp, field in ((address, "country"), (language, "language")):
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert any(field in key for key in resp.json()["error"]["details"]), resp.text
+    good = await app.http.post(
+        "/api/v1/me/addresses", json={"country": "ru", "city": "Kazan"}, headers=member
+    )
+    assert good.status_code == 201, good.text
+    assert good.json()["data"]["country"] == "RU"

@@ -10,7 +10,7 @@ from iwm.core.phones import AccountPhone
 from iwm.core.schemas import CamelModel, PatchBody, StrictBody, UtcDateTime
 from iwm.modules.users.schemas import ProfileUpdate
 
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
 class MeProfile(CamelModel):
@@ -83,7 +83,7 @@ class AddressRead(CamelModel):
 
 
 def _country_code(value: str) -> str:
-    if not _COUNTRY.match(value):
+    if not _COUNTRY.fullmatch(value):
         raise ValueError("must be an ISO 3166-1 alpha-2 code such as 'RU'")
     return value.upper()
 

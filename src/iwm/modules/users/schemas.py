@@ -16,7 +16,7 @@ from iwm.core.principal import Role
 from iwm.core.schemas import CamelModel, StrictBody, UtcDateTime
 
 ZERO = Decimal("0.00")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
+_LANGUAGE = re.compile(r"[a-z]{2}")
 
 # Nobody alive was born earlier: an earlier year is a typing slip (1800 for 1980).
 EARLIEST_BIRTH_YEAR = 1900
@@ -203,7 +203,7 @@ class ProfileUpdate(StrictBody):
     @classmethod
     def _language(cls, value: str) -> str:
         value = value.lower()
-        if not _LANGUAGE.match(value):
+        if not _LANGUAGE.fullmatch(value):
             raise ValueError("must be an ISO 639-1 code such as 'en'")
         return value
 
