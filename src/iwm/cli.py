@@ -131,6 +131,31 @@ def _checked_settings(
         _refuse(settings_problems(exc))
     except ConfigError as exc:
         _refuse(str(exc).splitlines())
+    if problems := _rank_plan_problems(get_settings().rank_plan_file):
+        _refuse(problems)
+
+
+def _rank_plan_problems(path: str | None) -> list[str]:
+    """The configured rank plan file, read and validated before anything runs: a plan the
+    engine cannot read would otherwise stop every commission booking, silently."""
+    if path is None:
+        return []
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from iwm.modules.ranks.schemas import load_plan  # noqa: PLC0415
+
+    hint = "(the plan's format: README, 'The rank plan file')"
+    try:
+        load_plan(path)
+    except OSError as exc:
+        return [f"IWM_RANK_PLAN_FILE: cannot read {path}: {exc.strerror or exc}"]
+    except ValidationError as exc:
+        return [
+            f"IWM_RANK_PLAN_FILE: {path}: "
+            f"{'.'.join(str(part) for part in error['loc']) or 'the plan'}: {error['msg']} {hint}"
+            for error in exc.errors()
+        ]
+    return []
 
 
 def _refuse(lines: list[str], code: int = 2) -> NoReturn:

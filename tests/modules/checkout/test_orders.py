@@ -64,6 +64,10 @@ async def _commissions(db: AsyncSession, order_id: str) -> list[Commission]:
     return list(rows)
 
 
+def _with_quantity(body: dict[str, Any], quantity: object) -> dict[str, Any]:
+    return {**body, "items": [{**body["items"][0], "quantity": quantity}]}
+
+
 async def _actions(db: AsyncSession, order_id: str) -> list[str]:
     await fresh(db)
     rows = await db.scalars(
@@ -243,6 +247,20 @@ async def test_declined_stays_pending_then_expires_with_its_stock_back(
     assert await _commissions(db, order["id"]) == []
     assert await ShopOrderService.expire_unpaid(resources.sessionmaker, resources.settings) == 0
 
+    # The provider's success arrives after all (a page opened before the expiry): the
+    # money goes back, and the order says it was taken and refunded.
+    await fresh(db)
+    payment = await db.get(Payment, uuid.UUID(mine["payment"]["id"]))
+    assert payment is not None
+    late = await deliver(client, resources, SUCCEEDED, payment)
+    assert late.status_code == 200, late.text
+    mine = (await client.get(f"{ORDERS}/{order['id']}", headers=headers)).json()["data"]
+    assert (mine["status"], mine["paymentStatus"]) == ("CANCELLED", "REFUNDED")
+    assert mine["payment"]["status"] == "refund_pending"
+    assert await _actions(db, order["id"]) == ["ORDER_PLACED", "ORDER_EXPIRED", "ORDER_REFUNDED"]
+    assert await _commissions(db, order["id"]) == []
+    assert await _stock(db, product) == 5
+
 
 async def test_cancel_after_paying_refunds_and_reverses_the_commissions(
     client: httpx.AsyncClient,
@@ -384,6 +402,19 @@ async def test_refusals_take_no_stock(
         (headers, order_body(foreign_address, (plenty.id, 1)), 404, "ADDRESS_NOT_FOUND"),
         (headers, order_body(address, (uuid.uuid4(), 1)), 400, "PRODUCT_NOT_AVAILABLE"),
         (headers, order_body(address, (plenty.id, 0)), 400, "VALIDATION_ERROR"),
+        # A quantity is a number: not "2", not true (which read as 2 and 1).
+        (
+            headers,
+            _with_quantity(order_body(address, (plenty.id, 1)), "2"),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            headers,
+            _with_quantity(order_body(address, (plenty.id, 1)), True),
+            400,
+            "VALIDATION_ERROR",
+        ),
         (headers, {"items": [], "shippingAddressId": address}, 400, "VALIDATION_ERROR"),
         (unverified, order_body(address, (plenty.id, 1)), 403, "EMAIL_NOT_VERIFIED"),
     ]

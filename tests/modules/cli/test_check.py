@@ -217,3 +217,27 @@ def test_serve_says_it_is_serving_only_once_it_answers(tmp_path: Path, workers: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", ["check", "serve"])
+def test_a_rank_plan_file_the_engine_cannot_read_stops_every_command(
+    tmp_path: Path, command: str
+) -> None:
+    # Read only when a sale is booked, a bad plan stopped every booking, silently.
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}", encoding="utf-8")
+    env = {**embedded_env(tmp_path), "IWM_RANK_PLAN_FILE": str(plan)}
+    result = _iwm(env, command, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = _lines(result.stderr)
+    assert {line.split(":")[1].strip() for line in lines} == {"IWM_RANK_PLAN_FILE"}, lines
+    assert any("version" in line for line in lines), lines
+    assert all("README" in line for line in lines), lines
+    assert "Traceback" not in result.stdout + result.stderr
+    missing = _iwm(
+        {**env, "IWM_RANK_PLAN_FILE": str(tmp_path / "none.json")}, command, cwd=tmp_path
+    )
+    assert missing.returncode == 2
+    assert _lines(missing.stderr) == [
+        f"iwm: IWM_RANK_PLAN_FILE: cannot read {tmp_path / 'none.json'}: No such file or directory"
+    ]

@@ -29,6 +29,7 @@ from iwm.modules.payments.service import PaymentService
 from iwm.modules.products.models import Product
 from iwm.modules.shop_orders.errors import NotCancellable, ShopOrderNotFound
 from iwm.modules.shop_orders.models import (
+    PaymentStatus,
     ShippingMethod,
     ShopOrder,
     ShopOrderItem,
@@ -227,6 +228,19 @@ class CheckoutService:
                 log.warning("shop_order.payment_without_order", payment_id=str(event.payment_id))
                 return
             await PaymentService.request_refund(self._db, event.payment_id)
+            if await self._orders.refund_late_payment(event.reference_id, event.payment_id):
+                self._audit.record_by(
+                    None,
+                    "ORDER_REFUNDED",
+                    "shop_order",
+                    event.reference_id,
+                    previous={"paymentStatus": PaymentStatus.CANCELLED.value},
+                    new={
+                        "paymentStatus": PaymentStatus.REFUNDED.value,
+                        "paymentId": str(event.payment_id),
+                        "amount": str(from_minor(event.amount_minor)),
+                    },
+                )
             log.info("shop_order.late_payment_refunded", payment_id=str(event.payment_id))
             return
         self._audit.record_by(

@@ -62,7 +62,8 @@ class OrderUpdated(CamelModel):
 
 class OrderItemIn(CamelModel):
     product_id: uuid.UUID
-    quantity: int = Field(ge=1, le=1000)
+    # Strict: "2" or true is a mistake of the client's, not a quantity (as amounts are).
+    quantity: int = Field(ge=1, le=1000, strict=True)
 
 
 class OrderCreate(CamelModel):

@@ -445,6 +445,28 @@ class ShopOrderService:
         await self._after_move(row, before, DEFAULT_PAYMENT_METHOD, book_later=True)
         return row
 
+    async def refund_late_payment(self, order_id: uuid.UUID, payment_id: uuid.UUID) -> bool:
+        """Its payment succeeded after the order was cancelled (or expired), and goes back:
+        the order's payment status says REFUNDED, not CANCELLED (money was taken). False
+        when the order is not such a one."""
+        row = await self._db.scalar(
+            update(ShopOrder)
+            .where(
+                ShopOrder.id == order_id,
+                ShopOrder.status == S.CANCELLED,
+                ShopOrder.payment_status == PaymentStatus.CANCELLED,
+                ShopOrder.payment_id == payment_id,
+            )
+            .values(payment_status=PaymentStatus.REFUNDED, updated_at=clock.now())
+            .returning(ShopOrder)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if row is None:
+            return False
+        before = (S.CANCELLED.value, PaymentStatus.CANCELLED.value)
+        await publish(self._db, _moved(row, before, DEFAULT_PAYMENT_METHOD))
+        return True
+
     async def cancel(
         self, order_id: uuid.UUID, admin: Principal | None = None, *, payment_first: bool = True
     ) -> ShopOrder:
