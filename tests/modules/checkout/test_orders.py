@@ -54,6 +54,14 @@ async def _stock(db: AsyncSession, product: Product) -> int | None:
     return row.stock_quantity
 
 
+async def _payment(db: AsyncSession, payment_id: str) -> Payment:
+    """The payment as the database holds it now (a fresh snapshot)."""
+    await fresh(db)
+    payment = await db.get(Payment, uuid.UUID(payment_id))
+    assert payment is not None
+    return payment
+
+
 async def _commissions(db: AsyncSession, order_id: str) -> list[Commission]:
     await fresh(db)
     rows = await db.scalars(
@@ -249,9 +257,7 @@ async def test_declined_stays_pending_then_expires_with_its_stock_back(
 
     # The provider's success arrives after all (a page opened before the expiry): the
     # money goes back, and the order says it was taken and refunded.
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(mine["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, mine["payment"]["id"])
     late = await deliver(client, resources, SUCCEEDED, payment)
     assert late.status_code == 200, late.text
     mine = (await client.get(f"{ORDERS}/{order['id']}", headers=headers)).json()["data"]
@@ -285,9 +291,7 @@ async def test_cancel_after_paying_refunds_and_reverses_the_commissions(
     assert (data["status"], data["paymentStatus"]) == ("CANCELLED", "REFUNDED")
     mine = (await client.get(f"{ORDERS}/{order['id']}", headers=headers)).json()["data"]
     assert mine["payment"]["status"] == "refunded"
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(mine["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, mine["payment"]["id"])
     assert payment.refund_reference is not None
     assert payment.refunded_at is not None
     assert {c.status for c in await _commissions(db, order["id"])} == {CommissionStatus.REVERSED}
@@ -327,9 +331,7 @@ async def test_cancel_before_paying_closes_the_payment_page(
     mine = (await client.get(f"{ORDERS}/{data['order']['id']}", headers=headers)).json()["data"]
     assert (mine["status"], mine["payment"]["status"]) == ("CANCELLED", "pending")
     # A provider's success arriving anyway is refunded, and the order stays cancelled.
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(data["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, data["payment"]["id"])
     assert (await deliver(client, resources, SUCCEEDED, payment)).status_code == 200
     await fresh(db)
     assert await db.scalar(select(Payment.status).where(Payment.id == payment.id)) == (
@@ -348,9 +350,7 @@ async def test_forged_replayed_and_stale_webhooks_change_nothing(
     headers, address = await _buyer(client, chain)
     placed = await checkout(client, headers, order_body(address, (product.id, 1)))
     order_id = placed.json()["data"]["order"]["id"]
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(placed.json()["data"]["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, placed.json()["data"]["payment"]["id"])
 
     forged = await deliver(client, resources, SUCCEEDED, payment, secret=b"not the secret")
     stale = await deliver(
@@ -468,9 +468,7 @@ async def test_one_webhook_delivered_twenty_times_at_once_pays_once(
     headers, address = await _buyer(client, chain)
     placed = await checkout(client, headers, order_body(address, (product.id, 1)))
     order_id = placed.json()["data"]["order"]["id"]
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(placed.json()["data"]["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, placed.json()["data"]["payment"]["id"])
 
     answers = await asyncio.gather(
         *(deliver(client, resources, SUCCEEDED, payment, event_id="evt_storm") for _ in range(20))
@@ -499,9 +497,7 @@ async def test_a_cancel_meeting_the_payments_webhook_waits_for_it_instead_of_dea
     headers, address = await _buyer(client, chain)
     placed = await checkout(client, headers, order_body(address, (product.id, 1)))
     order_id = placed.json()["data"]["order"]["id"]
-    await fresh(db)
-    payment = await db.get(Payment, uuid.UUID(placed.json()["data"]["payment"]["id"]))
-    assert payment is not None
+    payment = await _payment(db, placed.json()["data"]["payment"]["id"])
     pay_pending = ShopOrderService.pay_pending
 
     async def held_up(self: ShopOrderService, *args: Any) -> ShopOrder | None:
