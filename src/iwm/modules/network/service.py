@@ -290,7 +290,7 @@ class NetworkService:
         if totals:
             await self._db.execute(
                 _ADD_SALES_VOLUME,
-                [{"partner": p, "delta": d, "now": clock.now()} for p, d in totals],
+                [{"partner": p, "delta": d} for p, d in totals],
             )
         await upsert_rows(
             self._db,
@@ -682,10 +682,7 @@ _PARTNERS = cast(Table, NetworkPartner.__table__)
 _ADD_SALES_VOLUME = (
     update(_PARTNERS)
     .where(_PARTNERS.c.id == bindparam("partner"))
-    .values(
-        sales_volume_minor=_PARTNERS.c.sales_volume_minor + bindparam("delta"),
-        updated_at=bindparam("now"),
-    )
+    .values(sales_volume_minor=_PARTNERS.c.sales_volume_minor + bindparam("delta"))
 )
 _BALANCE = select(
     NetworkPartner.available_minor,
